@@ -1,0 +1,93 @@
+//! One module per subcommand, each with a `run` that returns the exit status.
+//!
+//! The shared plumbing (loading rules and the baseline, opening the report's destination,
+//! sizing the thread pool) lives here so that every mode behaves the same way.
+
+pub mod rules;
+pub mod scan;
+
+use std::io::{self, IsTerminal, Write};
+
+use crate::cli::{ColorArg, Config};
+use crate::error::{Error, Result};
+use crate::policy::Baseline;
+use crate::report::Style;
+use crate::rules::Ruleset;
+
+/// The contract's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Nothing blocks.
+    Clean = 0,
+    /// Blocking findings.
+    Findings = 1,
+    /// Usage or configuration error, malformed hook input.
+    Usage = 2,
+    /// Repository or I/O error.
+    Io = 3,
+}
+
+/// Loads the rules in force for this run.
+pub fn load_rules(config: &Config) -> Result<Ruleset> {
+    crate::rules::load(config.config.as_deref())
+}
+
+/// Loads `--baseline`, if given.
+pub fn load_baseline(config: &Config) -> Result<Option<Baseline>> {
+    config.baseline.as_deref().map(Baseline::load).transpose()
+}
+
+/// Where the report goes: `--output FILE` or stdout.
+pub fn open_output(config: &Config) -> Result<Box<dyn Write>> {
+    Ok(match &config.output {
+        Some(p) => Box::new(io::BufWriter::new(std::fs::File::create(p).map_err(
+            |e| Error::Io {
+                path: p.clone(),
+                source: e,
+            },
+        )?)),
+        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    })
+}
+
+/// Colour for the human report: on a terminal, unless `NO_COLOR` or `--output`.
+pub fn style(config: &Config) -> Style {
+    let color = match config.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            config.output.is_none()
+                && io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    Style { color }
+}
+
+/// Runs `f` on a pool of `--jobs` threads.
+pub fn with_pool<T: Send>(config: &Config, f: impl FnOnce() -> T + Send) -> Result<T> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = config.jobs {
+        if n == 0 {
+            return Err(Error::Usage("--jobs must be at least 1".into()));
+        }
+        b = b.num_threads(n);
+    }
+    let pool = b
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start worker threads: {e}")))?;
+    Ok(pool.install(f))
+}
+
+/// Treats a closed pipe on stdout (`secretgate scan | head`) as success.
+pub fn report_io(r: io::Result<()>, config: &Config) -> Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::Io {
+            path: config.output.clone().unwrap_or_else(|| "<stdout>".into()),
+            source: e,
+        }),
+    }
+}

@@ -1,0 +1,139 @@
+//! Lines: where a byte offset is, what line holds it, and which blocks enclose it.
+//!
+//! Everything here is bounded so that a file of one 50 MB line or a hundred thousand lines costs
+//! no more than the bytes around each candidate match.
+
+use memchr::{memchr, memrchr};
+
+/// How far back from a keyword the start of its line is looked for.
+pub const MAX_BACK: usize = 1024;
+/// How far past a keyword the end of its line is looked for.
+pub const MAX_FWD: usize = 2048;
+/// How many lines up the enclosing-block check looks.
+const MAX_LINES_UP: usize = 4000;
+
+/// The start of the line holding `pos`, looking back at most `limit` bytes.
+pub fn line_start(data: &[u8], pos: usize, limit: usize) -> usize {
+    let from = pos.saturating_sub(limit);
+    match memrchr(b'\n', &data[from..pos]) {
+        Some(i) => from + i + 1,
+        None => from,
+    }
+}
+
+/// The end (exclusive, before the newline) of the line holding `pos`, looking at most `limit`
+/// bytes ahead.
+pub fn line_end(data: &[u8], pos: usize, limit: usize) -> usize {
+    let to = pos.saturating_add(limit).min(data.len());
+    match memchr(b'\n', &data[pos.min(to)..to]) {
+        Some(i) => pos + i,
+        None => to,
+    }
+}
+
+/// The whole line holding `pos` (unbounded; used only for matches already found).
+pub fn line_at(data: &[u8], pos: usize) -> &[u8] {
+    let s = match memrchr(b'\n', &data[..pos]) {
+        Some(i) => i + 1,
+        None => 0,
+    };
+    let e = match memchr(b'\n', &data[pos..]) {
+        Some(i) => pos + i,
+        None => data.len(),
+    };
+    &data[s..e]
+}
+
+/// Counts lines incrementally for offsets visited in increasing order.
+#[derive(Debug, Default)]
+pub struct LineCounter {
+    offset: usize,
+    line: usize,
+    line_start: usize,
+}
+
+impl LineCounter {
+    /// A counter at the start of the data.
+    pub fn new() -> Self {
+        LineCounter {
+            offset: 0,
+            line: 1,
+            line_start: 0,
+        }
+    }
+
+    /// The 1-based line and 1-based byte column of `pos`; `pos` must not decrease between calls.
+    pub fn locate(&mut self, data: &[u8], pos: usize) -> (usize, usize) {
+        if pos < self.offset {
+            *self = LineCounter::new();
+        }
+        for i in memchr::memchr_iter(b'\n', &data[self.offset..pos]) {
+            self.line += 1;
+            self.line_start = self.offset + i + 1;
+        }
+        self.offset = pos;
+        (self.line, pos - self.line_start + 1)
+    }
+}
+
+fn indent_of(line: &[u8]) -> Option<usize> {
+    let n = line
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    match line.get(n) {
+        None | Some(b'#') | Some(b'\r') => None,
+        Some(_) => Some(n),
+    }
+}
+
+/// The headers of the indented blocks enclosing the line that starts at `start`, innermost
+/// first: the `class DevelopmentConfig:` or `if os.environ.get(...)` above a Python line, the
+/// `dev:` service above a compose entry.
+pub fn enclosing_headers(data: &[u8], start: usize) -> Vec<&[u8]> {
+    let mut headers = Vec::new();
+    let first = &data[start..line_end(data, start, usize::MAX)];
+    let Some(mut indent) = indent_of(first) else {
+        return headers;
+    };
+    let mut end = start;
+    let mut lines = 0;
+    while indent > 0 && end > 0 && lines < MAX_LINES_UP {
+        let s = line_start(data, end - 1, usize::MAX);
+        let line = &data[s..end - 1];
+        end = s;
+        lines += 1;
+        if let Some(i) = indent_of(line) {
+            if i < indent {
+                headers.push(line);
+                indent = i;
+            }
+        }
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_lines_and_columns() {
+        let d = b"ab\ncd\n\nxyz";
+        let mut c = LineCounter::new();
+        assert_eq!(c.locate(d, 0), (1, 1));
+        assert_eq!(c.locate(d, 4), (2, 2));
+        assert_eq!(c.locate(d, 8), (4, 2));
+        assert_eq!(line_at(d, 4), b"cd");
+        assert_eq!(line_at(d, 6), b"");
+    }
+
+    #[test]
+    fn finds_enclosing_blocks() {
+        let d = b"class Dev(Config):\n    # note\n\n    X = 1\n    if a:\n        DEBUG = True\n";
+        let pos = d.windows(13).position(|w| w == b"        DEBUG").unwrap();
+        let h = enclosing_headers(d, pos);
+        assert_eq!(h, vec![&b"    if a:"[..], &b"class Dev(Config):"[..]]);
+        assert!(enclosing_headers(d, 0).is_empty());
+    }
+}

@@ -1,0 +1,303 @@
+//! The detector: bytes and a path in, matches out.
+//!
+//! Pure on purpose: no I/O, no git, no output. Every mode (a push, the staged change, the
+//! history, files on disk) hands the same detector the same kind of input, so the modes cannot
+//! disagree about what a secret is. The work is shaped for speed: one Aho-Corasick pass finds
+//! every keyword; a rule's regex runs only on the lines around its keywords; the allow checks run
+//! only on the few candidates that survive.
+
+pub mod location;
+
+use bstr::ByteSlice;
+use memchr::memmem;
+
+use crate::rules::compile::{Pattern, Rule, Ruleset};
+use crate::rules::Severity;
+use location::{LineCounter, MAX_BACK, MAX_FWD};
+
+/// Content with a NUL byte in its first this many bytes is binary.
+pub const BINARY_SNIFF: usize = 8192;
+
+/// The marker that suppresses findings on its line.
+pub const INLINE_ALLOW: &[u8] = b"secretgate:allow";
+
+/// One thing a rule found, before it is attached to a commit or file.
+#[derive(Debug, Clone)]
+pub struct Match {
+    /// Index of the rule in the ruleset.
+    pub rule: usize,
+    /// Index of the pattern (the form) that matched.
+    pub pattern: usize,
+    /// Byte offset of the value (or of the match when there is no value group).
+    pub start: usize,
+    /// End of the value.
+    pub end: usize,
+    /// Byte range of the whole regex match.
+    pub span: (usize, usize),
+    /// 1-based line of `start`.
+    pub line: usize,
+    /// 1-based byte column of `start`.
+    pub column: usize,
+    /// The unredacted value; never printed, only redacted and fingerprinted.
+    pub value: Vec<u8>,
+    /// The setting's name, when the rule captures one (`JWT_SECRET_KEY`).
+    pub name: Option<String>,
+    /// Shannon entropy of the value, where the rule uses it.
+    pub entropy: Option<f64>,
+    /// The rule's severity, or the weak severity for a development value.
+    pub severity: Severity,
+}
+
+/// Whether content is binary: a NUL byte near the start.
+pub fn is_binary(data: &[u8]) -> bool {
+    memchr::memchr(0, &data[..data.len().min(BINARY_SNIFF)]).is_some()
+}
+
+/// Shannon entropy in bits per byte.
+pub fn shannon(value: &[u8]) -> f64 {
+    if value.is_empty() {
+        0.0
+    } else {
+        f64::from(entropy::shannon_entropy(value))
+    }
+}
+
+/// Per-scan memo of which rules and patterns apply to the path.
+struct Applicable {
+    rules: Vec<Option<bool>>,
+    patterns: Vec<Option<bool>>,
+}
+
+impl Ruleset {
+    /// Whether the ruleset (allowlist or policy) never scans this path.
+    pub fn skips_path(&self, path: &[u8]) -> bool {
+        self.allowlist.skips_path(path) || self.policy.skip_paths.matches(path)
+    }
+
+    fn rule_applies(&self, rule: &Rule, path: &[u8], binary: bool) -> bool {
+        (!binary || rule.binary)
+            && (rule.paths.is_empty() || rule.paths.matches(path))
+            && !rule.skip_paths.matches(path)
+    }
+
+    /// Finds every match in `data`, read from `path` (`/`-separated, relative to the top).
+    pub fn scan(&self, path: &[u8], data: &[u8]) -> Vec<Match> {
+        if data.is_empty() || self.skips_path(path) {
+            return Vec::new();
+        }
+        let binary = is_binary(data);
+        if binary && !self.rules.iter().any(|r| r.binary) {
+            return Vec::new();
+        }
+        let mut applicable = Applicable {
+            rules: vec![None; self.rules.len()],
+            patterns: vec![None; self.patterns.len()],
+        };
+        // Windows per pattern: merged, increasing byte ranges around keyword hits.
+        let mut windows: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut active: Vec<usize> = Vec::new();
+        for hit in self.prefilter.automaton.find_overlapping_iter(data) {
+            for &p in &self.prefilter.triggers[hit.pattern().as_usize()] {
+                if !self.pattern_applies(p, path, binary, &mut applicable) {
+                    continue;
+                }
+                if windows.is_empty() {
+                    windows = vec![Vec::new(); self.patterns.len()];
+                }
+                let list = &mut windows[p];
+                if list.last().is_some_and(|&(_, e)| hit.end() <= e) {
+                    continue;
+                }
+                let pat = &self.patterns[p];
+                let s = location::line_start(data, hit.start(), MAX_BACK);
+                let mut e = location::line_end(data, hit.end(), MAX_FWD);
+                if pat.window_after > 0 {
+                    let far = (e + pat.window_after).min(data.len());
+                    e = location::line_end(data, far, MAX_FWD);
+                }
+                if list.is_empty() {
+                    active.push(p);
+                }
+                match list.last_mut() {
+                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                    _ => list.push((s, e)),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for p in active {
+            self.run_pattern(p, path, data, &windows[p], &mut out);
+        }
+        self.finish(data, out)
+    }
+
+    fn pattern_applies(&self, p: usize, path: &[u8], binary: bool, memo: &mut Applicable) -> bool {
+        if let Some(a) = memo.patterns[p] {
+            return a;
+        }
+        let pat: &Pattern = &self.patterns[p];
+        let rule_ok = *memo.rules[pat.rule]
+            .get_or_insert_with(|| self.rule_applies(&self.rules[pat.rule], path, binary));
+        let a = rule_ok && (pat.paths.is_empty() || pat.paths.matches(path));
+        memo.patterns[p] = Some(a);
+        a
+    }
+
+    fn run_pattern(
+        &self,
+        p: usize,
+        path: &[u8],
+        data: &[u8],
+        windows: &[(usize, usize)],
+        out: &mut Vec<Match>,
+    ) {
+        let pat = &self.patterns[p];
+        let rule = &self.rules[pat.rule];
+        let Ok(compiled) = pat.regex.get() else {
+            tracing::warn!(rule = %rule.id, "regex cannot be built; rule skipped");
+            return;
+        };
+        for &(ws, we) in windows {
+            let hay = &data[ws..we];
+            for caps in compiled.regex.captures_iter(hay) {
+                let whole = caps.get(0).expect("group 0 always matches");
+                let value = compiled
+                    .secret_groups
+                    .iter()
+                    .find_map(|&i| caps.get(i))
+                    .unwrap_or(whole);
+                let name = compiled
+                    .name_groups
+                    .iter()
+                    .find_map(|&i| caps.get(i))
+                    .map(|m| m.as_bytes().to_str_lossy().into_owned());
+                let (vs, ve) = (ws + value.start(), ws + value.end());
+                if let Some(m) = self.judge(
+                    rule,
+                    pat.rule,
+                    p,
+                    path,
+                    data,
+                    (vs, ve),
+                    (ws + whole.start(), ws + whole.end()),
+                    name,
+                ) {
+                    out.push(m);
+                }
+            }
+        }
+    }
+
+    /// Applies the allow patterns, entropy, the inline marker, enclosing blocks and the weak
+    /// severity to one candidate; `None` when it is not a finding.
+    #[allow(clippy::too_many_arguments)]
+    fn judge(
+        &self,
+        rule: &Rule,
+        rule_idx: usize,
+        pattern: usize,
+        _path: &[u8],
+        data: &[u8],
+        (vs, ve): (usize, usize),
+        span: (usize, usize),
+        name: Option<String>,
+    ) -> Option<Match> {
+        let value = &data[vs..ve];
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            return None;
+        }
+        if rule.allow.iter().any(|a| a.is_match(value))
+            || self.allowlist.values.iter().any(|a| a.is_match(value))
+        {
+            return None;
+        }
+        let uses_entropy = rule.entropy.is_some()
+            || rule
+                .weak
+                .as_ref()
+                .is_some_and(|w| w.below_entropy.is_some());
+        let entropy = uses_entropy.then(|| shannon(value));
+        if let (Some(min), Some(e)) = (rule.entropy, entropy) {
+            if e < min {
+                return None;
+            }
+        }
+        let line = location::line_at(data, vs);
+        if memmem::find(line, INLINE_ALLOW).is_some() {
+            return None;
+        }
+        let first_line = location::line_at(data, span.0);
+        if span.0 < vs && memmem::find(first_line, INLINE_ALLOW).is_some() {
+            return None;
+        }
+        if rule.allow_lines.iter().any(|a| a.is_match(line))
+            || self.allowlist.lines.iter().any(|a| a.is_match(line))
+        {
+            return None;
+        }
+        if !rule.skip_if_enclosed_by.is_empty() {
+            let start = location::line_start(data, span.0, usize::MAX);
+            let headers = location::enclosing_headers(data, start);
+            if headers
+                .iter()
+                .any(|h| rule.skip_if_enclosed_by.iter().any(|r| r.is_match(h)))
+            {
+                return None;
+            }
+        }
+        let severity = match &rule.weak {
+            Some(w) if is_weak(w, value, entropy) => w.severity,
+            _ => rule.severity,
+        };
+        Some(Match {
+            rule: rule_idx,
+            pattern,
+            start: vs,
+            end: ve,
+            span,
+            line: 0,
+            column: 0,
+            value: value.to_vec(),
+            name,
+            entropy,
+            severity,
+        })
+    }
+
+    /// Removes duplicates and fallback matches covered by a specific rule, orders by position
+    /// and fills in lines and columns.
+    fn finish(&self, data: &[u8], mut out: Vec<Match>) -> Vec<Match> {
+        if out.is_empty() {
+            return out;
+        }
+        out.sort_by_key(|m| (m.start, m.rule, m.end));
+        out.dedup_by(|b, a| a.rule == b.rule && a.start == b.start && a.end == b.end);
+        if self.rules.iter().any(|r| r.fallback) {
+            let specific: Vec<(usize, usize)> = out
+                .iter()
+                .filter(|m| !self.rules[m.rule].fallback)
+                .map(|m| (m.start, m.end))
+                .collect();
+            out.retain(|m| {
+                !self.rules[m.rule].fallback
+                    || !specific.iter().any(|&(s, e)| s < m.end && m.start < e)
+            });
+        }
+        let mut lines = LineCounter::new();
+        for m in &mut out {
+            let (l, c) = lines.locate(data, m.start);
+            m.line = l;
+            m.column = c;
+        }
+        out
+    }
+}
+
+fn is_weak(w: &crate::rules::compile::Weak, value: &[u8], entropy: Option<f64>) -> bool {
+    let len = value.chars().count();
+    w.below_len.is_some_and(|n| len < n)
+        || w.below_entropy
+            .is_some_and(|min| entropy.unwrap_or_else(|| shannon(value)) < min)
+        || w.values.iter().any(|r| r.is_match(value))
+}

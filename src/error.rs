@@ -1,0 +1,69 @@
+//! The library's error type.
+//!
+//! Every failure the binary can report maps to one of the contract's exit codes: configuration and
+//! input mistakes are the user's to fix (exit 2), repository and I/O failures are the machine's
+//! (exit 3). Keeping that split in the type means `main` never has to guess.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong inside the library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A rules or configuration file could not be parsed or validated.
+    #[error("{origin}: {message}")]
+    Config {
+        /// The file (or `built-in rules.toml`).
+        origin: String,
+        /// What is wrong, with the rule id and position where known.
+        message: String,
+    },
+    /// The command line asked for something impossible.
+    #[error("{0}")]
+    Usage(String),
+    /// The hook's standard input is not what git sends.
+    #[error("malformed hook input, line {line}: {message}")]
+    HookInput {
+        /// 1-based line of standard input.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The repository is missing objects, corrupt, or cannot be opened.
+    #[error("repository error: {0}")]
+    Repo(String),
+}
+
+impl Error {
+    /// The process exit code the contract assigns to this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config { .. } | Error::Usage(_) | Error::HookInput { .. } => 2,
+            Error::Io { .. } | Error::Repo(_) => 3,
+        }
+    }
+
+    /// Shorthand for a configuration error.
+    pub fn config(origin: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Config {
+            origin: origin.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for a repository error with context.
+    pub fn repo(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
+        Error::Repo(format!("{context}: {err}"))
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,57 @@
+//! secretgate stops secrets and unsafe Flask configuration from entering git repositories.
+//!
+//! One binary, three jobs (a server pre-receive hook, a pre-commit hook, a full-history audit)
+//! and one pipeline:
+//!
+//! ```text
+//!  source ──► blob + provenance ──► detector ──► matches ──► policy ──► verdict ──► report
+//!  push        (id, path,            prefilter    (rule,      baseline   block /     pusher message
+//!  staged       commit, lines        regex        span,       inline     warn /      human, json,
+//!  history      that count)          entropy      value)      bypass     suppressed  jsonl, sarif
+//!  files                             allow
+//! ```
+//!
+//! Only [`source`] touches git or the disk, only [`report`] writes output, and the detector
+//! ([`rules::Ruleset::scan`]) is pure: bytes and a path in, matches out.
+//!
+//! ```
+//! let rules = secretgate::rules::builtin().unwrap();
+//! let found = rules.scan(b"app.py", b"app.run(debug=True)\n");
+//! assert_eq!(rules.rules[found[0].rule].id, "flask-debug");
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod cmd;
+pub mod detect;
+pub mod error;
+pub mod finding;
+pub mod policy;
+pub mod report;
+pub mod rules;
+pub mod source;
+
+pub use cmd::Exit;
+pub use error::{Error, Result};
+
+use cli::{Command, Config};
+
+/// Runs one command; the error is reported by the caller with its exit code.
+pub fn run(config: &Config) -> Result<Exit> {
+    match &config.command {
+        Command::Scan {
+            paths,
+            stdin_filename,
+        } => cmd::scan::run(config, paths, stdin_filename.as_deref()),
+        Command::RulesList => cmd::rules::list(config),
+        Command::RulesCheck { file } => cmd::rules::check(config, file.as_deref()),
+        Command::PreReceive
+        | Command::PreCommit { .. }
+        | Command::Audit { .. }
+        | Command::InstallPreCommit { .. }
+        | Command::InstallPreReceive { .. } => Err(Error::Usage(
+            "this subcommand is not available in this build yet".into(),
+        )),
+    }
+}

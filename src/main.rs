@@ -1,0 +1,50 @@
+//! The `secretgate` binary: parses the command line, starts diagnostics on stderr, runs the
+//! command and turns the outcome into the contract's exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(verbosity: i8) {
+    let level = match verbosity {
+        i8::MIN..=-2 => "off",
+        -1 => "error",
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("SECRETGATE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("secretgate={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = match secretgate::cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let config = cli.into_config();
+    init_tracing(config.verbosity);
+    match secretgate::run(&config) {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(e) => {
+            let err = anyhow::Error::new(e);
+            eprintln!("secretgate: error: {err:#}");
+            let code = err
+                .downcast_ref::<secretgate::Error>()
+                .map(|e| e.exit_code())
+                .unwrap_or(3);
+            ExitCode::from(code)
+        }
+    }
+}

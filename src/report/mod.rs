@@ -1,0 +1,71 @@
+//! Reports: one writer per output format, and the message a hook shows the pusher.
+//!
+//! Only this module writes what the user reads. Every writer takes findings that are already
+//! redacted ([`crate::finding::Finding`] holds no full value), so no format can leak a secret.
+
+pub mod human;
+pub mod json;
+pub mod pusher;
+pub mod sarif;
+
+use std::io::{self, Write};
+
+use crate::finding::Finding;
+use crate::rules::Ruleset;
+
+/// The output formats of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Readable text, coloured on a terminal.
+    #[default]
+    Human,
+    /// One JSON array.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// SARIF 2.1.0 for code-scanning services.
+    Sarif,
+}
+
+/// How the human report looks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// Use ANSI colours.
+    pub color: bool,
+}
+
+/// Counts shown at the end of a human report.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Findings that block.
+    pub blocking: usize,
+    /// Findings that only warn.
+    pub warnings: usize,
+    /// Findings the baseline suppressed.
+    pub baselined: usize,
+    /// Files or blobs scanned.
+    pub scanned: u64,
+    /// Bytes scanned.
+    pub bytes: u64,
+    /// Files or blobs skipped, with why (too large, unreadable).
+    pub skipped: Vec<String>,
+    /// Binary files or blobs, not scanned.
+    pub binary: u64,
+}
+
+/// Writes findings in the chosen format.
+pub fn write(
+    format: Format,
+    out: &mut dyn Write,
+    findings: &[&Finding],
+    rules: &Ruleset,
+    summary: &Summary,
+    style: Style,
+) -> io::Result<()> {
+    match format {
+        Format::Human => human::write(out, findings, summary, style),
+        Format::Json => json::write_array(out, findings),
+        Format::Jsonl => json::write_lines(out, findings),
+        Format::Sarif => sarif::write(out, findings, rules),
+    }
+}

@@ -1,0 +1,1 @@
+//! The message a hook shows the person whose push or commit was stopped.

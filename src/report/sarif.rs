@@ -1,0 +1,115 @@
+//! SARIF 2.1.0, in the shape GitHub and GitLab code scanning accept: every rule with its help
+//! text and a `security-severity`, results with a relative location and `partialFingerprints`.
+
+use std::io::{self, Write};
+
+use serde_json::{json, Value};
+
+use crate::finding::Finding;
+use crate::rules::{Ruleset, Severity};
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low => "note",
+    }
+}
+
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::High => "8.0",
+        Severity::Medium => "5.0",
+        Severity::Low => "2.0",
+    }
+}
+
+/// Percent-encodes a `/`-separated path for an artifact URI.
+fn uri(path: &str) -> String {
+    let mut out = String::new();
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Writes the SARIF log.
+pub fn write(out: &mut dyn Write, findings: &[&Finding], rules: &Ruleset) -> io::Result<()> {
+    let descriptors: Vec<Value> = rules
+        .rules
+        .iter()
+        .map(|r| {
+            let mut help = format!("{}\n\n{}", r.description, r.remediation);
+            if !r.references.is_empty() {
+                help.push_str("\n\nReferences:\n");
+                for u in &r.references {
+                    help.push_str(&format!("- {u}\n"));
+                }
+            }
+            json!({
+                "id": r.id,
+                "name": r.id,
+                "shortDescription": { "text": r.description },
+                "fullDescription": { "text": r.description },
+                "help": { "text": help, "markdown": help },
+                "defaultConfiguration": { "level": level(r.severity) },
+                "properties": {
+                    "tags": ["security", r.kind.as_str()],
+                    "security-severity": security_severity(r.severity),
+                },
+            })
+        })
+        .collect();
+    let results: Vec<Value> = findings
+        .iter()
+        .map(|f| {
+            let index = rules.rules.iter().position(|r| r.id == f.rule_id);
+            let mut props = serde_json::Map::new();
+            props.insert("severity".into(), json!(f.severity.as_str()));
+            props.insert("kind".into(), json!(f.kind.as_str()));
+            props.insert("secret".into(), json!(f.secret));
+            for (k, v) in [
+                ("commit", &f.commit),
+                ("author", &f.author),
+                ("date", &f.date),
+                ("ref", &f.refname),
+            ] {
+                if let Some(v) = v {
+                    props.insert(k.into(), json!(v));
+                }
+            }
+            json!({
+                "ruleId": f.rule_id,
+                "ruleIndex": index,
+                "level": level(f.severity),
+                "message": { "text": format!("{} [{}]. {}", f.message, f.secret, f.remediation) },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": uri(&f.path) },
+                        "region": { "startLine": f.line, "startColumn": f.column },
+                    }
+                }],
+                "partialFingerprints": { "secretgate/v1": f.fingerprint },
+                "properties": props,
+            })
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "secretgate",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": descriptors,
+            }},
+            "results": results,
+        }],
+    });
+    serde_json::to_writer_pretty(&mut *out, &log)?;
+    writeln!(out)
+}

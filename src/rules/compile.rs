@@ -1,0 +1,539 @@
+//! Validation and compilation of a configuration into a [`Ruleset`].
+//!
+//! This is the one place where syntax becomes something the detector can run, so that a bad file
+//! fails at load with the rule id and the problem, never in the middle of a push. Regexes are
+//! validated at load but built on first use: a hook that runs for every push must not pay for
+//! compiling a hundred regexes when the pushed lines only ever trigger two of them.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::bytes::{Regex, RegexBuilder};
+
+use super::paths::PathFilter;
+use super::syntax::{ConfigFile, ExampleSyntax, Kind, Severity};
+use crate::error::{Error, Result};
+
+/// A regex compiled on first use, with the indices of its `secret…` and `name…` groups.
+#[derive(Debug)]
+pub struct LazyRegex {
+    src: String,
+    cell: OnceLock<std::result::Result<CompiledRegex, String>>,
+}
+
+/// A built regex and where its value and name groups are.
+#[derive(Debug)]
+pub struct CompiledRegex {
+    /// The regex.
+    pub regex: Regex,
+    /// Capture indices of groups named `secret…`, in order: the first that matched is the value.
+    pub secret_groups: Vec<usize>,
+    /// Capture indices of groups named `name…`: the setting's name, for messages.
+    pub name_groups: Vec<usize>,
+}
+
+impl LazyRegex {
+    fn new(src: &str) -> Self {
+        LazyRegex {
+            src: src.to_owned(),
+            cell: OnceLock::new(),
+        }
+    }
+
+    /// The regex as written.
+    pub fn source(&self) -> &str {
+        &self.src
+    }
+
+    /// Builds (once) and returns the regex; an error only if it exceeds the size limits.
+    pub fn get(&self) -> std::result::Result<&CompiledRegex, &str> {
+        self.cell
+            .get_or_init(|| build_regex(&self.src))
+            .as_ref()
+            .map_err(|e| e.as_str())
+    }
+
+    /// Whether the value (or line) matches; a regex that cannot be built matches nothing.
+    pub fn is_match(&self, hay: &[u8]) -> bool {
+        self.get().map(|c| c.regex.is_match(hay)).unwrap_or(false)
+    }
+}
+
+fn build_regex(src: &str) -> std::result::Result<CompiledRegex, String> {
+    let regex = RegexBuilder::new(src)
+        .unicode(false)
+        .size_limit(64 << 20)
+        .dfa_size_limit(16 << 20)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut secret_groups = Vec::new();
+    let mut name_groups = Vec::new();
+    for (i, name) in regex.capture_names().enumerate() {
+        match name {
+            Some(n) if n.starts_with("secret") => secret_groups.push(i),
+            Some(n) if n.starts_with("name") => name_groups.push(i),
+            _ => {}
+        }
+    }
+    Ok(CompiledRegex {
+        regex,
+        secret_groups,
+        name_groups,
+    })
+}
+
+/// Checks a regex's syntax without building its automata (cheap enough for every load).
+fn check_regex_syntax(src: &str) -> std::result::Result<(), String> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(src)
+        .map(|_| ())
+        .map_err(|e| e.to_string().replace('\n', " "))
+}
+
+/// One form of a rule, ready to run.
+#[derive(Debug)]
+pub struct Pattern {
+    /// Index of the owning rule in [`Ruleset::rules`].
+    pub rule: usize,
+    /// The regex.
+    pub regex: LazyRegex,
+    /// Only these paths (in addition to the rule's).
+    pub paths: PathFilter,
+    /// Bytes past the keyword's line the regex may reach.
+    pub window_after: usize,
+    /// Remediation for this form, if it differs from the rule's.
+    pub remediation: Option<String>,
+}
+
+/// When a value is only a development placeholder.
+#[derive(Debug)]
+pub struct Weak {
+    /// The severity given to weak values.
+    pub severity: Severity,
+    /// Values shorter than this are weak.
+    pub below_len: Option<usize>,
+    /// Values with less entropy than this are weak.
+    pub below_entropy: Option<f64>,
+    /// Values matching one of these are weak.
+    pub values: Vec<LazyRegex>,
+}
+
+/// An example input with its path.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// The path it is scanned at.
+    pub path: String,
+    /// The content.
+    pub text: String,
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// Stable identifier.
+    pub id: String,
+    /// One line: what was found.
+    pub description: String,
+    /// What the rule finds.
+    pub kind: Kind,
+    /// Severity of a finding, unless the value is weak.
+    pub severity: Severity,
+    /// Minimum Shannon entropy of the value.
+    pub entropy: Option<f64>,
+    /// Only these paths, if any.
+    pub paths: PathFilter,
+    /// Never these paths.
+    pub skip_paths: PathFilter,
+    /// Values that are not findings.
+    pub allow: Vec<LazyRegex>,
+    /// Lines that are not findings.
+    pub allow_lines: Vec<LazyRegex>,
+    /// Enclosing block headers that make the line safe.
+    pub skip_if_enclosed_by: Vec<LazyRegex>,
+    /// Development values and their lower severity.
+    pub weak: Option<Weak>,
+    /// Whether the rule runs on binary content.
+    pub binary: bool,
+    /// Whether another rule's finding on the same bytes replaces this one's.
+    pub fallback: bool,
+    /// How to fix it.
+    pub remediation: String,
+    /// Where to read more.
+    pub references: Vec<String>,
+    /// Inputs that must produce a finding.
+    pub examples: Vec<Example>,
+    /// Inputs that must not.
+    pub negative_examples: Vec<Example>,
+    /// Indices into [`Ruleset::patterns`].
+    pub patterns: Vec<usize>,
+}
+
+/// Allow patterns for every rule.
+#[derive(Debug, Default)]
+pub struct Allowlist {
+    /// Values that are never findings.
+    pub values: Vec<LazyRegex>,
+    /// Paths that are never scanned.
+    pub paths: PathFilter,
+    /// Lines that are never findings.
+    pub lines: Vec<LazyRegex>,
+    /// Paths added later (a repository's own allowlist).
+    pub extra_paths: Vec<PathFilter>,
+}
+
+impl Allowlist {
+    /// Whether the path is never scanned.
+    pub fn skips_path(&self, path: &[u8]) -> bool {
+        self.paths.matches(path) || self.extra_paths.iter().any(|p| p.matches(path))
+    }
+}
+
+/// The admin's policy, with defaults filled in.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Severities that block.
+    pub block: Vec<Severity>,
+    /// Accept when the hook cannot decide.
+    pub fail_open: bool,
+    /// How long a hook may take.
+    pub time_budget: Duration,
+    /// Larger blobs are not read.
+    pub max_blob_bytes: u64,
+    /// How many findings a hook's message lists.
+    pub max_findings_shown: usize,
+    /// Paths never scanned.
+    pub skip_paths: PathFilter,
+    /// Whether the repository's `.secretgate.toml` may add allow rules in the server hook.
+    pub allow_repo_config: bool,
+    /// Whether the push-option bypass is honoured.
+    pub bypass_enabled: bool,
+    /// The push option's name.
+    pub bypass_option: String,
+    /// Where bypasses are logged.
+    pub bypass_log: Option<std::path::PathBuf>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            block: vec![Severity::High],
+            fail_open: false,
+            time_budget: Duration::from_secs(20),
+            max_blob_bytes: 10 << 20,
+            max_findings_shown: 20,
+            skip_paths: PathFilter::default(),
+            allow_repo_config: false,
+            bypass_enabled: false,
+            bypass_option: "secretgate.skip".into(),
+            bypass_log: None,
+        }
+    }
+}
+
+impl Policy {
+    /// Whether findings of this severity block.
+    pub fn blocks(&self, severity: Severity) -> bool {
+        self.block.contains(&severity)
+    }
+}
+
+/// The keyword prefilter: one automaton over every keyword of every pattern.
+#[derive(Debug)]
+pub struct Prefilter {
+    /// The automaton (ASCII case-insensitive).
+    pub automaton: AhoCorasick,
+    /// For each keyword, the patterns it triggers.
+    pub triggers: Vec<Vec<usize>>,
+}
+
+/// Everything the detector and the policy need, compiled once.
+#[derive(Debug)]
+pub struct Ruleset {
+    /// Where the rules came from, for messages.
+    pub origin: String,
+    /// The rules.
+    pub rules: Vec<Rule>,
+    /// Every form of every rule.
+    pub patterns: Vec<Pattern>,
+    /// Allow patterns for every rule.
+    pub allowlist: Allowlist,
+    /// The policy.
+    pub policy: Policy,
+    /// The keyword prefilter.
+    pub prefilter: Prefilter,
+}
+
+/// How thoroughly to check regexes at load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validation {
+    /// Parse every regex (cheap): syntax errors fail the load.
+    Syntax,
+    /// Also build every regex now: nothing can fail later.
+    Full,
+}
+
+fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Compiles a configuration file (already merged with the built-in one where it extends it).
+pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result<Ruleset> {
+    let err = |msg: String| Error::config(origin, msg);
+    let lazy = |what: &str, src: &str| -> Result<LazyRegex> {
+        check_regex_syntax(src).map_err(|e| err(format!("{what}: invalid regex: {e}")))?;
+        let l = LazyRegex::new(src);
+        if validation == Validation::Full {
+            l.get()
+                .map_err(|e| err(format!("{what}: regex cannot be built: {e}")))?;
+        }
+        Ok(l)
+    };
+    let globs = |what: &str, g: &[String]| -> Result<PathFilter> {
+        PathFilter::new(g).map_err(|e| err(format!("{what}: {e}")))
+    };
+
+    let mut rules = Vec::with_capacity(file.rules.len());
+    let mut patterns = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut keywords: Vec<String> = Vec::new();
+    let mut triggers: Vec<Vec<usize>> = Vec::new();
+    let mut keyword_index = std::collections::HashMap::new();
+
+    for r in file.rules {
+        let id = r.id.clone();
+        let what = |field: &str| format!("rule {id}: {field}");
+        if !is_valid_id(&id) {
+            return Err(err(format!(
+                "rule id {id:?} must be lowercase letters, digits, '-' or '_'"
+            )));
+        }
+        if !seen.insert(id.clone()) {
+            return Err(err(format!("rule {id}: duplicate id")));
+        }
+        if r.description.trim().is_empty() {
+            return Err(err(what("description is empty")));
+        }
+        if r.remediation.trim().is_empty() {
+            return Err(err(what("remediation is empty")));
+        }
+        if r.examples.is_empty() {
+            return Err(err(what(
+                "has no examples (every rule needs at least one example that must match)",
+            )));
+        }
+        if r.negative_examples.is_empty() {
+            return Err(err(what(
+                "has no negative_examples (every rule needs at least one example that must not match)",
+            )));
+        }
+        if let Some(e) = r.entropy {
+            if !(0.0..=8.0).contains(&e) {
+                return Err(err(what("entropy must be between 0 and 8 bits per byte")));
+            }
+        }
+        let rule_idx = rules.len();
+        let mut forms = Vec::new();
+        if let Some(re) = &r.regex {
+            forms.push(super::syntax::PatternSyntax {
+                regex: re.clone(),
+                keywords: Vec::new(),
+                paths: Vec::new(),
+                window_after: None,
+                remediation: None,
+            });
+        }
+        forms.extend(r.patterns.iter().cloned());
+        if forms.is_empty() {
+            return Err(err(what("has neither regex nor patterns")));
+        }
+        let mut pattern_ids = Vec::new();
+        let mut path_restricted = !r.paths.is_empty();
+        for (n, p) in forms.into_iter().enumerate() {
+            let pw = format!("rule {id}: pattern {}", n + 1);
+            let kws = if p.keywords.is_empty() {
+                &r.keywords
+            } else {
+                &p.keywords
+            };
+            if kws.is_empty() {
+                return Err(err(format!(
+                    "{pw} has no keywords (each form needs at least one, so that it runs only where it can match)"
+                )));
+            }
+            if !p.paths.is_empty() {
+                path_restricted = true;
+            }
+            let pat_idx = patterns.len();
+            for k in kws {
+                let k = k.to_ascii_lowercase();
+                if k.is_empty() {
+                    return Err(err(format!("{pw}: empty keyword")));
+                }
+                let ki = *keyword_index.entry(k.clone()).or_insert_with(|| {
+                    keywords.push(k);
+                    triggers.push(Vec::new());
+                    triggers.len() - 1
+                });
+                if !triggers[ki].contains(&pat_idx) {
+                    triggers[ki].push(pat_idx);
+                }
+            }
+            patterns.push(Pattern {
+                rule: rule_idx,
+                regex: lazy(&pw, &p.regex)?,
+                paths: globs(&pw, &p.paths)?,
+                window_after: p.window_after.unwrap_or(0),
+                remediation: p.remediation,
+            });
+            pattern_ids.push(pat_idx);
+        }
+        let example = |e: &ExampleSyntax| -> Result<Example> {
+            Ok(match e {
+                ExampleSyntax::WithPath { path, text } => Example {
+                    path: path.clone(),
+                    text: text.clone(),
+                },
+                ExampleSyntax::Text(text) => {
+                    let path = match (&r.example_path, path_restricted) {
+                        (Some(p), _) => p.clone(),
+                        (None, false) => "example.txt".to_owned(),
+                        (None, true) => {
+                            return Err(err(what(
+                                "applies only to some paths: give example_path or write examples as { path, text }",
+                            )))
+                        }
+                    };
+                    Example {
+                        path,
+                        text: text.clone(),
+                    }
+                }
+            })
+        };
+        let weak = match &r.weak {
+            None => None,
+            Some(w) => Some(Weak {
+                severity: w.severity,
+                below_len: w.below_len,
+                below_entropy: w.below_entropy,
+                values: w
+                    .values
+                    .iter()
+                    .map(|v| lazy(&what("weak value"), v))
+                    .collect::<Result<_>>()?,
+            }),
+        };
+        let many = |field: &str, v: &[String]| -> Result<Vec<LazyRegex>> {
+            v.iter().map(|s| lazy(&what(field), s)).collect()
+        };
+        rules.push(Rule {
+            description: r.description.clone(),
+            kind: r.kind,
+            severity: r.severity,
+            entropy: r.entropy,
+            paths: globs(&what("paths"), &r.paths)?,
+            skip_paths: globs(&what("skip_paths"), &r.skip_paths)?,
+            allow: many("allow", &r.allow)?,
+            allow_lines: many("allow_lines", &r.allow_lines)?,
+            skip_if_enclosed_by: many("skip_if_enclosed_by", &r.skip_if_enclosed_by)?,
+            weak,
+            binary: r.binary,
+            fallback: r.fallback,
+            remediation: r.remediation.clone(),
+            references: r.references.clone(),
+            examples: r.examples.iter().map(example).collect::<Result<_>>()?,
+            negative_examples: r
+                .negative_examples
+                .iter()
+                .map(example)
+                .collect::<Result<_>>()?,
+            patterns: pattern_ids,
+            id,
+        });
+    }
+
+    let allowlist = match file.allowlist {
+        None => Allowlist::default(),
+        Some(a) => Allowlist {
+            values: a
+                .values
+                .iter()
+                .map(|v| lazy("allowlist.values", v))
+                .collect::<Result<_>>()?,
+            paths: globs("allowlist.paths", &a.paths)?,
+            lines: a
+                .lines
+                .iter()
+                .map(|v| lazy("allowlist.lines", v))
+                .collect::<Result<_>>()?,
+            extra_paths: Vec::new(),
+        },
+    };
+
+    let mut policy = Policy::default();
+    if let Some(p) = file.policy {
+        if let Some(b) = p.block {
+            policy.block = b;
+        }
+        if let Some(f) = p.fail_open {
+            policy.fail_open = f;
+        }
+        if let Some(t) = p.time_budget_secs {
+            if !(t > 0.0 && t.is_finite()) {
+                return Err(err(
+                    "policy.time_budget_secs must be a positive number".into()
+                ));
+            }
+            policy.time_budget = Duration::from_secs_f64(t);
+        }
+        if let Some(m) = p.max_blob_bytes {
+            policy.max_blob_bytes = m;
+        }
+        if let Some(m) = p.max_findings_shown {
+            policy.max_findings_shown = m;
+        }
+        if let Some(s) = p.skip_paths {
+            policy.skip_paths = globs("policy.skip_paths", &s)?;
+        }
+        if let Some(a) = p.allow_repo_config {
+            policy.allow_repo_config = a;
+        }
+        if let Some(b) = p.bypass {
+            if let Some(e) = b.enabled {
+                policy.bypass_enabled = e;
+            }
+            if let Some(o) = b.option {
+                if o.trim().is_empty() {
+                    return Err(err("policy.bypass.option is empty".into()));
+                }
+                policy.bypass_option = o;
+            }
+            policy.bypass_log = b.log.map(Into::into);
+        }
+    }
+
+    let automaton = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .build(&keywords)
+        .map_err(|e| err(format!("keywords cannot be compiled: {e}")))?;
+
+    Ok(Ruleset {
+        origin: origin.to_owned(),
+        rules,
+        patterns,
+        allowlist,
+        policy,
+        prefilter: Prefilter {
+            automaton,
+            triggers,
+        },
+    })
+}

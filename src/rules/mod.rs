@@ -1,0 +1,177 @@
+//! Rules: the built-in `rules.toml`, user configuration files, and how they combine.
+//!
+//! The built-in file is compiled into the binary so that a hook works with nothing but the
+//! executable. A user file replaces it, or extends it with `[extend] default = true`; a
+//! repository's own `.secretgate.toml` may only add allow patterns, so a pushed repository can
+//! never loosen what the server's admin decided.
+
+pub mod compile;
+pub mod paths;
+pub mod syntax;
+
+use std::path::Path;
+
+pub use compile::{Policy, Rule, Ruleset, Validation};
+pub use syntax::{ConfigFile, Kind, Severity};
+
+use crate::error::{Error, Result};
+
+/// The default rules, as shipped.
+pub const BUILTIN_RULES: &str = include_str!("../../rules.toml");
+
+/// The name under which the built-in rules appear in messages.
+pub const BUILTIN_ORIGIN: &str = "built-in rules.toml";
+
+/// Parses TOML into the syntax tree; the error carries the TOML position and names the rule.
+pub fn parse(text: &str, origin: &str) -> Result<ConfigFile> {
+    toml::from_str::<ConfigFile>(text).map_err(|e| {
+        let mut msg = e.message().to_owned();
+        if let Some(span) = e.span() {
+            let (line, col) = line_col(text, span.start);
+            msg = format!("line {line}, column {col}: {msg}");
+            if let Some(id) = enclosing_rule_id(text, span.start) {
+                msg = format!("{msg} (in rule {id})");
+            }
+        }
+        Error::config(origin, msg)
+    })
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+    (line, col)
+}
+
+/// The id of the `[[rules]]` table that holds `offset`, found textually (the parse failed).
+fn enclosing_rule_id(text: &str, offset: usize) -> Option<String> {
+    let before = &text[..offset.min(text.len())];
+    let table = before.rfind("[[rules]]")?;
+    let rest = &text[table..];
+    let id_at = rest.find("\nid")?;
+    let line = rest[id_at + 1..].lines().next()?;
+    let value = line.split_once('=')?.1.trim().trim_matches(['"', '\'']);
+    Some(value.to_owned())
+}
+
+/// The built-in rules, compiled (regexes are built on first use).
+pub fn builtin() -> Result<Ruleset> {
+    let file = parse(BUILTIN_RULES, BUILTIN_ORIGIN)?;
+    compile::compile(file, BUILTIN_ORIGIN, Validation::Syntax)
+}
+
+/// Loads a configuration file: it replaces the built-in rules, or extends them when it says so.
+/// Its regexes are all built now, so a bad user rule fails at load.
+pub fn load_file(path: &Path) -> Result<Ruleset> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::config(
+            path.display().to_string(),
+            format!("cannot read the rules file: {e}"),
+        )
+    })?;
+    load_str(&text, &path.display().to_string())
+}
+
+/// Like [`load_file`], for text already read.
+pub fn load_str(text: &str, origin: &str) -> Result<Ruleset> {
+    let user = parse(text, origin)?;
+    let merged = match &user.extend {
+        Some(ext) if ext.default => merge(parse(BUILTIN_RULES, BUILTIN_ORIGIN)?, user, origin)?,
+        _ => user,
+    };
+    compile::compile(merged, origin, Validation::Full)
+}
+
+/// Applies `user` on top of `base`: disabled rules go, rules with the same id are replaced, the
+/// allowlists add up, and the user's policy fields win.
+fn merge(mut base: ConfigFile, user: ConfigFile, origin: &str) -> Result<ConfigFile> {
+    let ext = user.extend.clone().unwrap_or_default();
+    for id in &ext.disabled_rules {
+        if !base.rules.iter().any(|r| &r.id == id) {
+            return Err(Error::config(
+                origin,
+                format!("extend.disabled_rules: no built-in rule {id:?}"),
+            ));
+        }
+    }
+    base.rules.retain(|r| {
+        !ext.disabled_rules.contains(&r.id) && !user.rules.iter().any(|u| u.id == r.id)
+    });
+    base.rules.extend(user.rules);
+    base.allowlist = add_allowlist(base.allowlist, user.allowlist);
+    base.policy = match (base.policy, user.policy) {
+        (b, None) => b,
+        (None, u) => u,
+        (Some(b), Some(u)) => Some(syntax::PolicySyntax {
+            block: u.block.or(b.block),
+            fail_open: u.fail_open.or(b.fail_open),
+            time_budget_secs: u.time_budget_secs.or(b.time_budget_secs),
+            max_blob_bytes: u.max_blob_bytes.or(b.max_blob_bytes),
+            max_findings_shown: u.max_findings_shown.or(b.max_findings_shown),
+            skip_paths: u.skip_paths.or(b.skip_paths),
+            allow_repo_config: u.allow_repo_config.or(b.allow_repo_config),
+            bypass: u.bypass.or(b.bypass),
+        }),
+    };
+    base.extend = None;
+    Ok(base)
+}
+
+fn add_allowlist(
+    base: Option<syntax::AllowlistSyntax>,
+    more: Option<syntax::AllowlistSyntax>,
+) -> Option<syntax::AllowlistSyntax> {
+    match (base, more) {
+        (b, None) => b,
+        (None, m) => m,
+        (Some(mut b), Some(m)) => {
+            b.values.extend(m.values);
+            b.paths.extend(m.paths);
+            b.lines.extend(m.lines);
+            Some(b)
+        }
+    }
+}
+
+/// Loads the rules in force: `--config FILE` (or `SECRETGATE_CONFIG`), else the built-in ones.
+pub fn load(config: Option<&Path>) -> Result<Ruleset> {
+    match config {
+        Some(p) => load_file(p),
+        None => builtin(),
+    }
+}
+
+/// The subset of a repository's own `.secretgate.toml` that may loosen the rules: its allowlist.
+/// Anything else in it is an error, so nobody believes a repository can change the policy.
+pub fn parse_repo_allowlist(text: &str, origin: &str) -> Result<syntax::AllowlistSyntax> {
+    let file = parse(text, origin)?;
+    if file.extend.is_some() || file.policy.is_some() || !file.rules.is_empty() {
+        return Err(Error::config(
+            origin,
+            "a repository's .secretgate.toml may only contain [allowlist] (values, paths, lines)",
+        ));
+    }
+    Ok(file.allowlist.unwrap_or_default())
+}
+
+impl Ruleset {
+    /// Adds allow patterns (a repository's `.secretgate.toml`) to the compiled rules.
+    pub fn add_allowlist(&mut self, extra: syntax::AllowlistSyntax, origin: &str) -> Result<()> {
+        let mut file = ConfigFile {
+            allowlist: Some(extra),
+            ..ConfigFile::default()
+        };
+        file.rules.clear();
+        let compiled = compile::compile(file, origin, Validation::Full)?;
+        self.allowlist.values.extend(compiled.allowlist.values);
+        self.allowlist.lines.extend(compiled.allowlist.lines);
+        self.allowlist.extra_paths.push(compiled.allowlist.paths);
+        Ok(())
+    }
+
+    /// The rule with this id.
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}

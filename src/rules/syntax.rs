@@ -1,0 +1,253 @@
+//! The serde mirror of `rules.toml`.
+//!
+//! Kept apart from the compiled form so that the file format can be read, validated and reported
+//! on (with the rule id and the TOML position) before anything is compiled, and so that an unknown
+//! field is an error rather than a silently ignored typo in a security policy.
+
+use serde::Deserialize;
+
+/// The whole configuration file: policy, global allowlist and rules.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Whether this file adds to the built-in rules instead of replacing them.
+    #[serde(default)]
+    pub extend: Option<Extend>,
+    /// What blocks, what warns, and how hooks behave when they cannot decide.
+    #[serde(default)]
+    pub policy: Option<PolicySyntax>,
+    /// Values, paths and lines that are never findings, whatever the rule.
+    #[serde(default)]
+    pub allowlist: Option<AllowlistSyntax>,
+    /// The rules themselves.
+    #[serde(default)]
+    pub rules: Vec<RuleSyntax>,
+}
+
+/// How a user file combines with the built-in rules.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extend {
+    /// Start from the built-in rules (and their allowlist and policy) and apply this file on top.
+    #[serde(default)]
+    pub default: bool,
+    /// Built-in rule ids to drop.
+    #[serde(default)]
+    pub disabled_rules: Vec<String>,
+}
+
+/// The admin's policy; every field is optional so a file may set only what it changes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySyntax {
+    /// Severities whose findings block (exit 1, rejected push or commit).
+    pub block: Option<Vec<Severity>>,
+    /// When the hook cannot decide (error or time budget spent): accept instead of reject.
+    pub fail_open: Option<bool>,
+    /// Seconds a hook may spend before it gives up (and fails closed or open).
+    pub time_budget_secs: Option<f64>,
+    /// Blobs larger than this are not read; they are counted and listed.
+    pub max_blob_bytes: Option<u64>,
+    /// How many findings the pusher's message lists before "and N more".
+    pub max_findings_shown: Option<usize>,
+    /// Paths (globs) never scanned.
+    pub skip_paths: Option<Vec<String>>,
+    /// Whether the pushed repository's own `.secretgate.toml` may add allow rules on the server.
+    pub allow_repo_config: Option<bool>,
+    /// The push-option bypass.
+    pub bypass: Option<BypassSyntax>,
+}
+
+/// The admin-controlled escape hatch for pushes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BypassSyntax {
+    /// Whether `git push -o secretgate.skip="reason"` is honoured at all.
+    pub enabled: Option<bool>,
+    /// The push option's name.
+    pub option: Option<String>,
+    /// Where each bypass is appended as a JSON line.
+    pub log: Option<String>,
+}
+
+/// Allow patterns that apply to every rule.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowlistSyntax {
+    /// Regexes on the matched value (placeholders, references to the environment).
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Globs of paths that are never scanned (examples, templates of config files).
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Regexes on the whole line holding the match.
+    #[serde(default)]
+    pub lines: Vec<String>,
+}
+
+/// What a rule finds: a leaked credential, debug mode, or another unsafe setting.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, PartialOrd, Ord,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A credential or key.
+    Secret,
+    /// Debug mode or the debugger left on.
+    Debug,
+    /// Another unsafe configuration.
+    Config,
+}
+
+/// How bad a finding is; the policy maps severities to block or warn.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, PartialOrd, Ord,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Warn only by default.
+    Low,
+    /// Warn only by default.
+    Medium,
+    /// Blocks by default.
+    High,
+}
+
+impl Kind {
+    /// The name used in reports and in `rules.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Secret => "secret",
+            Kind::Debug => "debug",
+            Kind::Config => "config",
+        }
+    }
+}
+
+impl Severity {
+    /// The name used in reports and in `rules.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+/// One rule as written in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSyntax {
+    /// Stable identifier: reports, baselines and fingerprints use it.
+    pub id: String,
+    /// One line: what was found.
+    pub description: String,
+    /// What the rule finds.
+    pub kind: Kind,
+    /// How bad a finding is.
+    pub severity: Severity,
+    /// Case-insensitive literals; the rule's regexes run only near them.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Shorthand for a single pattern.
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// The forms the rule recognises, each with its own regex and paths.
+    #[serde(default)]
+    pub patterns: Vec<PatternSyntax>,
+    /// Minimum Shannon entropy (bits per byte) of the value.
+    #[serde(default)]
+    pub entropy: Option<f64>,
+    /// Only paths matching one of these globs are scanned by this rule.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Paths matching one of these globs are not scanned by this rule.
+    #[serde(default)]
+    pub skip_paths: Vec<String>,
+    /// Regexes on the value: a match means the value is not a finding.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Regexes on the whole line: a match means the line is not a finding.
+    #[serde(default)]
+    pub allow_lines: Vec<String>,
+    /// Regexes on the header of an enclosing indented block (a `class`, an `if`): a match means
+    /// the line is gated (development config, environment check) and not a finding.
+    #[serde(default)]
+    pub skip_if_enclosed_by: Vec<String>,
+    /// Values that are only development placeholders are reported at a lower severity.
+    #[serde(default)]
+    pub weak: Option<WeakSyntax>,
+    /// Whether the rule also runs on binary content.
+    #[serde(default)]
+    pub binary: bool,
+    /// A catch-all rule: its finding is dropped when another rule found a value on the same bytes.
+    #[serde(default)]
+    pub fallback: bool,
+    /// How to fix it; `{name}` is replaced by the matched setting's name.
+    pub remediation: String,
+    /// Where to read more.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// The path given to string examples.
+    #[serde(default)]
+    pub example_path: Option<String>,
+    /// Inputs that must produce a finding of this rule.
+    #[serde(default)]
+    pub examples: Vec<ExampleSyntax>,
+    /// Inputs that must not produce a finding of this rule.
+    #[serde(default)]
+    pub negative_examples: Vec<ExampleSyntax>,
+}
+
+/// One form of a rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternSyntax {
+    /// The regex; a group named `secret` (or `secret…`) holds the value, `name…` the setting.
+    pub regex: String,
+    /// Keywords for this form; default: the rule's.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Only these paths; default: the rule's.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Bytes after the keyword's line the regex may reach (multi-line forms).
+    #[serde(default)]
+    pub window_after: Option<usize>,
+    /// Remediation for this form; default: the rule's.
+    #[serde(default)]
+    pub remediation: Option<String>,
+}
+
+/// When a value is a development placeholder rather than a real secret.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeakSyntax {
+    /// The severity given to weak values.
+    pub severity: Severity,
+    /// Values shorter than this are weak.
+    #[serde(default)]
+    pub below_len: Option<usize>,
+    /// Values with less entropy (bits per byte) than this are weak.
+    #[serde(default)]
+    pub below_entropy: Option<f64>,
+    /// Regexes: a value matching one is weak.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+/// An example: text alone (scanned at the rule's `example_path`) or text with its path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ExampleSyntax {
+    /// Text scanned at the rule's example path.
+    Text(String),
+    /// Text and the path it is scanned at.
+    WithPath {
+        /// The path the text is scanned at (rules select by path).
+        path: String,
+        /// The content.
+        text: String,
+    },
+}

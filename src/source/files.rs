@@ -1,0 +1,190 @@
+//! Files and folders as they are on disk (`secretgate scan`), or standard input.
+//!
+//! Folders are walked without honouring `.gitignore` (a `.env` that git ignores is exactly
+//! what a scan should see) but skipping `.git` directories; symbolic links are not followed.
+//! Rules match paths relative to the folder given, so `scan path/to/app` judges `config.py`
+//! as the repository would.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::finding::{Finding, Provenance};
+use crate::report::Summary;
+use crate::rules::Ruleset;
+
+/// One file to scan: where it is, the path reported, and the path rules see.
+#[derive(Debug, Clone)]
+struct Target {
+    fs_path: PathBuf,
+    reported: Vec<u8>,
+    rel: Vec<u8>,
+}
+
+fn bytes_of(p: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let b = p.as_os_str().as_bytes();
+    let b = b.strip_prefix(b"./").unwrap_or(b);
+    b.to_vec()
+}
+
+/// What a scan of files found.
+#[derive(Debug, Default)]
+pub struct FilesOutcome {
+    /// Every finding.
+    pub findings: Vec<Finding>,
+    /// Counts and skipped files.
+    pub summary: Summary,
+    /// Files that could not be read (the scan is incomplete: exit 3).
+    pub errors: Vec<Error>,
+}
+
+fn collect(root: &Path, targets: &mut Vec<Target>, errors: &mut Vec<Error>) {
+    let meta = match std::fs::symlink_metadata(root) {
+        Ok(m) => m,
+        Err(e) => {
+            errors.push(Error::Io {
+                path: root.to_owned(),
+                source: e,
+            });
+            return;
+        }
+    };
+    if meta.is_file() {
+        let b = bytes_of(root);
+        targets.push(Target {
+            fs_path: root.to_owned(),
+            reported: b.clone(),
+            rel: b,
+        });
+        return;
+    }
+    if !meta.is_dir() {
+        return;
+    }
+    let walker = ignore::WalkBuilder::new(root)
+        .standard_filters(false)
+        .follow_links(false)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build();
+    for entry in walker {
+        match entry {
+            Ok(e) => {
+                if !e.file_type().is_some_and(|t| t.is_file()) {
+                    continue;
+                }
+                let rel = e.path().strip_prefix(root).unwrap_or(e.path());
+                targets.push(Target {
+                    fs_path: e.path().to_owned(),
+                    reported: bytes_of(e.path()),
+                    rel: bytes_of(rel),
+                });
+            }
+            Err(err) => errors.push(Error::Io {
+                path: root.to_owned(),
+                source: std::io::Error::other(err.to_string()),
+            }),
+        }
+    }
+}
+
+enum FileResult {
+    Scanned(Vec<Finding>, u64),
+    Skipped(String),
+    Binary,
+    Failed(Error),
+}
+
+fn scan_one(rules: &Ruleset, t: &Target) -> FileResult {
+    let limit = rules.policy.max_blob_bytes;
+    let file = match std::fs::File::open(&t.fs_path) {
+        Ok(f) => f,
+        Err(e) => {
+            return FileResult::Failed(Error::Io {
+                path: t.fs_path.clone(),
+                source: e,
+            })
+        }
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let shown = crate::finding::escape(&t.reported);
+    if len > limit {
+        return FileResult::Skipped(format!("{shown}: {len} bytes, over the {limit}-byte cap"));
+    }
+    let mut data = Vec::with_capacity(len as usize);
+    if let Err(e) = file.take(limit + 1).read_to_end(&mut data) {
+        return FileResult::Failed(Error::Io {
+            path: t.fs_path.clone(),
+            source: e,
+        });
+    }
+    if data.len() as u64 > limit {
+        return FileResult::Skipped(format!("{shown}: over the {limit}-byte cap"));
+    }
+    if crate::detect::is_binary(&data) && !rules.rules.iter().any(|r| r.binary) {
+        return FileResult::Binary;
+    }
+    let findings = scan_bytes(rules, &t.rel, &t.reported, &data);
+    FileResult::Scanned(findings, data.len() as u64)
+}
+
+/// Scans bytes: rules see `rel`, reports show `reported`.
+pub fn scan_bytes(rules: &Ruleset, rel: &[u8], reported: &[u8], data: &[u8]) -> Vec<Finding> {
+    let prov = Provenance::default();
+    rules
+        .scan(rel, data)
+        .iter()
+        .map(|m| Finding::new(rules, m, reported, data, &prov))
+        .collect()
+}
+
+/// Scans files and folders; `-` reads standard input, reported as `stdin_name`.
+pub fn scan_paths(
+    rules: &Ruleset,
+    paths: &[PathBuf],
+    stdin_name: Option<&str>,
+) -> Result<FilesOutcome> {
+    let mut out = FilesOutcome::default();
+    let mut targets = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            let mut data = Vec::new();
+            std::io::stdin()
+                .lock()
+                .take(rules.policy.max_blob_bytes + 1)
+                .read_to_end(&mut data)
+                .map_err(|e| Error::Io {
+                    path: "<stdin>".into(),
+                    source: e,
+                })?;
+            let name = stdin_name.unwrap_or("-").as_bytes();
+            if data.len() as u64 > rules.policy.max_blob_bytes {
+                out.summary
+                    .skipped
+                    .push("standard input: over the size cap".into());
+                continue;
+            }
+            out.findings.extend(scan_bytes(rules, name, name, &data));
+            out.summary.scanned += 1;
+            out.summary.bytes += data.len() as u64;
+        } else {
+            collect(p, &mut targets, &mut out.errors);
+        }
+    }
+    let results: Vec<FileResult> = targets.par_iter().map(|t| scan_one(rules, t)).collect();
+    for r in results {
+        match r {
+            FileResult::Scanned(f, n) => {
+                out.findings.extend(f);
+                out.summary.scanned += 1;
+                out.summary.bytes += n;
+            }
+            FileResult::Skipped(why) => out.summary.skipped.push(why),
+            FileResult::Binary => out.summary.binary += 1,
+            FileResult::Failed(e) => out.errors.push(e),
+        }
+    }
+    Ok(out)
+}
