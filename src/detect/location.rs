@@ -113,6 +113,44 @@ pub fn enclosing_headers(data: &[u8], start: usize) -> Vec<&[u8]> {
     headers
 }
 
+/// Beyond this offset the docstring check gives up (and says "not in a string").
+const MAX_TOKENIZE: usize = 4 << 20;
+
+/// Whether `pos` lies inside a Python triple-quoted string (a docstring, usually prose or an
+/// example), found by a small tokenizer that knows comments and one-line strings.
+pub fn in_python_triple_string(data: &[u8], pos: usize) -> bool {
+    if pos > MAX_TOKENIZE {
+        return false;
+    }
+    let d = &data[..pos];
+    let mut i = 0;
+    while i < d.len() {
+        match d[i] {
+            b'#' => match memchr(b'\n', &d[i..]) {
+                Some(n) => i += n + 1,
+                None => return false,
+            },
+            q @ (b'"' | b'\'') => {
+                if d[i..].starts_with(&[q, q, q]) {
+                    let close = [q, q, q];
+                    match memchr::memmem::find(&d[i + 3..], &close) {
+                        Some(n) => i += 3 + n + 3,
+                        None => return true,
+                    }
+                } else {
+                    i += 1;
+                    while i < d.len() && d[i] != q && d[i] != b'\n' {
+                        i += if d[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +164,15 @@ mod tests {
         assert_eq!(c.locate(d, 8), (4, 2));
         assert_eq!(line_at(d, 4), b"cd");
         assert_eq!(line_at(d, 6), b"");
+    }
+
+    #[test]
+    fn knows_docstrings() {
+        let d = b"x = '\"\"\"'  # '''\ndef f():\n    \"\"\"Doc\n    DEBUG = True\n    \"\"\"\n    DEBUG = True\n";
+        let first = d.windows(5).position(|w| w == b"DEBUG").unwrap();
+        let second = d.len() - 13;
+        assert!(in_python_triple_string(d, first));
+        assert!(!in_python_triple_string(d, second));
     }
 
     #[test]

@@ -196,7 +196,7 @@ impl Ruleset {
         rule: &Rule,
         rule_idx: usize,
         pattern: usize,
-        _path: &[u8],
+        path: &[u8],
         data: &[u8],
         (vs, ve): (usize, usize),
         span: (usize, usize),
@@ -245,6 +245,12 @@ impl Ruleset {
             {
                 return None;
             }
+        }
+        if rule.skip_in_docstrings
+            && path.ends_with(b".py")
+            && location::in_python_triple_string(data, span.0)
+        {
+            return None;
         }
         let severity = match &rule.weak {
             Some(w) if is_weak(w, value, entropy) => w.severity,

@@ -160,6 +160,8 @@ pub struct Rule {
     pub binary: bool,
     /// Whether another rule's finding on the same bytes replaces this one's.
     pub fallback: bool,
+    /// Whether matches inside Python triple-quoted strings are ignored.
+    pub skip_in_docstrings: bool,
     /// How to fix it.
     pub remediation: String,
     /// Where to read more.
@@ -446,6 +448,7 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
             weak,
             binary: r.binary,
             fallback: r.fallback,
+            skip_in_docstrings: r.skip_in_docstrings,
             remediation: r.remediation.clone(),
             references: r.references.clone(),
             examples: r.examples.iter().map(example).collect::<Result<_>>()?,

@@ -181,6 +181,10 @@ pub struct RuleSyntax {
     /// Whether the rule also runs on binary content.
     #[serde(default)]
     pub binary: bool,
+    /// In Python files, matches inside triple-quoted strings (docstrings: prose and examples)
+    /// are not findings.
+    #[serde(default)]
+    pub skip_in_docstrings: bool,
     /// A catch-all rule: its finding is dropped when another rule found a value on the same bytes.
     #[serde(default)]
     pub fallback: bool,
