@@ -123,7 +123,7 @@ pub fn fingerprint(rule_id: &str, path: &[u8], value: &[u8]) -> String {
 }
 
 /// A short, escaped excerpt of the matched code, for messages about settings (never secrets).
-fn excerpt(bytes: &[u8]) -> String {
+pub fn excerpt(bytes: &[u8]) -> String {
     let text = bytes.trim();
     let cut = &text[..text.len().min(80)];
     let mut s = escape(cut);
@@ -134,8 +134,8 @@ fn excerpt(bytes: &[u8]) -> String {
 }
 
 impl Finding {
-    /// Builds the finding for a match in the blob `data` at `path`.
-    pub fn new(rules: &Ruleset, m: &Match, path: &[u8], data: &[u8], prov: &Provenance) -> Self {
+    /// Builds the finding for a match in the blob at `path`.
+    pub fn new(rules: &Ruleset, m: &Match, path: &[u8], prov: &Provenance) -> Self {
         let rule = &rules.rules[m.rule];
         let pattern = &rules.patterns[m.pattern];
         let template = pattern.remediation.as_deref().unwrap_or(&rule.remediation);
@@ -147,7 +147,7 @@ impl Finding {
             _ => format!(
                 "{}: `{}`",
                 rule.description,
-                excerpt(&data[m.span.0..m.span.1])
+                m.snippet.as_deref().unwrap_or_default()
             ),
         };
         Finding {

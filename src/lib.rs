@@ -46,8 +46,8 @@ pub fn run(config: &Config) -> Result<Exit> {
         } => cmd::scan::run(config, paths, stdin_filename.as_deref()),
         Command::RulesList => cmd::rules::list(config),
         Command::RulesCheck { file } => cmd::rules::check(config, file.as_deref()),
-        Command::PreReceive
-        | Command::PreCommit { .. }
+        Command::PreReceive => cmd::pre_receive::run(config),
+        Command::PreCommit { .. }
         | Command::Audit { .. }
         | Command::InstallPreCommit { .. }
         | Command::InstallPreReceive { .. } => Err(Error::Usage(

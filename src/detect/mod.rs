@@ -46,6 +46,9 @@ pub struct Match {
     pub entropy: Option<f64>,
     /// The rule's severity, or the weak severity for a development value.
     pub severity: Severity,
+    /// For rules that do not find secrets (debug, config): the matched code, escaped and cut
+    /// to 80 characters, for messages. Never set for secrets.
+    pub snippet: Option<String>,
 }
 
 /// Whether content is binary: a NUL byte near the start.
@@ -256,7 +259,10 @@ impl Ruleset {
             Some(w) if is_weak(w, value, entropy) => w.severity,
             _ => rule.severity,
         };
+        let snippet = (rule.kind != crate::rules::Kind::Secret)
+            .then(|| crate::finding::excerpt(&data[span.0..span.1]));
         Some(Match {
+            snippet,
             rule: rule_idx,
             pattern,
             start: vs,

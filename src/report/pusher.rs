@@ -1,1 +1,225 @@
 //! The message a hook shows the person whose push or commit was stopped.
+//!
+//! For the developer this message is the product: it says what was found and where, what to
+//! write instead (the line that loads the value from the environment), how to take the value
+//! out of the commits, and that a pushed secret must be rotated. It is written for a terminal
+//! that shows it as `remote:` lines, so it is plain text of short lines; GitLab only shows lines
+//! that start with `GL-HOOK-ERR: ` in its web interface, so each line gets that prefix there.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::finding::Finding;
+use crate::rules::Kind;
+
+/// Which hook speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// The server's pre-receive hook: the commits exist and must be rewritten.
+    PreReceive,
+    /// The pre-commit hook: nothing is committed yet.
+    PreCommit,
+}
+
+/// What the message needs besides the findings.
+#[derive(Debug, Clone)]
+pub struct MessageContext {
+    /// Which hook.
+    pub hook: Hook,
+    /// How many findings to list before "and N more".
+    pub max_shown: usize,
+    /// Prefix every line with `GL-HOOK-ERR: ` (GitLab).
+    pub gitlab: bool,
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
+}
+
+fn what_kind(findings: &[&Finding]) -> String {
+    let n = |k: Kind| findings.iter().filter(|f| f.kind == k).count();
+    let mut parts = Vec::new();
+    for (k, one, many) in [
+        (Kind::Secret, "secret", "secrets"),
+        (Kind::Debug, "debug setting", "debug settings"),
+        (Kind::Config, "unsafe setting", "unsafe settings"),
+    ] {
+        match n(k) {
+            0 => {}
+            1 => parts.push(format!("1 {one}")),
+            c => parts.push(format!("{c} {many}")),
+        }
+    }
+    parts.join(", ")
+}
+
+fn list(out: &mut String, findings: &[&Finding], max: usize) {
+    let mut last_group: Option<(Option<&str>, Option<&str>)> = None;
+    for f in findings.iter().take(max) {
+        let group = (f.refname.as_deref(), f.commit.as_deref());
+        if last_group != Some(group) {
+            if let Some(c) = f.commit.as_deref() {
+                let _ = writeln!(
+                    out,
+                    "  {}commit {}  {}",
+                    f.refname
+                        .as_deref()
+                        .map(|r| format!("{r}  "))
+                        .unwrap_or_default(),
+                    short(c),
+                    f.commit_subject.as_deref().unwrap_or_default()
+                );
+            }
+            last_group = Some(group);
+        }
+        let _ = writeln!(
+            out,
+            "    {}:{}  {} ({})  {}",
+            f.path,
+            f.line,
+            f.rule_id,
+            f.severity.as_str(),
+            f.message
+        );
+        if f.kind == Kind::Secret {
+            let _ = writeln!(out, "      value: {}", f.secret);
+        }
+    }
+    if findings.len() > max {
+        let _ = writeln!(out, "    ... and {} more", findings.len() - max);
+    }
+}
+
+fn remediations(out: &mut String, findings: &[&Finding]) {
+    let mut by_rule: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for f in findings {
+        *by_rule.entry((&f.rule_id, &f.remediation)).or_default() += 1;
+    }
+    for ((rule, text), _) in by_rule {
+        let _ = writeln!(out, "  {rule}:");
+        for l in text.lines() {
+            let _ = writeln!(out, "    {l}");
+        }
+    }
+}
+
+/// The message for blocking findings (a rejection) and warnings (let through).
+pub fn message(blocking: &[&Finding], warnings: &[&Finding], ctx: &MessageContext) -> String {
+    let mut out = String::new();
+    let (thing, verb) = match ctx.hook {
+        Hook::PreReceive => ("push", "pushed"),
+        Hook::PreCommit => ("commit", "committed"),
+    };
+    if !blocking.is_empty() {
+        let _ = writeln!(
+            out,
+            "secretgate: {thing} rejected: {} found on lines this {thing} adds.",
+            what_kind(blocking)
+        );
+        let _ = writeln!(out);
+        list(&mut out, blocking, ctx.max_shown);
+        let _ = writeln!(out);
+        let _ = writeln!(out, "What to write instead:");
+        remediations(&mut out, blocking);
+        let _ = writeln!(out);
+        let _ = writeln!(out, "How to fix it:");
+        match ctx.hook {
+            Hook::PreReceive => {
+                let oldest = blocking.iter().filter_map(|f| f.commit.as_deref()).next();
+                let _ = writeln!(
+                    out,
+                    "  1. Change the lines above as shown. Fixing them in a new commit is not enough:"
+                );
+                let _ = writeln!(
+                    out,
+                    "     the value would stay in the history you push. Rewrite the commits instead:"
+                );
+                let _ = writeln!(
+                    out,
+                    "       in the last commit:    edit, git add, then git commit --amend"
+                );
+                let _ = writeln!(
+                    out,
+                    "       in an older commit:    git rebase -i {}^  (mark it 'edit', fix, git commit --amend, git rebase --continue)",
+                    oldest.map(short).unwrap_or("<commit>")
+                );
+                let _ = writeln!(out, "     then push again.");
+            }
+            Hook::PreCommit => {
+                let _ = writeln!(
+                    out,
+                    "  1. Change the lines above as shown, git add the files, and commit again:"
+                );
+                let _ = writeln!(
+                    out,
+                    "     nothing was {verb}, so no history needs rewriting."
+                );
+            }
+        }
+        if blocking.iter().any(|f| f.kind == Kind::Secret) {
+            let _ = writeln!(
+                out,
+                "  2. A secret that was ever {} anywhere (another remote, a fork, CI logs) must be",
+                if ctx.hook == Hook::PreReceive {
+                    "pushed"
+                } else {
+                    "committed and pushed"
+                }
+            );
+            let _ = writeln!(
+                out,
+                "     treated as leaked: rotate it where it was issued, then remove it from the code."
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  Not a secret? Add `secretgate:allow` in a comment on that line, or ask your admin."
+        );
+    }
+    if !warnings.is_empty() {
+        if !blocking.is_empty() {
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(
+            out,
+            "secretgate: warning: {} found ({} not blocked):",
+            what_kind(warnings),
+            thing
+        );
+        list(&mut out, warnings, ctx.max_shown);
+        let _ = writeln!(out, "  To fix:");
+        let mut buf = String::new();
+        remediations(&mut buf, warnings);
+        for l in buf.lines() {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
+    if ctx.gitlab {
+        out.lines().map(|l| format!("GL-HOOK-ERR: {l}\n")).collect()
+    } else {
+        out
+    }
+}
+
+/// The message when the hook could not decide (internal error, time budget spent).
+pub fn cannot_decide(reason: &str, fail_open: bool, ctx: &MessageContext) -> String {
+    let text = if fail_open {
+        format!(
+            "secretgate: warning: the secret scanner could not check this push ({reason}).\n\
+             The server is configured to let pushes through in that case; your code was not checked.\n"
+        )
+    } else {
+        format!(
+            "secretgate: push rejected because the secret scanner failed ({reason}).\n\
+             This is a problem with the scanner, not with your code: try again, and if it\n\
+             persists, tell the server's admin (the hook's log has the details).\n"
+        )
+    };
+    if ctx.gitlab {
+        text.lines()
+            .map(|l| format!("GL-HOOK-ERR: {l}\n"))
+            .collect()
+    } else {
+        text
+    }
+}

@@ -136,7 +136,7 @@ pub fn scan_bytes(rules: &Ruleset, rel: &[u8], reported: &[u8], data: &[u8]) -> 
     rules
         .scan(rel, data)
         .iter()
-        .map(|m| Finding::new(rules, m, reported, data, &prov))
+        .map(|m| Finding::new(rules, m, reported, &prov))
         .collect()
 }
 

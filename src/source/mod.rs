@@ -3,4 +3,7 @@
 //! Each mode is the same pipeline with a different source: files on disk, the staged change,
 //! a push, the history. A source yields blobs with their provenance; it never judges them.
 
+pub mod blobs;
 pub mod files;
+pub mod git;
+pub mod push;

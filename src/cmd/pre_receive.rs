@@ -1,0 +1,326 @@
+//! `secretgate pre-receive`: the server hook.
+//!
+//! It reads git's ref updates, scans exactly what the push adds inside git's quarantine, and
+//! accepts, warns or rejects. It never hangs a push: the scan runs on a worker thread under the
+//! admin's time budget, and when the hook cannot decide (an error, the budget spent) it rejects
+//! with a message that blames the scanner, unless the admin chose `fail_open`.
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+
+use super::{load_baseline, load_rules, open_output, report_io, style, Exit};
+use crate::cli::Config;
+use crate::error::{Error, Result};
+use crate::finding::Finding;
+use crate::policy::Verdict;
+use crate::report::pusher::{self, Hook, MessageContext};
+use crate::report::Format;
+use crate::rules::Policy;
+use crate::source::push::{parse_updates, HookEnv, PushRepo, PushScan, RefUpdate};
+
+/// Input larger than this is not git's (one line per ref).
+const MAX_INPUT: u64 = 64 << 20;
+
+fn is_gitlab() -> bool {
+    ["GL_ID", "GL_PROTOCOL", "GL_REPOSITORY"]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
+}
+
+fn say(text: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_all(text.as_bytes());
+    let _ = e.flush();
+}
+
+struct Scanned {
+    updates: Vec<RefUpdate>,
+    scan: PushScan,
+    repo_path: std::path::PathBuf,
+}
+
+/// Runs the hook.
+pub fn run(config: &Config) -> Result<Exit> {
+    let gitlab = is_gitlab();
+    let ctx_default = MessageContext {
+        hook: Hook::PreReceive,
+        max_shown: 20,
+        gitlab,
+    };
+    let rules = match load_rules(config) {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            say(&pusher::cannot_decide(
+                "its configuration is invalid",
+                false,
+                &ctx_default,
+            ));
+            return Err(e);
+        }
+    };
+    let policy = rules.policy.clone();
+    let ctx = MessageContext {
+        max_shown: policy.max_findings_shown,
+        ..ctx_default
+    };
+    let baseline = load_baseline(config)?;
+    let mut input = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_INPUT)
+        .read_to_end(&mut input)
+        .map_err(|e| Error::Io {
+            path: "<stdin>".into(),
+            source: e,
+        })?;
+    let env = HookEnv::from_env();
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    {
+        let rules = Arc::clone(&rules);
+        let cancel = Arc::clone(&cancel);
+        let env = env.clone();
+        std::thread::Builder::new()
+            .name("scan".into())
+            .spawn(move || {
+                let r = (|| -> Result<Scanned> {
+                    let repo = PushRepo::open(&env)?;
+                    let updates = parse_updates(&input, repo.hash_kind())?;
+                    let scan = repo.scan(&rules, &updates, &cancel)?;
+                    Ok(Scanned {
+                        updates,
+                        scan,
+                        repo_path: repo.path().to_owned(),
+                    })
+                })();
+                let _ = tx.send(r);
+            })
+            .map_err(|e| Error::Repo(format!("cannot start the scan: {e}")))?;
+    }
+    let outcome = match rx.recv_timeout(policy.time_budget) {
+        Ok(r) => r,
+        Err(_) => {
+            cancel.store(true, Ordering::Relaxed);
+            let reason = format!(
+                "the time budget of {:.0} s was spent",
+                policy.time_budget.as_secs_f64()
+            );
+            tracing::error!(fail_open = policy.fail_open, "{reason}");
+            say(&pusher::cannot_decide(&reason, policy.fail_open, &ctx));
+            return Ok(if policy.fail_open {
+                Exit::Clean
+            } else {
+                Exit::Io
+            });
+        }
+    };
+    let scanned = match outcome {
+        Ok(s) => s,
+        Err(e @ Error::HookInput { .. }) => {
+            say(&pusher::cannot_decide(
+                "its input from git is malformed",
+                false,
+                &ctx,
+            ));
+            return Err(e);
+        }
+        Err(e) => {
+            tracing::error!(fail_open = policy.fail_open, "{e}");
+            say(&pusher::cannot_decide(
+                &e.to_string(),
+                policy.fail_open,
+                &ctx,
+            ));
+            if policy.fail_open {
+                return Ok(Exit::Clean);
+            }
+            return Err(e);
+        }
+    };
+    tracing::info!(
+        commits = scanned.scan.commits.len(),
+        blobs = scanned.scan.summary.scanned,
+        findings = scanned.scan.findings.len(),
+        "push scanned"
+    );
+    let findings = scanned.scan.findings.clone();
+    let verdict = Verdict::new(findings, &policy, baseline.as_ref());
+    write_report(config, &verdict, &rules, &scanned.scan)?;
+
+    let blocking: Vec<&Finding> = verdict.blocking.iter().collect();
+    let warnings: Vec<&Finding> = verdict.warnings.iter().collect();
+    if !verdict.blocks() {
+        if !warnings.is_empty() {
+            say(&pusher::message(&[], &warnings, &ctx));
+        }
+        return Ok(Exit::Clean);
+    }
+    match bypass(&env, &policy, &scanned, &verdict) {
+        Bypass::None => {
+            say(&pusher::message(&blocking, &warnings, &ctx));
+            Ok(Exit::Findings)
+        }
+        Bypass::Refused(why) => {
+            let mut text = pusher::message(&blocking, &warnings, &ctx);
+            text.push_str(&prefix(
+                &format!("\nsecretgate: bypass refused: {why}\n"),
+                gitlab,
+            ));
+            say(&text);
+            Ok(Exit::Findings)
+        }
+        Bypass::Accepted(reason) => {
+            let text = format!(
+                "secretgate: bypass accepted (reason: {reason}).\n\
+                 {} finding(s) were let through and logged for the admin. If any of them is a\n\
+                 real secret, rotate it now: it is in the repository.\n",
+                blocking.len()
+            );
+            say(&prefix(&text, gitlab));
+            Ok(Exit::Clean)
+        }
+    }
+}
+
+fn prefix(text: &str, gitlab: bool) -> String {
+    if gitlab {
+        text.lines()
+            .map(|l| format!("GL-HOOK-ERR: {l}\n"))
+            .collect()
+    } else {
+        text.to_owned()
+    }
+}
+
+fn write_report(
+    config: &Config,
+    verdict: &Verdict,
+    rules: &crate::rules::Ruleset,
+    scan: &PushScan,
+) -> Result<()> {
+    if config.format == Format::Human && config.output.is_none() {
+        return Ok(());
+    }
+    let mut summary = scan.summary.clone();
+    summary.blocking = verdict.blocking.len();
+    summary.warnings = verdict.warnings.len();
+    summary.baselined = verdict.baselined;
+    let mut out = open_output(config)?;
+    let r = crate::report::write(
+        config.format,
+        &mut out,
+        &verdict.all(),
+        rules,
+        &summary,
+        style(config),
+    )
+    .and_then(|()| out.flush());
+    report_io(r, config)
+}
+
+enum Bypass {
+    None,
+    Refused(String),
+    Accepted(String),
+}
+
+fn bypass(env: &HookEnv, policy: &Policy, scanned: &Scanned, verdict: &Verdict) -> Bypass {
+    let name = &policy.bypass_option;
+    let Some(opt) = env
+        .push_options
+        .iter()
+        .find(|o| o.as_str() == name || o.starts_with(&format!("{name}=")))
+    else {
+        return Bypass::None;
+    };
+    if !policy.bypass_enabled {
+        return Bypass::Refused(format!(
+            "the push option {name} is not enabled on this server."
+        ));
+    }
+    let reason = opt
+        .strip_prefix(name.as_str())
+        .and_then(|r| r.strip_prefix('='))
+        .map(str::trim)
+        .unwrap_or_default();
+    if reason.is_empty() {
+        return Bypass::Refused(format!(
+            "a bypass needs a reason: git push -o {name}=\"why this is safe\""
+        ));
+    }
+    let reason: String = reason
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(500)
+        .collect();
+    match log_bypass(env, policy, scanned, verdict, &reason) {
+        Ok(()) => Bypass::Accepted(reason),
+        Err(e) => {
+            tracing::error!("cannot log the bypass: {e}");
+            Bypass::Refused("the bypass could not be logged on the server; ask the admin.".into())
+        }
+    }
+}
+
+fn pusher_name() -> String {
+    ["GL_USERNAME", "GITEA_PUSHER_NAME", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn repository_name(scanned: &Scanned) -> String {
+    if let Ok(p) = std::env::var("GL_PROJECT_PATH") {
+        return p;
+    }
+    if let (Ok(u), Ok(r)) = (
+        std::env::var("GITEA_REPO_USER_NAME"),
+        std::env::var("GITEA_REPO_NAME"),
+    ) {
+        return format!("{u}/{r}");
+    }
+    scanned
+        .repo_path
+        .canonicalize()
+        .unwrap_or_else(|_| scanned.repo_path.clone())
+        .display()
+        .to_string()
+}
+
+fn log_bypass(
+    env: &HookEnv,
+    policy: &Policy,
+    scanned: &Scanned,
+    verdict: &Verdict,
+    reason: &str,
+) -> std::io::Result<()> {
+    let path = policy
+        .bypass_log
+        .clone()
+        .unwrap_or_else(|| env.git_dir.join("secretgate-bypass.jsonl"));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let entry = serde_json::json!({
+        "time": gix::date::Time::now_utc().format_or_unix(gix::date::time::format::ISO8601_STRICT),
+        "pusher": pusher_name(),
+        "repository": repository_name(scanned),
+        "refs": scanned.updates.iter().map(|u| crate::finding::escape(&u.name)).collect::<Vec<_>>(),
+        "commits": scanned.scan.commits.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        "reason": reason,
+        "fingerprints": verdict.blocking.iter().map(|f| serde_json::json!({
+            "fingerprint": f.fingerprint, "rule_id": f.rule_id, "path": f.path,
+            "line": f.line, "commit": f.commit,
+        })).collect::<Vec<_>>(),
+    });
+    let mut line = serde_json::to_vec(&entry)?;
+    line.push(b'\n');
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)?;
+    f.write_all(&line)?;
+    f.sync_data()
+}

@@ -1,0 +1,374 @@
+//! A push, as a pre-receive hook sees it: the ref updates on stdin, the pushed objects in git's
+//! quarantine, and exactly the commits the push adds.
+//!
+//! New commits are found by walking from the pushed tips while the commit is in the quarantine
+//! (the objects this push brought); a commit the server already had stops the walk, so a force
+//! push, a new branch made of old commits or a tag on an old commit never rescans history. A thin
+//! pack may copy an old object into the quarantine: at worst a commit is scanned again, never
+//! missed. Without a quarantine (git older than 2.11, or a hook run by hand) the walk instead
+//! stops at commits reachable from any existing ref, as `git rev-list NEW --not --all` does.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bstr::{BString, ByteSlice};
+use gix::hash::ObjectId;
+use gix::objs::Kind;
+
+use super::blobs::BlobScanner;
+use super::git::{commit_info, pair_renames, Change, Odb};
+use crate::error::{Error, Result};
+use crate::finding::{escape, Finding, Provenance};
+use crate::report::Summary;
+use crate::rules::Ruleset;
+
+/// One line of the hook's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    /// The ref's value before the push (all zeros: created).
+    pub old: ObjectId,
+    /// Its value after (all zeros: deleted).
+    pub new: ObjectId,
+    /// The ref's full name.
+    pub name: BString,
+}
+
+impl RefUpdate {
+    /// Whether the push deletes the ref.
+    pub fn is_delete(&self) -> bool {
+        self.new.is_null()
+    }
+}
+
+/// Parses git's `<old-oid> SP <new-oid> SP <refname>` lines; ids must be full hex of `hash`.
+pub fn parse_updates(input: &[u8], hash: gix::hash::Kind) -> Result<Vec<RefUpdate>> {
+    let hex_len = hash.len_in_hex();
+    let mut out = Vec::new();
+    for (n, line) in input.lines().enumerate() {
+        let bad = |message: String| Error::HookInput {
+            line: n + 1,
+            message,
+        };
+        if line.is_empty() {
+            continue;
+        }
+        let mut parts = line.splitn_str(3, " ");
+        let (Some(old), Some(new), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad(format!(
+                "expected \"<old-oid> <new-oid> <refname>\", got {:?}",
+                escape(&line[..line.len().min(120)])
+            )));
+        };
+        let id = |s: &[u8], what: &str| -> Result<ObjectId> {
+            if s.len() != hex_len || !s.iter().all(u8::is_ascii_hexdigit) {
+                return Err(bad(format!(
+                    "{what} {:?} is not a {hex_len}-digit hexadecimal object id",
+                    escape(&s[..s.len().min(80)])
+                )));
+            }
+            ObjectId::from_hex(s).map_err(|e| bad(format!("{what}: {e}")))
+        };
+        let old = id(old, "old id")?;
+        let new = id(new, "new id")?;
+        if name.is_empty()
+            || !name.starts_with(b"refs/") && name != b"HEAD"
+            || name.iter().any(|&b| b < 0x20 || b == 0x7f || b == b' ')
+        {
+            return Err(bad(format!(
+                "{:?} is not a valid ref name",
+                escape(&name[..name.len().min(120)])
+            )));
+        }
+        out.push(RefUpdate {
+            old,
+            new,
+            name: name.into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Where git put things for the hook: read from the environment git sets.
+#[derive(Debug, Clone, Default)]
+pub struct HookEnv {
+    /// `GIT_DIR` (default: the current directory).
+    pub git_dir: PathBuf,
+    /// `GIT_OBJECT_DIRECTORY`: the quarantine's objects during pre-receive.
+    pub object_directory: Option<PathBuf>,
+    /// `GIT_ALTERNATE_OBJECT_DIRECTORIES`: the repository's real object store(s).
+    pub alternates: Vec<PathBuf>,
+    /// `GIT_QUARANTINE_PATH`: set when git quarantines the push.
+    pub quarantine: Option<PathBuf>,
+    /// Push options (`git push -o ...`), from `GIT_PUSH_OPTION_<n>`.
+    pub push_options: Vec<String>,
+}
+
+fn split_alternates(v: &str) -> Vec<PathBuf> {
+    v.split(':')
+        .filter(|s| !s.is_empty())
+        .map(|s| PathBuf::from(s.trim_matches('"')))
+        .collect()
+}
+
+impl HookEnv {
+    /// Reads the environment of the current process.
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let count: usize = std::env::var("GIT_PUSH_OPTION_COUNT")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        HookEnv {
+            git_dir: var("GIT_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".")),
+            object_directory: var("GIT_OBJECT_DIRECTORY").map(PathBuf::from),
+            alternates: var("GIT_ALTERNATE_OBJECT_DIRECTORIES")
+                .map(|v| split_alternates(&v.to_string_lossy()))
+                .unwrap_or_default(),
+            quarantine: var("GIT_QUARANTINE_PATH").map(PathBuf::from),
+            push_options: (0..count.min(1000))
+                .filter_map(|i| std::env::var(format!("GIT_PUSH_OPTION_{i}")).ok())
+                .collect(),
+        }
+    }
+
+    /// The object directories to read, the pushed objects first, each once.
+    fn object_dirs(&self, repo: &gix::Repository) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        let abs = |p: &Path| -> PathBuf {
+            if p.is_absolute() {
+                p.to_owned()
+            } else {
+                std::env::current_dir()
+                    .map(|c| c.join(p))
+                    .unwrap_or_else(|_| p.to_owned())
+            }
+        };
+        let main = repo.common_dir().join("objects");
+        let candidates = self
+            .object_directory
+            .iter()
+            .chain(self.alternates.iter())
+            .map(|p| abs(p))
+            .chain(std::iter::once(abs(&main)));
+        for d in candidates {
+            let canon = d.canonicalize().unwrap_or_else(|_| d.clone());
+            if !dirs
+                .iter()
+                .any(|e| e.canonicalize().unwrap_or_else(|_| e.clone()) == canon)
+            {
+                dirs.push(d);
+            }
+        }
+        dirs
+    }
+}
+
+/// What the push brings, and what it holds.
+#[derive(Debug, Default)]
+pub struct PushScan {
+    /// Findings on added lines, in push order.
+    pub findings: Vec<Finding>,
+    /// The new commits, in the order they were scanned.
+    pub commits: Vec<ObjectId>,
+    /// Refs updated (deletions excluded).
+    pub refs: Vec<BString>,
+    /// Counts of blobs scanned and skipped.
+    pub summary: Summary,
+}
+
+/// An opened repository with its quarantine.
+pub struct PushRepo {
+    repo: gix::Repository,
+    odb: Odb,
+    quarantined: bool,
+}
+
+impl PushRepo {
+    /// Opens the repository the hook runs in, and the object stores the push can be read from.
+    pub fn open(env: &HookEnv) -> Result<Self> {
+        let repo = super::git::open_repo(&env.git_dir)?;
+        let dirs = env.object_dirs(&repo);
+        let quarantined = env.quarantine.is_some() && env.object_directory.is_some();
+        tracing::debug!(?dirs, quarantined, "object stores");
+        let odb = Odb::at_dirs(dirs, repo.object_hash())?;
+        Ok(PushRepo {
+            repo,
+            odb,
+            quarantined,
+        })
+    }
+
+    /// The repository's hash kind (how long the ids on stdin must be).
+    pub fn hash_kind(&self) -> gix::hash::Kind {
+        self.repo.object_hash()
+    }
+
+    /// The repository's path, for logs.
+    pub fn path(&self) -> &Path {
+        self.repo.git_dir()
+    }
+
+    /// The commits reachable from `tips` that no existing ref reaches, children before parents.
+    fn new_commits(&self, tips: &[ObjectId], cancel: &AtomicBool) -> Result<Vec<ObjectId>> {
+        if self.quarantined {
+            let mut buf = Vec::new();
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            let mut stack: Vec<ObjectId> = tips.iter().rev().copied().collect();
+            while let Some(c) = stack.pop() {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(Error::Repo("cancelled".into()));
+                }
+                if !seen.insert(c) || !self.odb.in_first(&c) {
+                    continue;
+                }
+                let (_, parents) = self.odb.commit_tree_and_parents(&c, &mut buf)?;
+                out.push(c);
+                stack.extend(parents.into_iter().rev());
+            }
+            return Ok(out);
+        }
+        let mut hidden = Vec::new();
+        let refs = self
+            .repo
+            .references()
+            .map_err(|e| Error::repo("cannot list refs", e))?;
+        for r in refs.all().map_err(|e| Error::repo("cannot list refs", e))? {
+            let mut r = r.map_err(|e| Error::repo("cannot read a ref", e))?;
+            if let Ok(id) = r.peel_to_id() {
+                let mut buf = Vec::new();
+                if let Ok((id, Kind::Commit)) = self.odb.peel(id.detach(), &mut buf) {
+                    hidden.push(id);
+                }
+            }
+        }
+        let walk = self
+            .repo
+            .rev_walk(tips.iter().copied())
+            .with_hidden(hidden)
+            .all()
+            .map_err(|e| Error::repo("cannot walk the new commits", e))?;
+        let mut out = Vec::new();
+        for info in walk {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Repo("cancelled".into()));
+            }
+            out.push(
+                info.map_err(|e| Error::repo("cannot walk the new commits", e))?
+                    .id,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Scans everything the updates bring.
+    pub fn scan(
+        &self,
+        rules: &Ruleset,
+        updates: &[RefUpdate],
+        cancel: &AtomicBool,
+    ) -> Result<PushScan> {
+        let mut out = PushScan::default();
+        let mut scanner = BlobScanner::new(rules, &self.odb);
+        let mut buf = Vec::new();
+        let mut scanned: HashSet<ObjectId> = HashSet::new();
+        for u in updates.iter().filter(|u| !u.is_delete()) {
+            out.refs.push(u.name.clone());
+            let (target, kind) = self.odb.peel(u.new, &mut buf)?;
+            let refname = Some(escape(&u.name));
+            match kind {
+                Kind::Commit => {}
+                Kind::Tree | Kind::Blob => {
+                    // A tag of a tree or a blob: everything in it is new content.
+                    let mut changes = Vec::new();
+                    if kind == Kind::Tree {
+                        self.odb.diff_trees(None, Some(&target), &mut changes)?;
+                    } else {
+                        changes.push(Change {
+                            path: BString::from(format!("{}:", escape(&u.name))),
+                            old: None,
+                            new: Some(target),
+                        });
+                    }
+                    let prov = Provenance {
+                        refname: refname.clone(),
+                        ..Provenance::default()
+                    };
+                    for c in changes {
+                        if let Some(new) = c.new {
+                            out.findings.extend(scanner.added_findings(
+                                &c.path,
+                                &new,
+                                &[None],
+                                &prov,
+                            )?);
+                        }
+                    }
+                    continue;
+                }
+                Kind::Tag => unreachable!("peeled"),
+            }
+            let commits = self.new_commits(&[target], cancel)?;
+            tracing::debug!(r#ref = %escape(&u.name), commits = commits.len(), "new commits");
+            for c in commits.into_iter().rev() {
+                if !scanned.insert(c) {
+                    continue;
+                }
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(Error::Repo("cancelled".into()));
+                }
+                out.commits.push(c);
+                out.findings.extend(self.scan_commit(
+                    &mut scanner,
+                    c,
+                    refname.clone(),
+                    &mut buf,
+                )?);
+            }
+        }
+        out.summary = scanner.summary;
+        Ok(out)
+    }
+
+    fn scan_commit(
+        &self,
+        scanner: &mut BlobScanner<'_>,
+        c: ObjectId,
+        refname: Option<String>,
+        buf: &mut Vec<u8>,
+    ) -> Result<Vec<Finding>> {
+        let (tree, parents) = self.odb.commit_tree_and_parents(&c, buf)?;
+        let info = commit_info(buf, self.odb.hash_kind());
+        let prov = Provenance {
+            commit: Some(c.to_string()),
+            author: Some(info.author),
+            date: Some(info.date),
+            refname,
+            subject: Some(info.subject),
+        };
+        let mut parent_trees = Vec::with_capacity(parents.len());
+        for p in &parents {
+            parent_trees.push(self.odb.commit_tree_and_parents(p, buf)?.0);
+        }
+        let mut changes = Vec::new();
+        self.odb.diff_trees(
+            parent_trees.first().map(|t| t.as_ref()),
+            Some(&tree),
+            &mut changes,
+        )?;
+        pair_renames(&mut changes);
+        let mut found = Vec::new();
+        for ch in changes {
+            let Some(new) = ch.new else { continue };
+            let mut olds = vec![ch.old];
+            for pt in parent_trees.iter().skip(1) {
+                olds.push(self.odb.lookup_path(pt, &ch.path, buf)?);
+            }
+            found.extend(scanner.added_findings(&ch.path, &new, &olds, &prov)?);
+        }
+        Ok(found)
+    }
+}
