@@ -47,11 +47,11 @@ pub fn run(config: &Config) -> Result<Exit> {
         Command::RulesList => cmd::rules::list(config),
         Command::RulesCheck { file } => cmd::rules::check(config, file.as_deref()),
         Command::PreReceive => cmd::pre_receive::run(config),
-        Command::PreCommit { .. }
-        | Command::Audit { .. }
-        | Command::InstallPreCommit { .. }
-        | Command::InstallPreReceive { .. } => Err(Error::Usage(
-            "this subcommand is not available in this build yet".into(),
-        )),
+        Command::PreCommit { dir } => cmd::pre_commit::run(config, dir.as_deref()),
+        Command::Audit { repo, range } => cmd::audit::run(config, repo, range.as_deref()),
+        Command::InstallPreCommit { dir } => cmd::install::pre_commit(config, dir.as_deref()),
+        Command::InstallPreReceive { repo, flavor } => {
+            cmd::install::pre_receive(config, repo, *flavor)
+        }
     }
 }

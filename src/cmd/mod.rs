@@ -3,6 +3,9 @@
 //! The shared plumbing (loading rules and the baseline, opening the report's destination,
 //! sizing the thread pool) lives here so that every mode behaves the same way.
 
+pub mod audit;
+pub mod install;
+pub mod pre_commit;
 pub mod pre_receive;
 pub mod rules;
 pub mod scan;

@@ -6,4 +6,6 @@
 pub mod blobs;
 pub mod files;
 pub mod git;
+pub mod history;
 pub mod push;
+pub mod staged;

@@ -1,0 +1,1 @@
+//! The whole history: every blob reachable from every ref, each scanned once.

@@ -1,0 +1,1 @@
+//! The staged change: the index against `HEAD`, read from the object database.

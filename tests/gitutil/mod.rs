@@ -1,0 +1,218 @@
+//! Real repositories for the tests: the `git` binary in a scrubbed environment, working
+//! repositories, and bare "servers" whose `hooks/pre-receive` runs the built secretgate.
+//!
+//! Nothing here mocks git: a push goes through `git push`, `receive-pack` and its quarantine,
+//! and a commit through `git commit` and `.git/hooks/pre-commit`.
+
+// Each test crate that includes this module uses only some of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+/// The built binary.
+pub fn secretgate_bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("secretgate")
+}
+
+/// A `git` command with nothing inherited that could change what it does: no system or global
+/// config, no `GIT_DIR` from an outer hook, fixed identities and dates.
+pub fn git_cmd(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("GIT_") || k.starts_with("SECRETGATE") || k.starts_with("GL_") {
+            c.env_remove(&k);
+        }
+    }
+    c.env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Ada Lovelace")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .env("GIT_AUTHOR_DATE", "2024-01-02T03:04:05Z")
+        .env("GIT_COMMITTER_NAME", "Ada Lovelace")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+        .env("GIT_COMMITTER_DATE", "2024-01-02T03:04:05Z")
+        .env("LC_ALL", "C")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null());
+    c
+}
+
+/// Runs git and returns its output, whatever the exit code.
+pub fn git_output(dir: &Path, args: &[&str]) -> Output {
+    git_cmd(dir).args(args).output().expect("git runs")
+}
+
+/// Runs git, asserts success, returns stdout trimmed.
+#[track_caller]
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = git_output(dir, args);
+    assert!(
+        o.status.success(),
+        "git {args:?} failed in {}:\n{}{}",
+        dir.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+/// A temporary directory holding the repositories of one test.
+pub struct Sandbox {
+    /// Kept alive for the test's duration.
+    pub tmp: TempDir,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    /// A fresh sandbox.
+    pub fn new() -> Self {
+        Sandbox {
+            tmp: tempfile::Builder::new()
+                .prefix("secretgate-test-")
+                .tempdir()
+                .expect("temp dir"),
+        }
+    }
+
+    /// The sandbox's path.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// A new working repository on branch `main`.
+    pub fn work(&self, name: &str) -> Repo {
+        let dir = self.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        git(&dir, &["init", "-q", "-b", "main"]);
+        git(&dir, &["config", "commit.gpgsign", "false"]);
+        Repo { dir }
+    }
+
+    /// A bare repository whose pre-receive hook runs secretgate, with `config` (a rules file's
+    /// text) when given.
+    pub fn server(&self, name: &str, config: Option<&str>) -> Server {
+        let dir = self.path().join(name);
+        git(self.path(), &["init", "-q", "--bare", "-b", "main", dir.to_str().unwrap()]);
+        git(&dir, &["config", "receive.advertisePushOptions", "true"]);
+        let mut args = String::new();
+        if let Some(text) = config {
+            let p = self.path().join(format!("{name}-secretgate.toml"));
+            std::fs::write(&p, text).unwrap();
+            args = format!(" --config '{}'", p.display());
+        }
+        let hook = dir.join("hooks").join("pre-receive");
+        std::fs::write(
+            &hook,
+            format!(
+                "#!/bin/sh\nexec '{}' pre-receive{args}\n",
+                secretgate_bin().display()
+            ),
+        )
+        .unwrap();
+        make_executable(&hook);
+        Server { dir }
+    }
+}
+
+/// Sets the executable bits.
+pub fn make_executable(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut perm = std::fs::metadata(p).unwrap().permissions();
+    perm.set_mode(0o755);
+    std::fs::set_permissions(p, perm).unwrap();
+}
+
+/// A working repository.
+pub struct Repo {
+    /// Its work tree.
+    pub dir: PathBuf,
+}
+
+/// What a push did.
+#[derive(Debug)]
+pub struct Pushed {
+    /// Whether git reported success.
+    pub ok: bool,
+    /// Everything git printed (the hook's message arrives as `remote:` lines).
+    pub stderr: String,
+}
+
+impl Repo {
+    /// Writes a file (creating folders).
+    pub fn write(&self, path: &str, content: impl AsRef<[u8]>) -> &Self {
+        let p = self.dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+        self
+    }
+
+    /// Runs git here.
+    #[track_caller]
+    pub fn git(&self, args: &[&str]) -> String {
+        git(&self.dir, args)
+    }
+
+    /// Stages everything and commits; returns the new commit id.
+    #[track_caller]
+    pub fn commit_all(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--no-verify", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// Writes one file and commits it.
+    #[track_caller]
+    pub fn commit_file(&self, path: &str, content: impl AsRef<[u8]>, message: &str) -> String {
+        self.write(path, content);
+        self.commit_all(message)
+    }
+
+    /// `git push <server> <refspecs...>` with extra arguments before the remote.
+    pub fn push_with(&self, server: &Server, extra: &[&str], refspecs: &[&str]) -> Pushed {
+        let mut args = vec!["push", "--porcelain"];
+        args.extend_from_slice(extra);
+        let remote = server.dir.to_str().unwrap().to_owned();
+        args.push(&remote);
+        args.extend_from_slice(refspecs);
+        let o = git_output(&self.dir, &args);
+        Pushed {
+            ok: o.status.success(),
+            stderr: format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stderr),
+                String::from_utf8_lossy(&o.stdout)
+            ),
+        }
+    }
+
+    /// `git push <server> <refspecs...>`.
+    pub fn push(&self, server: &Server, refspecs: &[&str]) -> Pushed {
+        self.push_with(server, &[], refspecs)
+    }
+}
+
+/// A bare repository with the hook installed.
+pub struct Server {
+    /// Its git directory.
+    pub dir: PathBuf,
+}
+
+impl Server {
+    /// The id a ref points to, if it exists.
+    pub fn rev(&self, refname: &str) -> Option<String> {
+        let o = git_output(&self.dir, &["rev-parse", "--verify", "-q", refname]);
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    }
+}
