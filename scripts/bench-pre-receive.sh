@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Benchmark of the pre-receive hook against its floor, in one run on one machine.
+#
+#   scripts/bench-pre-receive.sh REPO [N...]
+#
+# REPO is any git repository with a long first-parent history (for example a mirror of
+# sqlalchemy/sqlalchemy or git/git). For each N (default: 1 100 1000) it builds a bare "server"
+# holding the history up to main~N, then pushes main into it: a push of N commits, through a real
+# receive-pack and its quarantine. The server's pre-receive hook times, on the same input and in
+# the same quarantine:
+#   - secretgate pre-receive (the hook under test), and
+#   - the floor: `git rev-list NEW --not --all` piped to `git log -p` of those commits,
+# then rejects the push, so every repetition pushes the same commits. Best of 3 for each.
+# Prints one line per N with ratio=secretgate/floor (times are noisy on shared machines; the
+# ratio is the number to compare).
+set -euo pipefail
+
+repo=${1:?usage: $0 REPO [N...]}
+shift
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(1 100 1000)
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+cargo build --release --quiet --manifest-path "$top/Cargo.toml"
+bin="$top/target/release/secretgate"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/secretgate-bench-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+
+client="$work/client.git"
+git clone -q --bare --no-local "$repo" "$client"
+branch=$(git -C "$client" symbolic-ref --short HEAD 2>/dev/null || echo main)
+echo "repository: $repo ($(git -C "$client" rev-list --count "$branch") commits on $branch," \
+  "$(git -C "$client" for-each-ref | wc -l) refs), $(nproc) cores"
+
+for n in "${sizes[@]}"; do
+  server="$work/server-$n.git"
+  git init -q --bare "$server"
+  base=$(git -C "$client" rev-parse "$branch~$n")
+  git -C "$client" branch -f bench-base "$base"
+  git -C "$server" fetch -q "$client" "refs/heads/bench-base:refs/heads/$branch"
+  # Keep the server's refs realistic: every tag the base history already reaches.
+  git -C "$client" for-each-ref --format='%(refname)' refs/tags |
+    while read -r t; do
+      if git -C "$client" merge-base --is-ancestor "$t" "$base" 2>/dev/null; then echo "$t:$t"; fi
+    done | xargs -r git -C "$server" fetch -q "$client" 2>/dev/null || true
+  results="$work/times-$n"
+  cat >"$server/hooks/pre-receive" <<HOOK
+#!/usr/bin/env bash
+input=\$(cat)
+new=\$(printf '%s\n' "\$input" | awk '{print \$2}')
+t0=\$(date +%s%N)
+printf '%s\n' "\$input" | "$bin" pre-receive >/dev/null 2>&1
+t1=\$(date +%s%N)
+git rev-list \$new --not --all | git log -p --stdin --no-walk=unsorted >/dev/null
+t2=\$(date +%s%N)
+echo "\$((t1 - t0)) \$((t2 - t1))" >>"$results"
+exit 1
+HOOK
+  chmod +x "$server/hooks/pre-receive"
+  for _ in 1 2 3; do
+    git -C "$client" push -q "$server" "$branch:$branch" >/dev/null 2>&1 || true
+  done
+  best_sg=$(awk '{print $1}' "$results" | sort -n | head -1)
+  best_floor=$(awk '{print $2}' "$results" | sort -n | head -1)
+  awk -v n="$n" -v sg="$best_sg" -v fl="$best_floor" 'BEGIN {
+    printf "push of %5d commits: secretgate %8.1f ms, floor (rev-list + log -p) %8.1f ms, ratio=%.2f\n",
+      n, sg / 1e6, fl / 1e6, sg / fl }'
+done

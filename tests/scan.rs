@@ -1,0 +1,752 @@
+//! Integration tests of `secretgate scan` and `secretgate rules`, through the binary, against the
+//! command-line contract (INTERFACE.md) and the Flask fixture tree (tests/fixtures/flask).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::{
+    crate_root, field, keys_of, read_expected, run, run_in, secretgate, tempdir, valid_rule, write,
+    Key, FIXTURE,
+};
+use serde_json::Value;
+
+/// A long, random-looking key, invented for these tests.
+const PLANTED: &str = "Zq8vR2#mKx7!pLw4_Tn9uEj3-Yc6HbA1sGd5";
+
+/// A hard-coded key and debug mode in one small app.
+fn unsafe_app() -> String {
+    format!(
+        "import os\n\
+         from flask import Flask\n\
+         \n\
+         app = Flask(__name__)\n\
+         app.config[\"SECRET_KEY\"] = \"{PLANTED}\"\n\
+         \n\
+         if __name__ == \"__main__\":\n\
+         \x20   app.run(debug=True)\n"
+    )
+}
+
+fn findings_of_rule<'a>(findings: &'a [Value], rule: &str) -> Vec<&'a Value> {
+    findings
+        .iter()
+        .filter(|f| field(f, "rule_id") == rule)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fixture tree
+
+#[test]
+fn expected_manifest_is_well_formed() {
+    let root = crate_root().join(FIXTURE);
+    let expected = read_expected(&root.join("EXPECTED")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        expected.len() >= 40,
+        "EXPECTED lists only {}",
+        expected.len()
+    );
+    let mut problems = Vec::new();
+    for k in &expected {
+        let text = match std::fs::read_to_string(root.join(&k.path)) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(format!("{k}: cannot read the file: {e}"));
+                continue;
+            }
+        };
+        let Some(line) = text.lines().nth(k.line as usize - 1) else {
+            problems.push(format!(
+                "{k}: the file has only {} lines",
+                text.lines().count()
+            ));
+            continue;
+        };
+        let lower = line.to_ascii_lowercase();
+        let plausible = match k.rule.as_str() {
+            "flask-secret-key" => lower.contains("secret") || lower.contains("salt"),
+            "flask-debug" => lower.contains("debug") || lower.contains("flask_env"),
+            _ => true,
+        };
+        if !plausible {
+            problems.push(format!(
+                "{k}: that line does not look like a {} form: {line:?} (line numbers drifted?)",
+                k.rule
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "EXPECTED does not match the fixture files:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn fixture_findings_match_expected() {
+    let root = crate_root().join(FIXTURE);
+    let expected = read_expected(&root.join("EXPECTED")).unwrap_or_else(|e| panic!("{e}"));
+    let r = run_in(None, &["scan", "--format", "json", FIXTURE]);
+    assert!(
+        r.code == 0 || r.code == 1,
+        "the scan itself failed (not a findings mismatch)\n{r}"
+    );
+    let findings = r.json();
+    let prefix = format!("{FIXTURE}/");
+    let found_list = keys_of(&findings, &prefix);
+    let found: BTreeSet<Key> = found_list.iter().cloned().collect();
+
+    // Details of each unexpected finding, to show the developer what fired.
+    let mut detail: BTreeMap<Key, String> = BTreeMap::new();
+    for (k, f) in found_list.iter().zip(&findings) {
+        detail.entry(k.clone()).or_insert_with(|| {
+            format!(
+                "col {}, value {}: {}",
+                f.get("column").and_then(Value::as_u64).unwrap_or(0),
+                field(f, "secret"),
+                field(f, "message")
+            )
+        });
+    }
+
+    let missing: Vec<&Key> = expected.difference(&found).collect();
+    let unexpected: Vec<&Key> = found.difference(&expected).collect();
+    if missing.is_empty() && unexpected.is_empty() {
+        return;
+    }
+    // Same place and rule, other severity: report once, as a severity mismatch.
+    let mut wrong_severity = Vec::new();
+    let mut only_missing = Vec::new();
+    for m in &missing {
+        match unexpected.iter().find(|u| u.place() == m.place()) {
+            Some(u) => wrong_severity.push(format!(
+                "{}:{}:{}: expected {}, reported {}",
+                m.path, m.line, m.rule, m.severity, u.severity
+            )),
+            None => only_missing.push(m.to_string()),
+        }
+    }
+    let only_unexpected: Vec<String> = unexpected
+        .iter()
+        .filter(|u| !missing.iter().any(|m| m.place() == u.place()))
+        .map(|u| format!("{u}  ({})", detail.get(u).map(String::as_str).unwrap_or("")))
+        .collect();
+    let section = |title: &str, items: &[String]| {
+        if items.is_empty() {
+            String::new()
+        } else {
+            format!("\n{title} ({}):\n  {}\n", items.len(), items.join("\n  "))
+        }
+    };
+    panic!(
+        "`secretgate scan {FIXTURE}` does not report what {FIXTURE}/EXPECTED lists \
+         ({} expected, {} reported, {} distinct).\n{}{}{}",
+        expected.len(),
+        findings.len(),
+        found.len(),
+        section(
+            "MISSING: expected, not reported (a rule misses this form)",
+            &only_missing
+        ),
+        section(
+            "UNEXPECTED: reported, not expected (a false positive, or EXPECTED is out of date)",
+            &only_unexpected
+        ),
+        section("WRONG SEVERITY", &wrong_severity),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exit codes
+
+#[test]
+fn exit_1_when_a_high_finding_exists() {
+    let dir = tempdir();
+    write(dir.path(), "app.py", &unsafe_app());
+    let r = run_in(Some(dir.path()), &["scan", "--format", "json", "."]);
+    r.expect_code(1);
+    let findings = r.json();
+    assert!(
+        findings.iter().any(|f| field(f, "severity") == "high"),
+        "exit 1 but no high finding\n{r}"
+    );
+}
+
+#[test]
+fn exit_0_when_only_low_findings() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "app.py",
+        "from flask import Flask\n\napp = Flask(__name__)\napp.secret_key = \"dev\"\n",
+    );
+    let r = run_in(Some(dir.path()), &["scan", "--format", "json", "."]);
+    r.expect_code(0);
+    let findings = r.json();
+    assert!(
+        !findings.is_empty(),
+        "a development SECRET_KEY (\"dev\") must be reported, at low severity\n{r}"
+    );
+    assert!(
+        findings.iter().all(|f| field(f, "severity") == "low"),
+        "only low findings expected\n{r}"
+    );
+}
+
+#[test]
+fn exit_0_when_nothing_found() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "app.py",
+        "import os\nfrom flask import Flask\n\napp = Flask(__name__)\n\
+         app.config[\"SECRET_KEY\"] = os.environ[\"SECRET_KEY\"]\n",
+    );
+    let r = run_in(Some(dir.path()), &["scan", "--format", "json", "."]);
+    r.expect_code(0);
+    assert!(r.json().is_empty(), "no finding expected\n{r}");
+    run_in(Some(dir.path()), &["scan", "."]).expect_code(0);
+}
+
+#[test]
+fn exit_2_for_a_bad_flag() {
+    let dir = tempdir();
+    run_in(Some(dir.path()), &["scan", "--no-such-flag", "."]).expect_code(2);
+    run_in(Some(dir.path()), &["scan", "--format", "xml", "."]).expect_code(2);
+    run_in(Some(dir.path()), &["no-such-command"]).expect_code(2);
+}
+
+#[test]
+fn exit_3_for_a_nonexistent_path() {
+    let dir = tempdir();
+    let r = run_in(Some(dir.path()), &["scan", "no/such/path"]);
+    r.expect_code(3);
+    assert!(
+        r.stderr.contains("no/such/path"),
+        "the error should name the path\n{r}"
+    );
+}
+
+/// Scans an empty folder with `--config` set to a rules file holding `rules`; expects exit 2
+/// and returns standard error.
+#[track_caller]
+fn broken_config(rules: &str) -> String {
+    let dir = tempdir();
+    let cfg = write(dir.path(), "rules.toml", rules);
+    write(dir.path(), "tree/app.py", "print('hello')\n");
+    let r = run_in(
+        Some(dir.path()),
+        &["scan", "--config", cfg.to_str().unwrap(), "tree"],
+    );
+    r.expect_code(2);
+    assert!(
+        !r.stderr.trim().is_empty(),
+        "a broken rules file needs a message\n{r}"
+    );
+    r.stderr
+}
+
+#[test]
+fn a_valid_config_file_is_accepted() {
+    // The base of the broken files below: it must itself load.
+    let dir = tempdir();
+    let cfg = write(dir.path(), "rules.toml", &valid_rule("test-token"));
+    write(dir.path(), "tree/app.py", "token = tok_0123456789abcdef\n");
+    let r = run_in(
+        Some(dir.path()),
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--config",
+            cfg.to_str().unwrap(),
+            "tree",
+        ],
+    );
+    r.expect_code(1);
+    let findings = r.json();
+    assert_eq!(findings.len(), 1, "{r}");
+    assert_eq!(field(&findings[0], "rule_id"), "test-token");
+}
+
+#[test]
+fn exit_2_for_a_toml_syntax_error() {
+    let text = format!("{}\n[[rules]\nid = \"oops\"\n", valid_rule("test-token"));
+    let err = broken_config(&text);
+    assert!(
+        err.contains("line"),
+        "a TOML error should say which line: {err}"
+    );
+}
+
+#[test]
+fn exit_2_for_an_invalid_regex() {
+    let good = r"regex = '''\btok_(?P<secret>[0-9a-f]{16})\b'''";
+    let bad = r"regex = '''tok_(?P<secret>[0-9a-f'''";
+    let text = valid_rule("bad-regex-rule").replace(good, bad);
+    assert!(text.contains(bad), "test setup: {text}");
+    let err = broken_config(&text);
+    assert!(
+        err.contains("bad-regex-rule"),
+        "an invalid regex should name its rule: {err}"
+    );
+}
+
+#[test]
+fn exit_2_for_an_unknown_field() {
+    let text = valid_rule("test-token").replace(
+        "kind = \"secret\"",
+        "kind = \"secret\"\nseverty_override = \"low\"",
+    );
+    let err = broken_config(&text);
+    assert!(
+        err.contains("severty_override"),
+        "an unknown field should be named: {err}"
+    );
+}
+
+#[test]
+fn exit_2_for_a_duplicate_rule_id() {
+    let text = format!("{}{}", valid_rule("twice"), valid_rule("twice"));
+    let err = broken_config(&text);
+    assert!(
+        err.contains("twice") && err.to_lowercase().contains("duplicate"),
+        "a duplicate id should be named as such: {err}"
+    );
+}
+
+#[test]
+fn exit_2_for_a_rule_without_examples() {
+    let text =
+        valid_rule("no-examples").replace("examples = [\"token = tok_0123456789abcdef\"]\n", "");
+    assert!(!text.contains("\nexamples"), "test setup: {text}");
+    let err = broken_config(&text);
+    assert!(
+        err.contains("no-examples") && err.contains("example"),
+        "a rule without examples should be named: {err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formats
+
+/// Scans the unsafe app in a fresh folder with `args` after `scan`.
+fn scan_unsafe_app(args: &[&str]) -> common::Run {
+    let dir = tempdir();
+    write(dir.path(), "app.py", &unsafe_app());
+    let mut all = vec!["scan"];
+    all.extend_from_slice(args);
+    all.push("app.py");
+    run_in(Some(dir.path()), &all)
+}
+
+#[test]
+fn json_findings_have_every_contract_field() {
+    let r = scan_unsafe_app(&["--format", "json"]);
+    r.expect_code(1);
+    let findings = r.json();
+    assert!(!findings.is_empty(), "{r}");
+    for f in &findings {
+        let obj = f.as_object().expect("a finding is an object");
+        for name in [
+            "rule_id",
+            "kind",
+            "severity",
+            "path",
+            "line",
+            "column",
+            "commit",
+            "author",
+            "date",
+            "ref",
+            "secret",
+            "entropy",
+            "fingerprint",
+            "message",
+            "remediation",
+        ] {
+            assert!(obj.contains_key(name), "field {name} missing in {f}");
+        }
+        for name in [
+            "rule_id",
+            "path",
+            "secret",
+            "fingerprint",
+            "message",
+            "remediation",
+        ] {
+            assert!(
+                f[name].as_str().is_some_and(|s| !s.is_empty()),
+                "{name} should be a non-empty string in {f}"
+            );
+        }
+        assert!(
+            matches!(field(f, "kind"), "secret" | "debug" | "config"),
+            "{f}"
+        );
+        assert!(
+            matches!(field(f, "severity"), "high" | "medium" | "low"),
+            "{f}"
+        );
+        assert_eq!(field(f, "path"), "app.py", "{f}");
+        assert!(f["line"].as_u64().is_some_and(|n| n >= 1), "{f}");
+        assert!(f["column"].as_u64().is_some_and(|n| n >= 1), "{f}");
+        for name in ["commit", "author", "date", "ref"] {
+            assert!(f[name].is_null(), "{name} must be null for scan: {f}");
+        }
+        assert!(f["entropy"].is_null() || f["entropy"].is_number(), "{f}");
+        assert!(
+            !field(f, "message").contains('\n'),
+            "message is one line: {f}"
+        );
+    }
+    let debug = findings_of_rule(&findings, "flask-debug");
+    assert_eq!(debug.len(), 1, "{r}");
+    assert_eq!(debug[0]["line"], 8, "{r}");
+    assert_eq!(debug[0]["column"], 19, "column of `True`\n{r}");
+    assert_eq!(field(debug[0], "kind"), "debug");
+}
+
+#[test]
+fn jsonl_prints_one_object_per_line() {
+    let array = scan_unsafe_app(&["--format", "json"]).json();
+    let r = scan_unsafe_app(&["--format", "jsonl"]);
+    r.expect_code(1);
+    let lines = r.jsonl();
+    assert_eq!(lines.len(), array.len(), "{r}");
+    assert_eq!(
+        r.stdout.lines().filter(|l| !l.trim().is_empty()).count(),
+        array.len()
+    );
+    for (a, b) in array.iter().zip(&lines) {
+        assert_eq!(a, b, "json and jsonl disagree");
+    }
+}
+
+#[test]
+fn sarif_has_rules_help_locations_and_fingerprints() {
+    let r = scan_unsafe_app(&["--format", "sarif"]);
+    r.expect_code(1);
+    let log: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}\n{r}"));
+    assert_eq!(log["version"], "2.1.0");
+    let run0 = &log["runs"][0];
+    let rules = run0["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no runs[0].tool.driver.rules\n{r}"));
+    assert!(!rules.is_empty());
+    for rule in rules {
+        assert!(rule["id"].as_str().is_some_and(|s| !s.is_empty()), "{rule}");
+        assert!(
+            rule["help"]["text"].as_str().is_some_and(|s| !s.is_empty()),
+            "rule without help text: {rule}"
+        );
+    }
+    let ids: Vec<&str> = rules.iter().filter_map(|x| x["id"].as_str()).collect();
+    let results = run0["results"].as_array().expect("results");
+    assert!(!results.is_empty(), "{r}");
+    for res in results {
+        let id = res["ruleId"].as_str().expect("ruleId");
+        assert!(
+            ids.contains(&id),
+            "result's rule {id} is not in the driver's rules"
+        );
+        let loc = &res["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "app.py", "{res}");
+        assert!(
+            loc["region"]["startLine"].as_u64().is_some_and(|n| n >= 1),
+            "{res}"
+        );
+        let fp = res["partialFingerprints"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no partialFingerprints: {res}"));
+        assert!(!fp.is_empty(), "{res}");
+    }
+    assert!(
+        results.iter().any(|x| x["ruleId"] == "flask-debug"
+            && x["locations"][0]["physicalLocation"]["region"]["startLine"] == 8),
+        "{r}"
+    );
+}
+
+#[test]
+fn human_report_shows_path_line_column() {
+    let json = scan_unsafe_app(&["--format", "json"]).json();
+    let r = scan_unsafe_app(&[]);
+    r.expect_code(1);
+    for f in &json {
+        let place = format!("{}:{}:{}", field(f, "path"), f["line"], f["column"]);
+        assert!(r.stdout.contains(&place), "human report lacks {place}\n{r}");
+        assert!(r.stdout.contains(field(f, "rule_id")), "{r}");
+    }
+}
+
+#[test]
+fn human_report_has_no_colour_off_a_terminal() {
+    let dir = tempdir();
+    write(dir.path(), "app.py", &unsafe_app());
+    // stdout is a pipe here, so no colour even without NO_COLOR...
+    let r = run_in(Some(dir.path()), &["scan", "app.py"]);
+    r.expect_code(1);
+    assert!(!r.stdout.is_empty());
+    assert!(!r.stdout.contains('\x1b'), "ESC in piped output\n{r}");
+    assert!(!r.stderr.contains('\x1b'), "ESC in stderr\n{r}");
+    // ...and none with NO_COLOR.
+    let mut cmd = secretgate();
+    cmd.current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["scan", "app.py"]);
+    let r = run(&mut cmd);
+    r.expect_code(1);
+    assert!(!r.all_output().contains('\x1b'), "ESC with NO_COLOR\n{r}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redaction
+
+#[test]
+fn no_format_or_verbosity_prints_the_secret() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "config.py",
+        &format!("SECRET_KEY = \"{PLANTED}\"\n"),
+    );
+    write(dir.path(), "app.py", &unsafe_app());
+    let windows: Vec<&str> = (0..=PLANTED.len() - 8)
+        .map(|i| &PLANTED[i..i + 8])
+        .collect();
+    for format in ["human", "json", "jsonl", "sarif"] {
+        for verbosity in [None, Some("-v"), Some("-vvv")] {
+            let mut args = vec!["scan", "--format", format];
+            args.extend(verbosity);
+            args.push(".");
+            let r = run_in(Some(dir.path()), &args);
+            r.expect_code(1);
+            let out = r.all_output();
+            assert!(
+                !out.contains(PLANTED),
+                "the full secret leaked with {args:?}\n{r}"
+            );
+            if let Some(w) = windows.iter().find(|w| out.contains(**w)) {
+                panic!("8 characters of the secret ({w:?}) leaked with {args:?}\n{r}");
+            }
+        }
+    }
+    // The `secret` field: at most the first 4 characters, then the length.
+    let r = run_in(Some(dir.path()), &["scan", "--format", "json", "."]);
+    let findings = r.json();
+    let planted: Vec<&Value> = findings_of_rule(&findings, "flask-secret-key")
+        .into_iter()
+        .filter(|f| field(f, "secret").ends_with(&format!("…({} chars)", PLANTED.len())))
+        .collect();
+    assert_eq!(
+        planted.len(),
+        2,
+        "the planted key should be found in config.py and app.py, redacted as \
+         \"<prefix>…({} chars)\"\n{r}",
+        PLANTED.len()
+    );
+    for f in planted {
+        let secret = field(f, "secret");
+        let prefix = secret.split('…').next().unwrap_or("");
+        assert!(
+            prefix.chars().count() <= 4,
+            "more than 4 characters shown: {secret}"
+        );
+        assert!(
+            PLANTED.starts_with(prefix),
+            "not a prefix of the value: {secret}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Standard input
+
+#[test]
+fn stdin_is_scanned_under_the_given_name() {
+    let mut cmd = secretgate();
+    cmd.args([
+        "scan",
+        "--format",
+        "json",
+        "-",
+        "--stdin-filename",
+        "app.py",
+    ])
+    .write_stdin(unsafe_app());
+    let r = run(&mut cmd);
+    r.expect_code(1);
+    let findings = r.json();
+    let debug = findings_of_rule(&findings, "flask-debug");
+    assert_eq!(debug.len(), 1, "{r}");
+    assert_eq!(field(debug[0], "path"), "app.py");
+    assert_eq!(debug[0]["line"], 8);
+    assert_eq!(
+        findings_of_rule(&findings, "flask-secret-key").len(),
+        1,
+        "{r}"
+    );
+}
+
+#[test]
+fn stdin_filename_decides_which_paths_are_skipped() {
+    // The same content, named as a template (never scanned) or as documentation (not scanned by
+    // the Flask rules), produces nothing.
+    for name in [".env.example", "docs/configuration.rst", "README.md"] {
+        let mut cmd = secretgate();
+        cmd.args(["scan", "--format", "json", "-", "--stdin-filename", name])
+            .write_stdin(unsafe_app());
+        let r = run(&mut cmd);
+        r.expect_code(0);
+        assert!(r.json().is_empty(), "{name} should not be scanned\n{r}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baseline
+
+#[test]
+fn baseline_suppresses_known_findings() {
+    let dir = tempdir();
+    write(dir.path(), "tree/app.py", &unsafe_app());
+    let report = dir.path().join("baseline.json");
+    let r = run_in(
+        Some(dir.path()),
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--output",
+            report.to_str().unwrap(),
+            "tree",
+        ],
+    );
+    r.expect_code(1);
+    let known: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report written"))
+            .expect("the report is a JSON array");
+    assert!(!known.is_empty());
+    let r = run_in(
+        Some(dir.path()),
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--baseline",
+            report.to_str().unwrap(),
+            "tree",
+        ],
+    );
+    r.expect_code(0);
+    assert!(
+        r.json().is_empty(),
+        "the baseline should hide every finding\n{r}"
+    );
+
+    // A new finding is still reported.
+    write(dir.path(), "tree/other.py", "app.debug = True\n");
+    let r = run_in(
+        Some(dir.path()),
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--baseline",
+            report.to_str().unwrap(),
+            "tree",
+        ],
+    );
+    let findings = r.json();
+    assert!(
+        findings
+            .iter()
+            .all(|f| field(f, "path").ends_with("other.py")),
+        "{r}"
+    );
+    assert!(
+        !findings.is_empty(),
+        "a new finding must still be reported\n{r}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Remediation
+
+#[test]
+fn remediation_loads_the_value_from_the_environment() {
+    let r = scan_unsafe_app(&["--format", "json"]);
+    let findings = r.json();
+    let key = findings_of_rule(&findings, "flask-secret-key");
+    assert_eq!(key.len(), 1, "{r}");
+    assert!(
+        field(key[0], "remediation").contains(r#"os.environ["SECRET_KEY"]"#),
+        "SECRET_KEY remediation: {}",
+        field(key[0], "remediation")
+    );
+    let debug = findings_of_rule(&findings, "flask-debug");
+    assert_eq!(debug.len(), 1, "{r}");
+    assert!(
+        field(debug[0], "remediation").contains("FLASK_DEBUG"),
+        "debug remediation: {}",
+        field(debug[0], "remediation")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+#[test]
+fn builtin_rules_pass_their_own_examples() {
+    let r = run_in(None, &["rules", "check"]);
+    r.expect_code(0);
+    assert!(r.stdout.contains(" 0 failed"), "{r}");
+}
+
+#[test]
+fn rules_list_shows_the_flask_rules() {
+    let r = run_in(None, &["rules", "list"]);
+    r.expect_code(0);
+    for id in ["flask-secret-key", "flask-debug"] {
+        assert!(r.stdout.contains(id), "{id} not listed\n{r}");
+    }
+    let r = run_in(None, &["rules", "list", "--format", "json"]);
+    r.expect_code(0);
+    let listed = r.json();
+    for id in ["flask-secret-key", "flask-debug"] {
+        assert!(
+            listed.iter().any(|x| field(x, "id") == id),
+            "{id} not in the JSON list\n{r}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inline allow
+
+#[test]
+fn secretgate_allow_suppresses_its_line() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "app.py",
+        "from flask import Flask\n\
+         app = Flask(__name__)\n\
+         app.run(debug=True)  # secretgate:allow\n\
+         app.run(debug=True)\n",
+    );
+    let r = run_in(Some(dir.path()), &["scan", "--format", "json", "."]);
+    r.expect_code(1);
+    let lines: Vec<u64> = r.json().iter().filter_map(|f| f["line"].as_u64()).collect();
+    assert_eq!(lines, vec![4], "only the line without the marker\n{r}");
+
+    write(
+        dir.path(),
+        "app.py",
+        "app.run(debug=True)  # secretgate:allow\n",
+    );
+    let r = run_in(Some(dir.path()), &["scan", "--format", "json", "."]);
+    r.expect_code(0);
+    assert!(r.json().is_empty(), "{r}");
+}
