@@ -113,6 +113,52 @@ pub fn enclosing_headers(data: &[u8], start: usize) -> Vec<&[u8]> {
     headers
 }
 
+/// How far around a line the enclosing function is looked for.
+const MAX_BLOCK: usize = 64 << 10;
+
+/// The Python function (with its decorators) enclosing the line that starts at `start`: from
+/// the first decorator above the innermost enclosing `def` to the end of its body. `None` when
+/// the line is not inside a function.
+pub fn enclosing_function(data: &[u8], start: usize) -> Option<&[u8]> {
+    let is_def = |l: &[u8]| {
+        let t = l.trim_ascii_start();
+        t.starts_with(b"def ") || t.starts_with(b"async def ")
+    };
+    let header = enclosing_headers(data, start)
+        .into_iter()
+        .find(|h| is_def(h))?;
+    let header_start = header.as_ptr() as usize - data.as_ptr() as usize;
+    let indent = indent_of(header).unwrap_or(0);
+    // Decorators directly above, at the same indentation.
+    let mut begin = header_start;
+    let floor = header_start.saturating_sub(MAX_BLOCK);
+    while begin > floor {
+        let s = line_start(data, begin - 1, usize::MAX);
+        let line = &data[s..begin - 1];
+        let t = line.trim_ascii_start();
+        if indent_of(line) == Some(indent) && t.starts_with(b"@") {
+            begin = s;
+        } else {
+            break;
+        }
+    }
+    // The body: every following line indented deeper, blank lines and comments included.
+    let mut end = line_end(data, header_start, usize::MAX);
+    let ceiling = (header_start + MAX_BLOCK).min(data.len());
+    while end < ceiling {
+        let s = end + 1;
+        let e = line_end(data, s, usize::MAX);
+        match indent_of(&data[s..e]) {
+            Some(i) if i <= indent => break,
+            _ => end = e,
+        }
+        if e >= data.len() {
+            break;
+        }
+    }
+    Some(&data[begin..end.min(data.len())])
+}
+
 /// Beyond this offset the docstring check gives up (and says "not in a string").
 const MAX_TOKENIZE: usize = 4 << 20;
 
@@ -164,6 +210,16 @@ mod tests {
         assert_eq!(c.locate(d, 8), (4, 2));
         assert_eq!(line_at(d, 4), b"cd");
         assert_eq!(line_at(d, 6), b"");
+    }
+
+    #[test]
+    fn finds_the_enclosing_function() {
+        let d = b"x = 1\n\n@app.route('/a', methods=['DELETE'])\ndef a():\n    uid = request.args['user_id']\n\n    db.session.delete(x)\ny = 2\n";
+        let pos = d.windows(8).position(|w| w == b"    uid ").unwrap();
+        let f = enclosing_function(d, pos).unwrap();
+        assert!(f.starts_with(b"@app.route"));
+        assert!(f.ends_with(b"db.session.delete(x)"));
+        assert!(enclosing_function(d, 0).is_none());
     }
 
     #[test]

@@ -255,6 +255,17 @@ impl Ruleset {
         {
             return None;
         }
+        if !rule.file_requires.is_empty() && !rule.file_requires.iter().any(|r| r.is_match(data)) {
+            return None;
+        }
+        if !rule.block_requires.is_empty() {
+            let start = location::line_start(data, span.0, usize::MAX);
+            let ok = location::enclosing_function(data, start)
+                .is_some_and(|b| rule.block_requires.iter().any(|r| r.is_match(b)));
+            if !ok {
+                return None;
+            }
+        }
         let severity = match &rule.weak {
             Some(w) if is_weak(w, value, entropy) => w.severity,
             _ => rule.severity,

@@ -154,6 +154,10 @@ pub struct Rule {
     pub allow_lines: Vec<LazyRegex>,
     /// Enclosing block headers that make the line safe.
     pub skip_if_enclosed_by: Vec<LazyRegex>,
+    /// One of these must match somewhere in the file.
+    pub file_requires: Vec<LazyRegex>,
+    /// One of these must match in the enclosing function.
+    pub block_requires: Vec<LazyRegex>,
     /// Development values and their lower severity.
     pub weak: Option<Weak>,
     /// Whether the rule runs on binary content.
@@ -445,6 +449,8 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
             allow: many("allow", &r.allow)?,
             allow_lines: many("allow_lines", &r.allow_lines)?,
             skip_if_enclosed_by: many("skip_if_enclosed_by", &r.skip_if_enclosed_by)?,
+            file_requires: many("file_requires", &r.file_requires)?,
+            block_requires: many("block_requires", &r.block_requires)?,
             weak,
             binary: r.binary,
             fallback: r.fallback,

@@ -175,6 +175,14 @@ pub struct RuleSyntax {
     /// the line is gated (development config, environment check) and not a finding.
     #[serde(default)]
     pub skip_if_enclosed_by: Vec<String>,
+    /// Regexes of which one must match somewhere in the file (a Flask import, say) for the
+    /// rule to apply: context that no single line carries.
+    #[serde(default)]
+    pub file_requires: Vec<String>,
+    /// Regexes of which one must match in the enclosing Python function, decorators included
+    /// (a route that deletes or modifies something).
+    #[serde(default)]
+    pub block_requires: Vec<String>,
     /// Values that are only development placeholders are reported at a lower severity.
     #[serde(default)]
     pub weak: Option<WeakSyntax>,
