@@ -1,0 +1,134 @@
+//! The Flask hardening rules (escaping, error disclosure, identity from the client) on a
+//! fixture project where every unsafe form has a safe twin: the same exact findings through
+//! `scan`, `pre-receive` and `pre-commit`, and the policy's split between blocking and warning.
+
+mod common;
+mod gitutil;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::{keys_of, read_expected, run_in, Key};
+use gitutil::{secretgate_bin, Sandbox};
+
+const FIXTURE: &str = "tests/fixtures/hardening";
+
+fn expected() -> BTreeSet<Key> {
+    read_expected(&common::crate_root().join(FIXTURE).join("EXPECTED")).unwrap()
+}
+
+#[track_caller]
+fn assert_same(found: Vec<Key>, how: &str) {
+    let found: BTreeSet<Key> = found.into_iter().collect();
+    let expected = expected();
+    let missing: Vec<String> = expected.difference(&found).map(|k| k.to_string()).collect();
+    let extra: Vec<String> = found.difference(&expected).map(|k| k.to_string()).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{how}: missing {missing:#?}\nunexpected {extra:#?}"
+    );
+}
+
+/// Copies the fixture (without EXPECTED) into a work tree.
+fn copy_fixture(to: &Path) {
+    let from = common::crate_root().join(FIXTURE);
+    for entry in walk(&from) {
+        let rel = entry.strip_prefix(&from).unwrap();
+        if rel == Path::new("EXPECTED") {
+            continue;
+        }
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, dest).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn scan_reports_exactly_the_unsafe_forms() {
+    let r = run_in(None, &["scan", "--format", "json", FIXTURE]);
+    assert_eq!(r.code, 1, "high findings block\n{r}");
+    assert_same(keys_of(&r.json(), &format!("{FIXTURE}/")), "scan");
+    for f in r.json() {
+        let rem = common::field(&f, "remediation");
+        assert!(!rem.is_empty(), "every finding says how to fix it: {f}");
+    }
+}
+
+#[test]
+fn pre_receive_reports_the_same_and_blocks_on_high() {
+    let sb = Sandbox::new();
+    let server = sb.server("server.git", None);
+    let report = sb.path().join("report.json");
+    std::fs::write(
+        server.dir.join("hooks/pre-receive"),
+        format!(
+            "#!/bin/sh\nexec '{}' pre-receive --format json --output '{}'\n",
+            secretgate_bin().display(),
+            report.display()
+        ),
+    )
+    .unwrap();
+    let repo = sb.work("work");
+    copy_fixture(&repo.dir);
+    repo.commit_all("shop");
+    let p = repo.push(&server, &["HEAD:refs/heads/main"]);
+    assert!(!p.ok, "{}", p.stderr);
+    assert!(
+        p.stderr.contains("flask-template-injection"),
+        "{}",
+        p.stderr
+    );
+    assert!(
+        p.stderr
+            .contains(r#"render_template_string("<p>Hello {{ name }}</p>""#),
+        "the safe line is shown: {}",
+        p.stderr
+    );
+    let findings: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_same(keys_of(&findings, ""), "pre-receive");
+}
+
+#[test]
+fn medium_findings_warn_and_let_the_push_through() {
+    let sb = Sandbox::new();
+    let server = sb.server("server.git", None);
+    let repo = sb.work("work");
+    repo.write(
+        "app/templates/post.html",
+        "<article>{{ post.body|safe }}</article>\n",
+    );
+    repo.write(
+        "app/views.py",
+        "from flask import request\n\n@bp.route(\"/n\", methods=[\"DELETE\"])\ndef n():\n    owner_id = request.args[\"owner_id\"]\n    Note.query.filter_by(owner_id=owner_id).delete()\n",
+    );
+    let c = repo.commit_all("medium only");
+    let p = repo.push(&server, &["HEAD:refs/heads/main"]);
+    assert!(p.ok, "{}", p.stderr);
+    assert_eq!(server.rev("refs/heads/main").as_deref(), Some(c.as_str()));
+    assert!(p.stderr.contains("secretgate: warning"), "{}", p.stderr);
+    assert!(
+        p.stderr.contains("app/templates/post.html:1"),
+        "{}",
+        p.stderr
+    );
+    assert!(
+        p.stderr.contains("flask-client-controlled-identity"),
+        "{}",
+        p.stderr
+    );
+    assert!(p.stderr.contains(r#"session["user_id"]"#), "{}", p.stderr);
+}
