@@ -17,8 +17,11 @@ fn init_tracing(verbosity: i8) {
     };
     let filter = EnvFilter::try_from_env("SECRETGATE_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("secretgate={level}")));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()

@@ -527,3 +527,27 @@ fn gitlab_sees_prefixed_lines() {
     );
     assert!(err.contains("config.py:2"), "{err}");
 }
+
+#[test]
+fn time_budget_rejects_unless_fail_open() {
+    for (fail_open, accepted) in [(false, false), (true, true)] {
+        let cfg = format!(
+            "[extend]\ndefault = true\n[policy]\ntime_budget_secs = 0.000001\nfail_open = {fail_open}\n"
+        );
+        let sb = Sandbox::new();
+        let server = sb.server("server.git", Some(&cfg));
+        let repo = sb.work("work");
+        for i in 0..100 {
+            repo.write(&format!("f{i}.py"), format!("x = {i}\n"));
+        }
+        repo.commit_all("many files");
+        let p = repo.push(&server, &["HEAD:refs/heads/main"]);
+        assert_eq!(p.ok, accepted, "{}", p.stderr);
+        assert!(p.stderr.contains("time budget"), "{}", p.stderr);
+        if accepted {
+            assert!(p.stderr.contains("could not check"), "{}", p.stderr);
+        } else {
+            assert!(p.stderr.contains("not with your code"), "{}", p.stderr);
+        }
+    }
+}

@@ -103,10 +103,9 @@ pub fn run(config: &Config) -> Result<Exit> {
         Ok(r) => r,
         Err(_) => {
             cancel.store(true, Ordering::Relaxed);
-            let reason = format!(
-                "the time budget of {:.0} s was spent",
-                policy.time_budget.as_secs_f64()
-            );
+            let secs = format!("{:.3}", policy.time_budget.as_secs_f64());
+            let secs = secs.trim_end_matches('0').trim_end_matches('.');
+            let reason = format!("the time budget of {secs} s was spent");
             tracing::error!(fail_open = policy.fail_open, "{reason}");
             say(&pusher::cannot_decide(&reason, policy.fail_open, &ctx));
             return Ok(if policy.fail_open {
