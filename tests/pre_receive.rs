@@ -551,3 +551,38 @@ fn time_budget_rejects_unless_fail_open() {
         }
     }
 }
+
+#[test]
+fn repository_allowlist_only_when_the_admin_allows_it() {
+    let allow = "[allowlist]\npaths = [\"fixtures/**\"]\n";
+    for (allowed, accepted) in [(false, false), (true, true)] {
+        let cfg = format!("[extend]\ndefault = true\n[policy]\nallow_repo_config = {allowed}\n");
+        let sb = Sandbox::new();
+        let server = sb.server("server.git", Some(&cfg));
+        let repo = sb.work("work");
+        repo.write(".secretgate.toml", allow);
+        repo.write("fixtures/config.py", secret_config());
+        repo.commit_all("fixtures");
+        let p = repo.push(&server, &["HEAD:refs/heads/main"]);
+        assert_eq!(
+            p.ok, accepted,
+            "allow_repo_config = {allowed}: {}",
+            p.stderr
+        );
+    }
+    // A repository file that tries to change the policy is refused.
+    let cfg = "[extend]\ndefault = true\n[policy]\nallow_repo_config = true\n";
+    let sb = Sandbox::new();
+    let server = sb.server("server.git", Some(cfg));
+    let repo = sb.work("work");
+    repo.write(".secretgate.toml", "[policy]\nblock = []\n");
+    repo.write("config.py", secret_config());
+    repo.commit_all("try to loosen");
+    let p = repo.push(&server, &["HEAD:refs/heads/main"]);
+    assert_rejected(&p);
+    assert!(
+        p.stderr.contains("may only hold an [allowlist]"),
+        "{}",
+        p.stderr
+    );
+}

@@ -38,6 +38,7 @@ struct Scanned {
     updates: Vec<RefUpdate>,
     scan: PushScan,
     repo_path: std::path::PathBuf,
+    rules: crate::rules::Ruleset,
 }
 
 /// Runs the hook.
@@ -49,7 +50,7 @@ pub fn run(config: &Config) -> Result<Exit> {
         gitlab,
     };
     let rules = match load_rules(config) {
-        Ok(r) => Arc::new(r),
+        Ok(r) => r,
         Err(e) => {
             say(&pusher::cannot_decide(
                 "its configuration is invalid",
@@ -79,20 +80,26 @@ pub fn run(config: &Config) -> Result<Exit> {
     let cancel = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
     {
-        let rules = Arc::clone(&rules);
         let cancel = Arc::clone(&cancel);
         let env = env.clone();
+        let mut rules = rules;
         std::thread::Builder::new()
             .name("scan".into())
             .spawn(move || {
                 let r = (|| -> Result<Scanned> {
                     let repo = PushRepo::open(&env)?;
                     let updates = parse_updates(&input, repo.hash_kind())?;
+                    if rules.policy.allow_repo_config {
+                        if let Some((origin, allow)) = repo.repo_allowlist(&updates)? {
+                            rules.add_allowlist(allow, &origin)?;
+                        }
+                    }
                     let scan = repo.scan(&rules, &updates, &cancel)?;
                     Ok(Scanned {
                         updates,
                         scan,
                         repo_path: repo.path().to_owned(),
+                        rules,
                     })
                 })();
                 let _ = tx.send(r);
@@ -117,6 +124,16 @@ pub fn run(config: &Config) -> Result<Exit> {
     };
     let scanned = match outcome {
         Ok(s) => s,
+        Err(e @ Error::Config { .. }) => {
+            say(&prefix(
+                &format!(
+                    "secretgate: push rejected: the repository's allow patterns cannot be read: {e}\n\
+                     Fix .secretgate.toml (it may only hold an [allowlist] table) and push again.\n"
+                ),
+                gitlab,
+            ));
+            return Err(e);
+        }
         Err(e @ Error::HookInput { .. }) => {
             say(&pusher::cannot_decide(
                 "its input from git is malformed",
@@ -146,7 +163,7 @@ pub fn run(config: &Config) -> Result<Exit> {
     );
     let findings = scanned.scan.findings.clone();
     let verdict = Verdict::new(findings, &policy, baseline.as_ref());
-    write_report(config, &verdict, &rules, &scanned.scan)?;
+    write_report(config, &verdict, &scanned.rules, &scanned.scan)?;
 
     let blocking: Vec<&Finding> = verdict.blocking.iter().collect();
     let warnings: Vec<&Finding> = verdict.warnings.iter().collect();

@@ -211,6 +211,31 @@ impl PushRepo {
         self.repo.git_dir()
     }
 
+    /// The allow patterns of the pushed repository's own `.secretgate.toml`, read from the tip of
+    /// the first updated ref (only when the admin allows repositories to add them).
+    pub fn repo_allowlist(
+        &self,
+        updates: &[RefUpdate],
+    ) -> Result<Option<(String, crate::rules::syntax::AllowlistSyntax)>> {
+        let mut buf = Vec::new();
+        for u in updates.iter().filter(|u| !u.is_delete()) {
+            let (target, kind) = self.odb.peel(u.new, &mut buf)?;
+            if kind != Kind::Commit {
+                continue;
+            }
+            let (tree, _) = self.odb.commit_tree_and_parents(&target, &mut buf)?;
+            let Some(blob) = self.odb.lookup_path(&tree, b".secretgate.toml", &mut buf)? else {
+                return Ok(None);
+            };
+            self.odb.read_kind(&blob, Kind::Blob, &mut buf)?;
+            let origin = format!("{}:.secretgate.toml", escape(&u.name));
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            let allow = crate::rules::parse_repo_allowlist(&text, &origin)?;
+            return Ok(Some((origin, allow)));
+        }
+        Ok(None)
+    }
+
     /// The commits reachable from `tips` that no existing ref reaches, children before parents.
     fn new_commits(&self, tips: &[ObjectId], cancel: &AtomicBool) -> Result<Vec<ObjectId>> {
         if self.quarantined {
