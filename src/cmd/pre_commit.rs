@@ -1,14 +1,159 @@
 //! `secretgate pre-commit`: the staged change, judged before the commit exists.
+//!
+//! The same judgement as the server's pre-receive hook, one step earlier: findings on the lines
+//! the commit adds block it, and the message says what to write instead. Nothing is committed
+//! yet, so fixing the file and staging it again is the whole fix. When the hook cannot decide
+//! (a broken repository, an unreadable index) it refuses the commit, unless the policy says
+//! fail open: a hook that silently let everything through would be worse than none.
 
+use std::io::Write;
 use std::path::Path;
 
-use super::Exit;
+use super::{load_baseline, load_rules, open_output, report_io, style, Exit};
 use crate::cli::Config;
 use crate::error::{Error, Result};
+use crate::finding::Finding;
+use crate::policy::Verdict;
+use crate::report::pusher::{self, Hook, MessageContext};
+use crate::report::Format;
+use crate::rules::{parse_repo_allowlist, Ruleset};
+use crate::source::staged::{StagedChanges, StagedEnv, StagedRepo, StagedScan};
+
+fn say(text: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_all(text.as_bytes());
+    let _ = e.flush();
+}
 
 /// Runs the hook in `dir` (default: the current directory).
-pub fn run(_config: &Config, _dir: Option<&Path>) -> Result<Exit> {
-    Err(Error::Usage(
-        "pre-commit is not available in this build yet".into(),
-    ))
+pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
+    let ctx_default = MessageContext {
+        hook: Hook::PreCommit,
+        max_shown: 20,
+        gitlab: false,
+    };
+    let mut rules = match load_rules(config) {
+        Ok(r) => r,
+        Err(e) => {
+            say(&pusher::cannot_decide(
+                "its configuration is invalid",
+                false,
+                &ctx_default,
+            ));
+            return Err(e);
+        }
+    };
+    let policy = rules.policy.clone();
+    let ctx = MessageContext {
+        max_shown: policy.max_findings_shown,
+        ..ctx_default
+    };
+    let baseline = load_baseline(config)?;
+    let jobs = match config.jobs {
+        Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+
+    let scanned = (|| -> Result<StagedScan> {
+        let repo = StagedRepo::open(dir, &StagedEnv::from_env())?;
+        let staged = repo.changes()?;
+        add_repo_allowlist(&mut rules, &repo, &staged)?;
+        repo.scan(&rules, &staged, jobs)
+    })();
+    let scan = match scanned {
+        Ok(s) => s,
+        Err(e @ Error::Config { .. }) => {
+            say(&pusher::cannot_decide(
+                "the repository's .secretgate.toml is invalid",
+                false,
+                &ctx,
+            ));
+            return Err(e);
+        }
+        Err(e) => {
+            tracing::error!(fail_open = policy.fail_open, "{e}");
+            say(&pusher::cannot_decide(
+                &e.to_string(),
+                policy.fail_open,
+                &ctx,
+            ));
+            if policy.fail_open {
+                return Ok(Exit::Clean);
+            }
+            return Err(e);
+        }
+    };
+    tracing::info!(
+        changed = scan.changed,
+        blobs = scan.summary.scanned,
+        findings = scan.findings.len(),
+        "staged change scanned"
+    );
+    for s in &scan.summary.skipped {
+        tracing::warn!("not scanned: {s}");
+    }
+    if !scan.unmerged.is_empty() {
+        tracing::info!(
+            "{} path(s) with unresolved conflicts not scanned (they are judged once resolved and staged): {}",
+            scan.unmerged.len(),
+            scan.unmerged.join(", ")
+        );
+    }
+
+    let verdict = Verdict::new(scan.findings.clone(), &policy, baseline.as_ref());
+    write_report(config, &verdict, &rules, &scan)?;
+    let blocking: Vec<&Finding> = verdict.blocking.iter().collect();
+    let warnings: Vec<&Finding> = verdict.warnings.iter().collect();
+    if !blocking.is_empty() || !warnings.is_empty() {
+        say(&pusher::message(&blocking, &warnings, &ctx));
+    }
+    Ok(if verdict.blocks() {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    })
+}
+
+/// Adds the allow patterns of the repository's own `.secretgate.toml`: on a developer's machine
+/// the project may say what is not a secret for it (the server ignores the file unless its admin
+/// allows it).
+fn add_repo_allowlist(
+    rules: &mut Ruleset,
+    repo: &StagedRepo,
+    staged: &StagedChanges,
+) -> Result<()> {
+    let Some((text, origin)) = repo.repo_config(staged)? else {
+        return Ok(());
+    };
+    let allow = parse_repo_allowlist(&text, &origin)?;
+    rules.add_allowlist(allow, &origin)?;
+    tracing::debug!(file = %origin, "repository allow patterns added");
+    Ok(())
+}
+
+fn write_report(
+    config: &Config,
+    verdict: &Verdict,
+    rules: &Ruleset,
+    scan: &StagedScan,
+) -> Result<()> {
+    if config.format == Format::Human && config.output.is_none() {
+        return Ok(());
+    }
+    let mut summary = scan.summary.clone();
+    summary.blocking = verdict.blocking.len();
+    summary.warnings = verdict.warnings.len();
+    summary.baselined = verdict.baselined;
+    let mut out = open_output(config)?;
+    let r = crate::report::write(
+        config.format,
+        &mut out,
+        &verdict.all(),
+        rules,
+        &summary,
+        style(config),
+    )
+    .and_then(|()| out.flush());
+    report_io(r, config)
 }

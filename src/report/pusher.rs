@@ -148,33 +148,57 @@ pub fn message(blocking: &[&Finding], warnings: &[&Finding], ctx: &MessageContex
             Hook::PreCommit => {
                 let _ = writeln!(
                     out,
-                    "  1. Change the lines above as shown, git add the files, and commit again:"
+                    "  1. Change the lines above as shown, git add the files, and commit again."
                 );
                 let _ = writeln!(
                     out,
-                    "     nothing was {verb}, so no history needs rewriting."
+                    "     Nothing was {verb}, so no history needs rewriting: only the change in the file."
+                );
+                let _ = writeln!(
+                    out,
+                    "     The staged version was checked: if the file on disk differs, stage it first."
                 );
             }
         }
         if blocking.iter().any(|f| f.kind == Kind::Secret) {
-            let _ = writeln!(
-                out,
-                "  2. A secret that was ever {} anywhere (another remote, a fork, CI logs) must be",
-                if ctx.hook == Hook::PreReceive {
-                    "pushed"
-                } else {
-                    "committed and pushed"
+            match ctx.hook {
+                Hook::PreReceive => {
+                    let _ = writeln!(
+                        out,
+                        "  2. A secret that was ever pushed anywhere (another remote, a fork, CI logs) must be"
+                    );
+                    let _ = writeln!(
+                        out,
+                        "     treated as leaked: rotate it where it was issued, then remove it from the code."
+                    );
                 }
-            );
-            let _ = writeln!(
-                out,
-                "     treated as leaked: rotate it where it was issued, then remove it from the code."
-            );
+                Hook::PreCommit => {
+                    let _ = writeln!(
+                        out,
+                        "  2. If the value was ever committed or shared before (another branch, a remote, a chat,"
+                    );
+                    let _ = writeln!(
+                        out,
+                        "     CI logs), treat it as leaked: rotate it where it was issued."
+                    );
+                }
+            }
         }
-        let _ = writeln!(
-            out,
-            "  Not a secret? Add `secretgate:allow` in a comment on that line, or ask your admin."
-        );
+        match ctx.hook {
+            Hook::PreReceive => {
+                let _ = writeln!(
+                    out,
+                    "  Not a secret? Add `secretgate:allow` in a comment on that line, or ask your admin."
+                );
+            }
+            Hook::PreCommit => {
+                let _ = writeln!(
+                    out,
+                    "  Not a secret? Add `secretgate:allow` in a comment on that line, or an allow pattern"
+                );
+                let _ = writeln!(out, "  to the project's .secretgate.toml.");
+            }
+        }
     }
     if !warnings.is_empty() {
         if !blocking.is_empty() {
@@ -203,7 +227,20 @@ pub fn message(blocking: &[&Finding], warnings: &[&Finding], ctx: &MessageContex
 
 /// The message when the hook could not decide (internal error, time budget spent).
 pub fn cannot_decide(reason: &str, fail_open: bool, ctx: &MessageContext) -> String {
-    let text = if fail_open {
+    let text = if ctx.hook == Hook::PreCommit {
+        if fail_open {
+            format!(
+                "secretgate: warning: the secret scanner could not check this commit ({reason}).\n\
+                 The policy lets commits through in that case; your code was not checked.\n"
+            )
+        } else {
+            format!(
+                "secretgate: commit rejected because the secret scanner failed ({reason}).\n\
+                 This is a problem with the scanner or the repository, not with your code; the\n\
+                 error below says what. Nothing was committed.\n"
+            )
+        }
+    } else if fail_open {
         format!(
             "secretgate: warning: the secret scanner could not check this push ({reason}).\n\
              The server is configured to let pushes through in that case; your code was not checked.\n"

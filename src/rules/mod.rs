@@ -55,10 +55,11 @@ fn enclosing_rule_id(text: &str, offset: usize) -> Option<String> {
     Some(value.to_owned())
 }
 
-/// The built-in rules, compiled (regexes are built on first use).
+/// The built-in rules, compiled (regexes are built on first use, and not even parsed before:
+/// `rules check` and the tests check them).
 pub fn builtin() -> Result<Ruleset> {
     let file = parse(BUILTIN_RULES, BUILTIN_ORIGIN)?;
-    compile::compile(file, BUILTIN_ORIGIN, Validation::Syntax)
+    compile::compile(file, BUILTIN_ORIGIN, Validation::Trusted)
 }
 
 /// Loads a configuration file: it replaces the built-in rules, or extends them when it says so.

@@ -1,1 +1,696 @@
 //! The staged change: the index against `HEAD`, read from the object database.
+//!
+//! A pre-commit hook must judge exactly what the commit will hold, which is the index, not the
+//! work tree: a file that is partly staged is judged by its staged blob, and `git commit -a` or
+//! `git commit <paths>` commit a temporary index that git names in `GIT_INDEX_FILE`. So the
+//! index is opened from that variable when git sets it, and every blob is read from the object
+//! database, never from disk.
+//!
+//! The hook runs on every commit of every developer, so it must cost about what
+//! `git diff --cached` costs. The index and `HEAD`'s tree are both sorted by path, and are
+//! walked together, directory by directory; a directory whose cached tree id (the index's
+//! cache-tree extension, which `git commit` itself writes the commit's trees from) equals
+//! `HEAD`'s is skipped without reading its trees, so an ordinary commit reads a handful of
+//! trees and only the blobs that changed.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use bstr::{BStr, BString, ByteSlice, ByteVec};
+use gix::hash::ObjectId;
+use gix::index::entry::{Flags, Mode, Stage};
+use gix::index::extension::Tree as CacheTree;
+
+use super::blobs::BlobScanner;
+use super::git::{pair_renames, Change, EntryKind, Odb};
+use crate::error::{Error, Result};
+use crate::finding::{escape, Finding, Provenance};
+use crate::report::Summary;
+use crate::rules::Ruleset;
+
+/// The repository's own configuration file, at the top of the work tree.
+pub const REPO_CONFIG: &str = ".secretgate.toml";
+
+/// Below this many changed files the scan stays on one thread (starting threads costs more).
+const PARALLEL_FROM: usize = 32;
+
+/// Where git put things for the hook: the variables git sets (or a user sets) that change which
+/// repository, work tree and index a command sees.
+#[derive(Debug, Clone, Default)]
+pub struct StagedEnv {
+    /// `GIT_DIR`: set by git for hooks in linked work trees, or by the user.
+    pub git_dir: Option<PathBuf>,
+    /// `GIT_WORK_TREE`.
+    pub work_tree: Option<PathBuf>,
+    /// `GIT_INDEX_FILE`: the index to commit (`git commit -a` and `git commit <paths>` point it
+    /// at a temporary one).
+    pub index_file: Option<PathBuf>,
+}
+
+impl StagedEnv {
+    /// Reads the environment of the current process.
+    pub fn from_env() -> Self {
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        StagedEnv {
+            git_dir: var("GIT_DIR"),
+            work_tree: var("GIT_WORK_TREE"),
+            index_file: var("GIT_INDEX_FILE"),
+        }
+    }
+}
+
+/// A repository opened to judge its staged change.
+pub struct StagedRepo {
+    repo: gix::Repository,
+    odb: Odb,
+    index_path: PathBuf,
+    work_tree: Option<PathBuf>,
+}
+
+/// What the staged change holds.
+#[derive(Debug, Default)]
+pub struct StagedScan {
+    /// Findings on staged added lines, sorted by path and line.
+    pub findings: Vec<Finding>,
+    /// Files that differ from `HEAD` (after pairing renames), scanned or not.
+    pub changed: usize,
+    /// Paths with unresolved conflicts (not scanned: git commits none of them).
+    pub unmerged: Vec<String>,
+    /// Counts of blobs scanned and skipped.
+    pub summary: Summary,
+}
+
+/// The change between `HEAD` and the index, before any blob is read.
+#[derive(Debug, Default)]
+pub struct StagedChanges {
+    /// Every file added, changed or deleted (renames already paired).
+    pub changes: Vec<Change>,
+    /// Paths with conflict stages.
+    pub unmerged: Vec<BString>,
+    /// The trees of the commits in `MERGE_HEAD` when a merge is being concluded.
+    pub merge_trees: Vec<ObjectId>,
+    /// The staged blob of the repository's own `.secretgate.toml`, if the index has one.
+    pub repo_config: Option<ObjectId>,
+}
+
+impl StagedRepo {
+    /// Opens the repository as git would for a command started in `dir` (default: the current
+    /// directory) with the environment `env`; relative paths in `env` are taken from `dir`, as
+    /// `git -C dir` does.
+    pub fn open(dir: Option<&Path>, env: &StagedEnv) -> Result<Self> {
+        let cwd = std::env::current_dir().map_err(|e| Error::Io {
+            path: ".".into(),
+            source: e,
+        })?;
+        let base = match dir {
+            Some(d) => cwd.join(d),
+            None => cwd,
+        };
+        let repo = match &env.git_dir {
+            Some(g) => super::git::open_repo(&base.join(g))?,
+            None => gix::discover(&base).map_err(|e| {
+                Error::repo(
+                    format!("cannot find a git repository at {}", base.display()),
+                    e,
+                )
+            })?,
+        };
+        let work_tree = env
+            .work_tree
+            .as_ref()
+            .map(|w| base.join(w))
+            .or_else(|| repo.workdir().map(Path::to_owned));
+        let index_path = env
+            .index_file
+            .as_ref()
+            .map(|i| base.join(i))
+            .unwrap_or_else(|| repo.index_path());
+        let odb = Odb::of_repo(&repo)?;
+        tracing::debug!(git_dir = %repo.git_dir().display(), index = %index_path.display(), "staged change");
+        Ok(StagedRepo {
+            repo,
+            odb,
+            index_path,
+            work_tree,
+        })
+    }
+
+    /// The top of the work tree, if there is one.
+    pub fn work_tree(&self) -> Option<&Path> {
+        self.work_tree.as_deref()
+    }
+
+    /// The repository's own `.secretgate.toml` as text, with a name for messages: the staged
+    /// version when the index holds one (what is being committed, and what the server would
+    /// read once pushed), else the file at the top of the work tree (so patterns can be tried
+    /// before they are committed).
+    pub fn repo_config(&self, staged: &StagedChanges) -> Result<Option<(String, String)>> {
+        if let Some(id) = staged.repo_config {
+            let mut buf = Vec::new();
+            self.odb.read_kind(&id, gix::objs::Kind::Blob, &mut buf)?;
+            let origin = format!("{REPO_CONFIG} (staged)");
+            let text = String::from_utf8(buf)
+                .map_err(|_| Error::config(&origin, "the file is not UTF-8"))?;
+            return Ok(Some((text, origin)));
+        }
+        let Some(top) = &self.work_tree else {
+            return Ok(None);
+        };
+        let path = top.join(REPO_CONFIG);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some((text, path.display().to_string()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::config(
+                path.display().to_string(),
+                format!("cannot read the repository's configuration: {e}"),
+            )),
+        }
+    }
+
+    /// The tree of the commit `HEAD` names, or `None` on an unborn branch.
+    fn head_tree(&self, buf: &mut Vec<u8>) -> Result<Option<ObjectId>> {
+        let head = self
+            .repo
+            .head()
+            .map_err(|e| Error::repo("cannot read HEAD", e))?;
+        let Some(id) = head.id() else {
+            return Ok(None);
+        };
+        Ok(Some(self.commit_tree(id.detach(), "HEAD", buf)?))
+    }
+
+    fn commit_tree(&self, id: ObjectId, what: &str, buf: &mut Vec<u8>) -> Result<ObjectId> {
+        let (commit, kind) = self.odb.peel(id, buf)?;
+        if kind != gix::objs::Kind::Commit {
+            return Err(Error::Repo(format!(
+                "{what} ({id}) is a {kind}, not a commit"
+            )));
+        }
+        Ok(self.odb.commit_tree_and_parents(&commit, buf)?.0)
+    }
+
+    /// The trees of the commits being merged in (`MERGE_HEAD`, one per line for an octopus).
+    fn merge_trees(&self, buf: &mut Vec<u8>) -> Result<Vec<ObjectId>> {
+        let path = self.repo.git_dir().join("MERGE_HEAD");
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::Io { path, source: e }),
+        };
+        let mut out = Vec::new();
+        for line in text.lines().map(|l| l.trim()).filter(|l| !l.is_empty()) {
+            let id = ObjectId::from_hex(line).map_err(|e| {
+                Error::repo(format!("{} holds {:?}", path.display(), escape(line)), e)
+            })?;
+            out.push(self.commit_tree(id, "MERGE_HEAD", buf)?);
+        }
+        Ok(out)
+    }
+
+    /// Reads the index and compares it with `HEAD`, reading only the trees that differ.
+    pub fn changes(&self) -> Result<StagedChanges> {
+        let mut buf = Vec::new();
+        let head = self.head_tree(&mut buf)?;
+        let merge_trees = self.merge_trees(&mut buf)?;
+        // The checksum is not verified (git does not verify it on read either); the entries are
+        // parsed and checked all the same. One thread: without git's entry offset table, more
+        // threads only parse the extensions beside the entries, and starting them costs more
+        // than it saves.
+        let options = gix::index::decode::Options {
+            thread_limit: Some(1),
+            ..Default::default()
+        };
+        let file =
+            gix::index::File::at_or_default(&self.index_path, self.odb.hash_kind(), true, options)
+                .map_err(|e| {
+                    Error::repo(
+                        format!("cannot read the index {}", self.index_path.display()),
+                        e,
+                    )
+                })?;
+        let state: &gix::index::State = &file;
+        let repo_config = state
+            .entry_by_path_and_stage(REPO_CONFIG.into(), Stage::Unconflicted)
+            .filter(|e| e.mode == Mode::FILE || e.mode == Mode::FILE_EXECUTABLE)
+            .map(|e| e.id);
+        let mut walk = Walk {
+            odb: &self.odb,
+            state,
+            entries: state.entries(),
+            changes: Vec::new(),
+            unmerged: Vec::new(),
+        };
+        let mut prefix = BString::default();
+        walk.dir(head, &mut prefix, 0..state.entries().len(), state.tree())?;
+        let Walk {
+            mut changes,
+            unmerged,
+            ..
+        } = walk;
+        pair_renames(&mut changes);
+        Ok(StagedChanges {
+            changes,
+            unmerged,
+            merge_trees,
+            repo_config,
+        })
+    }
+
+    /// Scans the staged change (from [`StagedRepo::changes`]) on up to `jobs` threads.
+    pub fn scan(&self, rules: &Ruleset, staged: &StagedChanges, jobs: usize) -> Result<StagedScan> {
+        let work: Vec<&Change> = staged.changes.iter().filter(|c| c.new.is_some()).collect();
+        tracing::debug!(
+            changed = staged.changes.len(),
+            to_scan = work.len(),
+            unmerged = staged.unmerged.len(),
+            merging = staged.merge_trees.len(),
+            "staged changes"
+        );
+        let jobs = jobs.max(1);
+        let parts: Vec<Result<(Vec<Finding>, Summary)>> = if jobs == 1 || work.len() < PARALLEL_FROM
+        {
+            vec![scan_changes(rules, &self.odb, &work, &staged.merge_trees)]
+        } else {
+            let per = work.len().div_ceil(jobs);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = work
+                    .chunks(per)
+                    .map(|chunk| {
+                        let odb = self.odb.clone();
+                        let trees = &staged.merge_trees;
+                        s.spawn(move || scan_changes(rules, &odb, chunk, trees))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(Error::Repo("a scan thread panicked".into())))
+                    })
+                    .collect()
+            })
+        };
+        let mut out = StagedScan {
+            changed: staged.changes.len(),
+            unmerged: staged.unmerged.iter().map(|p| escape(p)).collect(),
+            ..StagedScan::default()
+        };
+        for part in parts {
+            let (found, summary) = part?;
+            out.findings.extend(found);
+            out.summary.scanned += summary.scanned;
+            out.summary.bytes += summary.bytes;
+            out.summary.binary += summary.binary;
+            out.summary.skipped.extend(summary.skipped);
+        }
+        crate::policy::sort_findings(&mut out.findings);
+        Ok(out)
+    }
+}
+
+/// Scans changed files: each new blob once, findings on the lines added relative to `HEAD` and
+/// to every commit being merged in (a line that either side already had is not new).
+fn scan_changes(
+    rules: &Ruleset,
+    odb: &Odb,
+    work: &[&Change],
+    merge_trees: &[ObjectId],
+) -> Result<(Vec<Finding>, Summary)> {
+    let mut scanner = BlobScanner::new(rules, odb);
+    let mut merged: Vec<TreeLookup<'_>> = merge_trees
+        .iter()
+        .map(|t| TreeLookup::new(odb, *t))
+        .collect();
+    // The commit does not exist yet: no commit, author or date (the contract's null).
+    let prov = Provenance::default();
+    let mut found = Vec::new();
+    for ch in work {
+        let Some(new) = ch.new else { continue };
+        let mut olds = Vec::with_capacity(1 + merged.len());
+        olds.push(ch.old);
+        for m in &mut merged {
+            olds.push(m.file(&ch.path)?);
+        }
+        found.extend(scanner.added_findings(&ch.path, &new, &olds, &prov)?);
+    }
+    Ok((found, scanner.summary))
+}
+
+/// A directory's entries by name.
+type DirEntries = HashMap<BString, (ObjectId, EntryKind)>;
+
+/// Finds files in one tree by path, reading each directory's tree once.
+struct TreeLookup<'a> {
+    odb: &'a Odb,
+    root: ObjectId,
+    dirs: HashMap<BString, Option<DirEntries>>,
+    buf: Vec<u8>,
+}
+
+impl<'a> TreeLookup<'a> {
+    fn new(odb: &'a Odb, root: ObjectId) -> Self {
+        TreeLookup {
+            odb,
+            root,
+            dirs: HashMap::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// The entries of the directory `dir` (`""`: the top), if the tree has such a directory.
+    fn dir(&mut self, dir: &[u8]) -> Result<Option<&DirEntries>> {
+        if !self.dirs.contains_key(dir) {
+            let tree = if dir.is_empty() {
+                Some(self.root)
+            } else {
+                let (parent, name) = match dir.rfind_byte(b'/') {
+                    Some(i) => (&dir[..i], &dir[i + 1..]),
+                    None => (&b""[..], dir),
+                };
+                match self.dir(parent)?.and_then(|d| d.get(name)) {
+                    Some((id, EntryKind::Tree)) => Some(*id),
+                    _ => None,
+                }
+            };
+            let entries = match tree {
+                Some(t) => Some(
+                    self.odb
+                        .tree_entries(&t, &mut self.buf)?
+                        .into_iter()
+                        .map(|(n, id, k)| (n, (id, k)))
+                        .collect(),
+                ),
+                None => None,
+            };
+            self.dirs.insert(dir.into(), entries);
+        }
+        Ok(self.dirs.get(dir).and_then(Option::as_ref))
+    }
+
+    /// The blob of the file at `path`, if the tree holds a file there.
+    fn file(&mut self, path: &[u8]) -> Result<Option<ObjectId>> {
+        let (dir, name) = match path.rfind_byte(b'/') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (&b""[..], path),
+        };
+        Ok(match self.dir(dir)?.and_then(|d| d.get(name)) {
+            Some((id, EntryKind::File)) => Some(*id),
+            _ => None,
+        })
+    }
+}
+
+/// One item of a directory on the `HEAD` side: name, id, kind.
+type TreeItem<'a> = (&'a BStr, ObjectId, EntryKind);
+
+fn entry_kind(mode: gix::objs::tree::EntryMode) -> EntryKind {
+    if mode.is_tree() {
+        EntryKind::Tree
+    } else if mode.is_commit() {
+        EntryKind::Gitlink
+    } else if mode.is_link() {
+        EntryKind::Link
+    } else {
+        EntryKind::File
+    }
+}
+
+/// The walk of `HEAD`'s tree and the index together.
+struct Walk<'a> {
+    odb: &'a Odb,
+    state: &'a gix::index::State,
+    entries: &'a [gix::index::Entry],
+    changes: Vec<Change>,
+    unmerged: Vec<BString>,
+}
+
+/// One item of a directory on the index side, as a range of index entries: a file (all the
+/// stages of one path) or a directory (every entry below it); its name is the `name_len` bytes
+/// of the first entry's path after the directory's prefix.
+enum IndexItem {
+    File {
+        entries: Range<usize>,
+        name_len: usize,
+    },
+    Dir {
+        entries: Range<usize>,
+        name_len: usize,
+    },
+}
+
+/// Orders names as git orders a tree's entries (and so the index's paths): a directory sorts as
+/// if its name ended with `/`.
+fn tree_order(a: &[u8], a_dir: bool, b: &[u8], b_dir: bool) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    a[..n].cmp(&b[..n]).then_with(|| {
+        let end_a = a.get(n).copied().or(a_dir.then_some(b'/'));
+        let end_b = b.get(n).copied().or(b_dir.then_some(b'/'));
+        end_a.cmp(&end_b)
+    })
+}
+
+impl Walk<'_> {
+    fn path(&self, i: usize) -> &BStr {
+        self.entries[i].path(self.state)
+    }
+
+    /// Compares the directory `prefix` (empty, or ending in `/`) of `HEAD` (`head`, none if it
+    /// has no such directory) with the index entries in `range`, which all start with `prefix`.
+    fn dir(
+        &mut self,
+        head: Option<ObjectId>,
+        prefix: &mut BString,
+        range: Range<usize>,
+        cache: Option<&CacheTree>,
+    ) -> Result<()> {
+        // The cache-tree records the tree `git commit` will write for a directory; when it is
+        // valid, accounts for every entry below, and equals HEAD's, nothing below changed.
+        if let (Some(c), Some(h)) = (cache, head) {
+            if c.id == h && c.num_entries.is_some_and(|n| n as usize == range.len()) {
+                return Ok(());
+            }
+        }
+        // A sparse index holds a whole directory outside the sparse cone as one entry.
+        let entries = self.entries;
+        if range.len() == 1 && self.path(range.start) == prefix.as_bstr() {
+            let e = &entries[range.start];
+            if e.mode == Mode::DIR && e.stage() == Stage::Unconflicted {
+                if head != Some(e.id) {
+                    self.deleted_or_added(head, Some(e.id), prefix)?;
+                }
+                return Ok(());
+            }
+        }
+        // HEAD's side, read without copying names. Git writes a tree's entries in the order
+        // `tree_order` describes; should a corrupt tree not be sorted, the merge below sees its
+        // files as deleted and the index's as added, and scans more, never less.
+        let mut data = Vec::new();
+        let mut items: Vec<TreeItem<'_>> = Vec::new();
+        if let Some(t) = head {
+            self.odb.read_kind(&t, gix::objs::Kind::Tree, &mut data)?;
+            for e in gix::objs::TreeRefIter::from_bytes(&data, self.odb.hash_kind()) {
+                let e = e.map_err(|e| Error::repo(format!("tree {t} is corrupt"), e))?;
+                items.push((e.filename, e.oid.to_owned(), entry_kind(e.mode)));
+            }
+        }
+        let plen = prefix.len();
+        let mut t = 0;
+        let mut i = range.start;
+        let mut next: Option<IndexItem> = None;
+        loop {
+            if next.is_none() && i < range.end {
+                next = Some(self.index_item(plen, i, range.end));
+            }
+            let here = items.get(t).copied();
+            let ord = match (&here, &next) {
+                (Some(h), Some(item)) => tree_order(
+                    h.0,
+                    h.2 == EntryKind::Tree,
+                    self.name(plen, item),
+                    matches!(item, IndexItem::Dir { .. }),
+                ),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => break,
+            };
+            let head_item = if ord == std::cmp::Ordering::Greater {
+                None
+            } else {
+                t += 1;
+                here
+            };
+            let index_item = if ord == std::cmp::Ordering::Less {
+                None
+            } else {
+                next.take()
+            };
+            match (&head_item, &index_item) {
+                (Some(h), _) => prefix.push_str(h.0),
+                (None, Some(item)) => prefix.push_str(self.name(plen, item)),
+                (None, None) => unreachable!("one side has an item"),
+            }
+            match index_item {
+                Some(IndexItem::Dir { entries: r, .. }) => {
+                    i = r.end;
+                    let sub = match &head_item {
+                        Some((_, id, EntryKind::Tree)) => Some(*id),
+                        Some((_, id, EntryKind::File)) => {
+                            self.changes.push(Change {
+                                path: prefix.clone(),
+                                old: Some(*id),
+                                new: None,
+                            });
+                            None
+                        }
+                        _ => None,
+                    };
+                    let child = match (sub, cache) {
+                        (Some(_), Some(c)) => c
+                            .children
+                            .iter()
+                            .find(|k| k.name.as_slice() == &prefix[plen..]),
+                        _ => None,
+                    };
+                    prefix.push(b'/');
+                    self.dir(sub, prefix, r, child)?;
+                }
+                Some(IndexItem::File { entries: r, .. }) => {
+                    i = r.end;
+                    let old = match &head_item {
+                        Some((_, id, EntryKind::Tree)) => {
+                            let len = prefix.len();
+                            prefix.push(b'/');
+                            self.deleted_or_added(Some(*id), None, prefix)?;
+                            prefix.truncate(len);
+                            None
+                        }
+                        Some((_, id, EntryKind::File)) => Some(*id),
+                        _ => None,
+                    };
+                    self.file(prefix, old, r);
+                }
+                None => match &head_item {
+                    Some((_, id, EntryKind::Tree)) => {
+                        prefix.push(b'/');
+                        self.deleted_or_added(Some(*id), None, prefix)?;
+                    }
+                    Some((_, id, EntryKind::File)) => self.changes.push(Change {
+                        path: prefix.clone(),
+                        old: Some(*id),
+                        new: None,
+                    }),
+                    _ => {}
+                },
+            }
+            prefix.truncate(plen);
+        }
+        Ok(())
+    }
+
+    /// The name of an index item: the part of its first entry's path after the prefix.
+    fn name(&self, plen: usize, item: &IndexItem) -> &[u8] {
+        let (IndexItem::Dir { entries, name_len } | IndexItem::File { entries, name_len }) = item;
+        &self.path(entries.start)[plen..plen + name_len]
+    }
+
+    /// The index item that starts at entry `i`, below a prefix of `plen` bytes.
+    fn index_item(&self, plen: usize, i: usize, end: usize) -> IndexItem {
+        let path = self.path(i);
+        let rest = &path[plen..];
+        match rest.find_byte(b'/') {
+            Some(slash) => {
+                let dir = &path[..plen + slash + 1];
+                let n = self.entries[i..end]
+                    .partition_point(|e| e.path(self.state).starts_with(dir.as_bytes()));
+                IndexItem::Dir {
+                    entries: i..i + n,
+                    name_len: slash,
+                }
+            }
+            None => {
+                let mut j = i + 1;
+                while j < end && self.path(j) == path {
+                    j += 1;
+                }
+                IndexItem::File {
+                    entries: i..j,
+                    name_len: rest.len(),
+                }
+            }
+        }
+    }
+
+    /// One path of the index (all its stages) against `HEAD`'s file there (`old`).
+    fn file(&mut self, path: &BString, old: Option<ObjectId>, r: Range<usize>) {
+        let entries = self.entries;
+        let e = &entries[r.start];
+        if r.len() > 1 || e.stage() != Stage::Unconflicted {
+            // Conflict stages: 1 is the common base, 2 ours (what HEAD has), 3 theirs (what
+            // the other branch has, already committed there). None of them is what will be
+            // committed: git refuses to commit until the path is resolved, and the resolution,
+            // once staged, is judged as stage 0 like any other file. So the path is skipped.
+            self.unmerged.push(path.clone());
+            return;
+        }
+        // An intent-to-add entry (`git add -N`) is not committed.
+        if e.flags.contains(Flags::INTENT_TO_ADD) {
+            if let Some(o) = old {
+                self.changes.push(Change {
+                    path: path.clone(),
+                    old: Some(o),
+                    new: None,
+                });
+            }
+            return;
+        }
+        // Symbolic links hold a path, submodules a commit id: neither is scanned.
+        let new = (e.mode == Mode::FILE || e.mode == Mode::FILE_EXECUTABLE).then_some(e.id);
+        // Same blob: unchanged, or only its mode changed, which adds no line.
+        if old != new {
+            self.changes.push(Change {
+                path: path.clone(),
+                old,
+                new,
+            });
+        }
+    }
+
+    /// Every file of a directory that only one side has (`prefix` ends with `/`).
+    fn deleted_or_added(
+        &mut self,
+        old: Option<ObjectId>,
+        new: Option<ObjectId>,
+        prefix: &BString,
+    ) -> Result<()> {
+        let mut sub = Vec::new();
+        self.odb
+            .diff_trees(old.as_deref(), new.as_deref(), &mut sub)?;
+        for mut c in sub {
+            let mut path = prefix.clone();
+            path.push_str(&c.path);
+            c.path = path;
+            self.changes.push(c);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_sort_as_if_they_ended_with_a_slash() {
+        use std::cmp::Ordering::*;
+        assert_eq!(tree_order(b"a-b", false, b"a", true), Less);
+        assert_eq!(tree_order(b"a", true, b"a0", false), Less);
+        assert_eq!(tree_order(b"a", false, b"a", true), Less);
+        assert_eq!(tree_order(b"a", true, b"a", true), Equal);
+        assert_eq!(tree_order(b"ab", false, b"a", false), Greater);
+    }
+}

@@ -102,7 +102,10 @@ impl Sandbox {
     /// text) when given.
     pub fn server(&self, name: &str, config: Option<&str>) -> Server {
         let dir = self.path().join(name);
-        git(self.path(), &["init", "-q", "--bare", "-b", "main", dir.to_str().unwrap()]);
+        git(
+            self.path(),
+            &["init", "-q", "--bare", "-b", "main", dir.to_str().unwrap()],
+        );
         git(&dir, &["config", "receive.advertisePushOptions", "true"]);
         let mut args = String::new();
         if let Some(text) = config {
