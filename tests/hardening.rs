@@ -132,3 +132,45 @@ fn medium_findings_warn_and_let_the_push_through() {
     );
     assert!(p.stderr.contains(r#"session["user_id"]"#), "{}", p.stderr);
 }
+
+#[test]
+fn pre_commit_reports_the_same_and_blocks_on_high() {
+    let sb = Sandbox::new();
+    let repo = sb.work("work");
+    let install = std::process::Command::new(secretgate_bin())
+        .args(["install", "pre-commit", "-C"])
+        .arg(&repo.dir)
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "{install:?}");
+    copy_fixture(&repo.dir);
+    repo.git(&["add", "-A"]);
+    // The staged change, judged as the hook judges it, reported as JSON.
+    let out = std::process::Command::new(secretgate_bin())
+        .current_dir(&repo.dir)
+        .args(["pre-commit", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let findings: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_same(keys_of(&findings, ""), "pre-commit");
+    // A real commit through the installed hook is refused and does not exist.
+    let o = gitutil::git_output(&repo.dir, &["commit", "-q", "-m", "shop"]);
+    assert!(!o.status.success(), "the commit must be refused");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("commit rejected"), "{err}");
+    assert!(
+        !gitutil::git_output(&repo.dir, &["rev-parse", "-q", "--verify", "HEAD"])
+            .status
+            .success(),
+        "no commit was made"
+    );
+    // Only medium findings: the commit goes through and the warning is printed.
+    repo.git(&["rm", "-rq", "--cached", "."]);
+    repo.git(&["add", "app/templates/greet.html"]);
+    let o = gitutil::git_output(&repo.dir, &["commit", "-q", "-m", "template"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("warning"), "{err}");
+    assert!(err.contains("jinja-safe-filter"), "{err}");
+}
