@@ -37,6 +37,9 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A hook's time budget was spent before it could decide.
+    #[error("the time budget of {0} s was spent")]
+    Budget(String),
     /// The repository is missing objects, corrupt, or cannot be opened.
     #[error("repository error: {0}")]
     Repo(String),
@@ -47,7 +50,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config { .. } | Error::Usage(_) | Error::HookInput { .. } => 2,
-            Error::Io { .. } | Error::Repo(_) => 3,
+            Error::Io { .. } | Error::Repo(_) | Error::Budget(_) => 3,
         }
     }
 

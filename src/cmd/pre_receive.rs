@@ -6,8 +6,8 @@
 //! with a message that blames the scanner, unless the admin chose `fail_open`.
 
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
+use std::time::Instant;
 
 use super::{load_baseline, load_rules, open_output, report_io, style, Exit};
 use crate::cli::Config;
@@ -17,7 +17,7 @@ use crate::policy::Verdict;
 use crate::report::pusher::{self, Hook, MessageContext};
 use crate::report::Format;
 use crate::rules::Policy;
-use crate::source::push::{parse_updates, HookEnv, PushRepo, PushScan, RefUpdate};
+use crate::source::push::{parse_updates, Budget, HookEnv, PushRepo, PushScan, RefUpdate};
 
 /// Input larger than this is not git's (one line per ref).
 const MAX_INPUT: u64 = 64 << 20;
@@ -43,6 +43,7 @@ struct Scanned {
 
 /// Runs the hook.
 pub fn run(config: &Config) -> Result<Exit> {
+    let start = Instant::now();
     let gitlab = is_gitlab();
     let ctx_default = MessageContext {
         hook: Hook::PreReceive,
@@ -77,10 +78,10 @@ pub fn run(config: &Config) -> Result<Exit> {
         })?;
     let env = HookEnv::from_env();
 
-    let cancel = Arc::new(AtomicBool::new(false));
+    let budget = Budget::new(start, policy.time_budget);
     let (tx, rx) = mpsc::channel();
     {
-        let cancel = Arc::clone(&cancel);
+        let budget = budget.clone();
         let env = env.clone();
         let mut rules = rules;
         std::thread::Builder::new()
@@ -94,7 +95,7 @@ pub fn run(config: &Config) -> Result<Exit> {
                             rules.add_allowlist(allow, &origin)?;
                         }
                     }
-                    let scan = repo.scan(&rules, &updates, &cancel)?;
+                    let scan = repo.scan(&rules, &updates, &budget)?;
                     Ok(Scanned {
                         updates,
                         scan,
@@ -106,13 +107,10 @@ pub fn run(config: &Config) -> Result<Exit> {
             })
             .map_err(|e| Error::Repo(format!("cannot start the scan: {e}")))?;
     }
-    let outcome = match rx.recv_timeout(policy.time_budget) {
-        Ok(r) => r,
-        Err(_) => {
-            cancel.store(true, Ordering::Relaxed);
-            let secs = format!("{:.3}", policy.time_budget.as_secs_f64());
-            let secs = secs.trim_end_matches('0').trim_end_matches('.');
-            let reason = format!("the time budget of {secs} s was spent");
+    let outcome = match rx.recv_timeout(budget.remaining()) {
+        Ok(Err(Error::Budget(_))) | Err(_) => {
+            budget.cancel();
+            let reason = budget.spent().to_string();
             tracing::error!(fail_open = policy.fail_open, "{reason}");
             say(&pusher::cannot_decide(&reason, policy.fail_open, &ctx));
             return Ok(if policy.fail_open {
@@ -121,6 +119,7 @@ pub fn run(config: &Config) -> Result<Exit> {
                 Exit::Io
             });
         }
+        Ok(r) => r,
     };
     let scanned = match outcome {
         Ok(s) => s,

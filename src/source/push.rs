@@ -11,6 +11,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bstr::{BString, ByteSlice};
 use gix::hash::ObjectId;
@@ -166,6 +168,51 @@ impl HookEnv {
     }
 }
 
+/// The hook's time budget, checked by the scan between commits and blobs, so that the verdict
+/// does not depend on how the threads were scheduled.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    deadline: Instant,
+    limit: Duration,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Budget {
+    /// A budget of `limit` from `start`.
+    pub fn new(start: Instant, limit: Duration) -> Self {
+        Budget {
+            deadline: start + limit,
+            limit,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Stops the scan (the waiting side gave up).
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// The time left (zero when spent).
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// The error to return when the budget is spent.
+    pub fn spent(&self) -> Error {
+        let secs = format!("{:.3}", self.limit.as_secs_f64());
+        Error::Budget(secs.trim_end_matches('0').trim_end_matches('.').to_owned())
+    }
+
+    /// An error once the budget is spent or the scan was cancelled.
+    pub fn check(&self) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) || Instant::now() >= self.deadline {
+            Err(self.spent())
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// What the push brings, and what it holds.
 #[derive(Debug, Default)]
 pub struct PushScan {
@@ -237,16 +284,14 @@ impl PushRepo {
     }
 
     /// The commits reachable from `tips` that no existing ref reaches, children before parents.
-    fn new_commits(&self, tips: &[ObjectId], cancel: &AtomicBool) -> Result<Vec<ObjectId>> {
+    fn new_commits(&self, tips: &[ObjectId], budget: &Budget) -> Result<Vec<ObjectId>> {
         if self.quarantined {
             let mut buf = Vec::new();
             let mut seen = HashSet::new();
             let mut out = Vec::new();
             let mut stack: Vec<ObjectId> = tips.iter().rev().copied().collect();
             while let Some(c) = stack.pop() {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(Error::Repo("cancelled".into()));
-                }
+                budget.check()?;
                 if !seen.insert(c) || !self.odb.in_first(&c) {
                     continue;
                 }
@@ -278,9 +323,7 @@ impl PushRepo {
             .map_err(|e| Error::repo("cannot walk the new commits", e))?;
         let mut out = Vec::new();
         for info in walk {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(Error::Repo("cancelled".into()));
-            }
+            budget.check()?;
             out.push(
                 info.map_err(|e| Error::repo("cannot walk the new commits", e))?
                     .id,
@@ -294,7 +337,7 @@ impl PushRepo {
         &self,
         rules: &Ruleset,
         updates: &[RefUpdate],
-        cancel: &AtomicBool,
+        budget: &Budget,
     ) -> Result<PushScan> {
         let mut out = PushScan::default();
         let mut scanner = BlobScanner::new(rules, &self.odb);
@@ -336,15 +379,14 @@ impl PushRepo {
                 }
                 Kind::Tag => unreachable!("peeled"),
             }
-            let commits = self.new_commits(&[target], cancel)?;
+            budget.check()?;
+            let commits = self.new_commits(&[target], budget)?;
             tracing::debug!(r#ref = %escape(&u.name), commits = commits.len(), "new commits");
             for c in commits.into_iter().rev() {
                 if !scanned.insert(c) {
                     continue;
                 }
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(Error::Repo("cancelled".into()));
-                }
+                budget.check()?;
                 out.commits.push(c);
                 out.findings.extend(self.scan_commit(
                     &mut scanner,
