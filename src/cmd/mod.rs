@@ -4,6 +4,7 @@
 //! sizing the thread pool) lives here so that every mode behaves the same way.
 
 pub mod audit;
+pub mod hook;
 pub mod install;
 pub mod pre_commit;
 pub mod pre_receive;
@@ -14,8 +15,8 @@ use std::io::{self, IsTerminal, Write};
 
 use crate::cli::{ColorArg, Config};
 use crate::error::{Error, Result};
-use crate::policy::Baseline;
-use crate::report::Style;
+use crate::policy::{Baseline, Verdict};
+use crate::report::{Style, Summary};
 use crate::rules::Ruleset;
 
 /// The contract's exit codes.
@@ -94,4 +95,27 @@ pub fn report_io(r: io::Result<()>, config: &Config) -> Result<()> {
             source: e,
         }),
     }
+}
+
+/// Writes the report of a verdict (to stdout or `--output`), with the verdict's counts.
+pub fn write_verdict(
+    config: &Config,
+    verdict: &Verdict,
+    rules: &Ruleset,
+    mut summary: Summary,
+) -> Result<()> {
+    summary.blocking = verdict.blocking.len();
+    summary.warnings = verdict.warnings.len();
+    summary.baselined = verdict.baselined;
+    let mut out = open_output(config)?;
+    let r = crate::report::write(
+        config.format,
+        &mut out,
+        &verdict.all(),
+        rules,
+        &summary,
+        style(config),
+    )
+    .and_then(|()| out.flush());
+    report_io(r, config)
 }

@@ -6,24 +6,17 @@
 //! (a broken repository, an unreadable index) it refuses the commit, unless the policy says
 //! fail open: a hook that silently let everything through would be worse than none.
 
-use std::io::Write;
 use std::path::Path;
 
-use super::{load_baseline, load_rules, open_output, report_io, style, Exit};
+use super::hook::{cannot_decide, load_rules_or_say, report_if_asked, say};
+use super::{load_baseline, Exit};
 use crate::cli::Config;
 use crate::error::{Error, Result};
 use crate::finding::Finding;
 use crate::policy::Verdict;
 use crate::report::pusher::{self, Hook, MessageContext};
-use crate::report::Format;
 use crate::rules::{parse_repo_allowlist, Ruleset};
 use crate::source::staged::{StagedChanges, StagedEnv, StagedRepo, StagedScan};
-
-fn say(text: &str) {
-    let mut e = std::io::stderr().lock();
-    let _ = e.write_all(text.as_bytes());
-    let _ = e.flush();
-}
 
 /// Runs the hook in `dir` (default: the current directory).
 pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
@@ -32,17 +25,7 @@ pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
         max_shown: 20,
         gitlab: false,
     };
-    let mut rules = match load_rules(config) {
-        Ok(r) => r,
-        Err(e) => {
-            say(&pusher::cannot_decide(
-                "its configuration is invalid",
-                false,
-                &ctx_default,
-            ));
-            return Err(e);
-        }
-    };
+    let mut rules = load_rules_or_say(config, &ctx_default)?;
     let policy = rules.policy.clone();
     let ctx = MessageContext {
         max_shown: policy.max_findings_shown,
@@ -71,18 +54,7 @@ pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
             ));
             return Err(e);
         }
-        Err(e) => {
-            tracing::error!(fail_open = policy.fail_open, "{e}");
-            say(&pusher::cannot_decide(
-                &e.to_string(),
-                policy.fail_open,
-                &ctx,
-            ));
-            if policy.fail_open {
-                return Ok(Exit::Clean);
-            }
-            return Err(e);
-        }
+        Err(e) => return cannot_decide(e, &policy, &ctx),
     };
     tracing::info!(
         changed = scan.changed,
@@ -102,7 +74,7 @@ pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
     }
 
     let verdict = Verdict::new(scan.findings.clone(), &policy, baseline.as_ref());
-    write_report(config, &verdict, &rules, &scan)?;
+    report_if_asked(config, &verdict, &rules, &scan.summary)?;
     let blocking: Vec<&Finding> = verdict.blocking.iter().collect();
     let warnings: Vec<&Finding> = verdict.warnings.iter().collect();
     if !blocking.is_empty() || !warnings.is_empty() {
@@ -130,30 +102,4 @@ fn add_repo_allowlist(
     rules.add_allowlist(allow, &origin)?;
     tracing::debug!(file = %origin, "repository allow patterns added");
     Ok(())
-}
-
-fn write_report(
-    config: &Config,
-    verdict: &Verdict,
-    rules: &Ruleset,
-    scan: &StagedScan,
-) -> Result<()> {
-    if config.format == Format::Human && config.output.is_none() {
-        return Ok(());
-    }
-    let mut summary = scan.summary.clone();
-    summary.blocking = verdict.blocking.len();
-    summary.warnings = verdict.warnings.len();
-    summary.baselined = verdict.baselined;
-    let mut out = open_output(config)?;
-    let r = crate::report::write(
-        config.format,
-        &mut out,
-        &verdict.all(),
-        rules,
-        &summary,
-        style(config),
-    )
-    .and_then(|()| out.flush());
-    report_io(r, config)
 }

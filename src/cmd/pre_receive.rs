@@ -9,13 +9,13 @@ use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use super::{load_baseline, load_rules, open_output, report_io, style, Exit};
+use super::hook::{cannot_decide, load_rules_or_say, report_if_asked, say};
+use super::{load_baseline, Exit};
 use crate::cli::Config;
 use crate::error::{Error, Result};
 use crate::finding::Finding;
 use crate::policy::Verdict;
 use crate::report::pusher::{self, Hook, MessageContext};
-use crate::report::Format;
 use crate::rules::Policy;
 use crate::source::push::{parse_updates, Budget, HookEnv, PushRepo, PushScan, RefUpdate};
 
@@ -26,12 +26,6 @@ fn is_gitlab() -> bool {
     ["GL_ID", "GL_PROTOCOL", "GL_REPOSITORY"]
         .iter()
         .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
-}
-
-fn say(text: &str) {
-    let mut e = std::io::stderr().lock();
-    let _ = e.write_all(text.as_bytes());
-    let _ = e.flush();
 }
 
 struct Scanned {
@@ -50,17 +44,7 @@ pub fn run(config: &Config) -> Result<Exit> {
         max_shown: 20,
         gitlab,
     };
-    let rules = match load_rules(config) {
-        Ok(r) => r,
-        Err(e) => {
-            say(&pusher::cannot_decide(
-                "its configuration is invalid",
-                false,
-                &ctx_default,
-            ));
-            return Err(e);
-        }
-    };
+    let rules = load_rules_or_say(config, &ctx_default)?;
     let policy = rules.policy.clone();
     let ctx = MessageContext {
         max_shown: policy.max_findings_shown,
@@ -141,18 +125,7 @@ pub fn run(config: &Config) -> Result<Exit> {
             ));
             return Err(e);
         }
-        Err(e) => {
-            tracing::error!(fail_open = policy.fail_open, "{e}");
-            say(&pusher::cannot_decide(
-                &e.to_string(),
-                policy.fail_open,
-                &ctx,
-            ));
-            if policy.fail_open {
-                return Ok(Exit::Clean);
-            }
-            return Err(e);
-        }
+        Err(e) => return cannot_decide(e, &policy, &ctx),
     };
     tracing::info!(
         commits = scanned.scan.commits.len(),
@@ -162,7 +135,7 @@ pub fn run(config: &Config) -> Result<Exit> {
     );
     let findings = scanned.scan.findings.clone();
     let verdict = Verdict::new(findings, &policy, baseline.as_ref());
-    write_report(config, &verdict, &scanned.rules, &scanned.scan)?;
+    report_if_asked(config, &verdict, &scanned.rules, &scanned.scan.summary)?;
 
     let blocking: Vec<&Finding> = verdict.blocking.iter().collect();
     let warnings: Vec<&Finding> = verdict.warnings.iter().collect();
@@ -207,32 +180,6 @@ fn prefix(text: &str, gitlab: bool) -> String {
     } else {
         text.to_owned()
     }
-}
-
-fn write_report(
-    config: &Config,
-    verdict: &Verdict,
-    rules: &crate::rules::Ruleset,
-    scan: &PushScan,
-) -> Result<()> {
-    if config.format == Format::Human && config.output.is_none() {
-        return Ok(());
-    }
-    let mut summary = scan.summary.clone();
-    summary.blocking = verdict.blocking.len();
-    summary.warnings = verdict.warnings.len();
-    summary.baselined = verdict.baselined;
-    let mut out = open_output(config)?;
-    let r = crate::report::write(
-        config.format,
-        &mut out,
-        &verdict.all(),
-        rules,
-        &summary,
-        style(config),
-    )
-    .and_then(|()| out.flush());
-    report_io(r, config)
 }
 
 enum Bypass {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{load_baseline, load_rules, open_output, report_io, style, with_pool, Exit};
+use super::{load_baseline, load_rules, with_pool, write_verdict, Exit};
 use crate::cli::Config;
 use crate::error::Result;
 use crate::policy::{sort_findings, Verdict};
@@ -16,21 +16,7 @@ pub fn run(config: &Config, paths: &[PathBuf], stdin_name: Option<&str>) -> Resu
     let mut findings = outcome.findings;
     sort_findings(&mut findings);
     let verdict = Verdict::new(findings, &rules.policy, baseline.as_ref());
-    let mut summary = outcome.summary;
-    summary.blocking = verdict.blocking.len();
-    summary.warnings = verdict.warnings.len();
-    summary.baselined = verdict.baselined;
-    let mut out = open_output(config)?;
-    let r = crate::report::write(
-        config.format,
-        &mut out,
-        &verdict.all(),
-        &rules,
-        &summary,
-        style(config),
-    )
-    .and_then(|()| out.flush());
-    report_io(r, config)?;
+    write_verdict(config, &verdict, &rules, outcome.summary)?;
     for e in &outcome.errors {
         tracing::error!("{e}");
     }

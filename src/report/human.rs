@@ -29,6 +29,57 @@ fn severity_code(s: Severity) -> &'static str {
     }
 }
 
+/// Writes one finding: where, what, the redacted value, its commit and how to fix it.
+fn write_finding(out: &mut dyn Write, f: &Finding, p: &Paint) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}:{}:{}: {} [{}] {}",
+        p.wrap("1", &f.path),
+        f.line,
+        f.column,
+        p.wrap(severity_code(f.severity), f.severity.as_str()),
+        f.rule_id,
+        f.message
+    )?;
+    writeln!(out, "    value: {}", f.secret)?;
+    if let Some(c) = &f.commit {
+        let mut line = format!("    commit: {c}");
+        if let Some(a) = &f.author {
+            line.push_str(&format!("  author: {a}"));
+        }
+        if let Some(d) = &f.date {
+            line.push_str(&format!("  date: {d}"));
+        }
+        writeln!(out, "{line}")?;
+    }
+    if let Some(n) = f.occurrences.filter(|&n| n > 1) {
+        let short = |c: &Option<String>| c.as_deref().map(|c| c[..c.len().min(12)].to_owned());
+        match (short(&f.first_commit), short(&f.last_commit)) {
+            (Some(a), Some(b)) if a != b => {
+                writeln!(out, "    held by {n} commits, first {a}, last {b}")?
+            }
+            _ => writeln!(out, "    held by {n} commits")?,
+        }
+    }
+    if let Some(present) = f.present_at_head {
+        writeln!(
+            out,
+            "    {}",
+            if present {
+                "still present at the tip of the default branch"
+            } else {
+                "in history only (no longer at the tip of the default branch)"
+            }
+        )?;
+    }
+    for (i, l) in f.remediation.lines().enumerate() {
+        let lead = if i == 0 { "    fix: " } else { "         " };
+        writeln!(out, "{lead}{l}")?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
 /// Writes the findings and a summary.
 pub fn write(
     out: &mut dyn Write,
@@ -38,46 +89,7 @@ pub fn write(
 ) -> io::Result<()> {
     let p = Paint(style.color);
     for f in findings {
-        writeln!(
-            out,
-            "{}:{}:{}: {} [{}] {}",
-            p.wrap("1", &f.path),
-            f.line,
-            f.column,
-            p.wrap(severity_code(f.severity), f.severity.as_str()),
-            f.rule_id,
-            f.message
-        )?;
-        writeln!(out, "    value: {}", f.secret)?;
-        if let Some(c) = &f.commit {
-            let mut line = format!("    commit: {c}");
-            if let Some(a) = &f.author {
-                line.push_str(&format!("  author: {a}"));
-            }
-            if let Some(d) = &f.date {
-                line.push_str(&format!("  date: {d}"));
-            }
-            writeln!(out, "{line}")?;
-        }
-        if let Some(n) = f.occurrences.filter(|&n| n > 1) {
-            writeln!(out, "    seen {n} times")?;
-        }
-        if let Some(present) = f.present_at_head {
-            writeln!(
-                out,
-                "    {}",
-                if present {
-                    "still present at the tip of the default branch"
-                } else {
-                    "in history only (no longer at the tip of the default branch)"
-                }
-            )?;
-        }
-        for (i, l) in f.remediation.lines().enumerate() {
-            let lead = if i == 0 { "    fix: " } else { "         " };
-            writeln!(out, "{lead}{l}")?;
-        }
-        writeln!(out)?;
+        write_finding(out, f, &p)?;
     }
     let total = summary.blocking + summary.warnings;
     let verdict = if total == 0 {
@@ -113,6 +125,215 @@ pub fn write(
         }
         if summary.skipped.len() > 50 {
             writeln!(out, "    and {} more", summary.skipped.len() - 50)?;
+        }
+    }
+    Ok(())
+}
+
+/// What an audit covered, for the end of its human report.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSummary {
+    /// The repository as given.
+    pub repository: String,
+    /// `--range`, if given.
+    pub range: Option<String>,
+    /// The default branch (`HEAD`'s branch, shortened), if `HEAD` points anywhere.
+    pub default_branch: Option<String>,
+    /// Refs read.
+    pub refs: u64,
+    /// Refs that point to a tree or a blob: nothing to walk.
+    pub non_commit_refs: u64,
+    /// Commits audited.
+    pub commits: u64,
+    /// Unique blobs those commits hold.
+    pub blobs: u64,
+    /// Blobs scanned.
+    pub scanned: u64,
+    /// Bytes scanned.
+    pub bytes: u64,
+    /// Binary blobs, not scanned.
+    pub binary: u64,
+    /// Git LFS pointer files (the content is not in git), not scanned.
+    pub lfs: u64,
+    /// Blobs found only at paths the rules never scan.
+    pub path_skipped: u64,
+    /// Submodule paths (gitlinks), skipped, not followed.
+    pub submodules: u64,
+    /// The repository is a shallow clone: history stops at its boundary.
+    pub shallow: bool,
+    /// The repository is a partial clone: objects it never fetched are not scanned.
+    pub partial_clone: bool,
+    /// Blobs over the size cap, listed, not read.
+    pub over_cap: Vec<String>,
+    /// Objects a partial clone never fetched (a warning).
+    pub not_fetched: Vec<String>,
+    /// Corrupt or missing objects (the audit is incomplete: exit 3).
+    pub errors: Vec<String>,
+    /// Findings that block.
+    pub blocking: usize,
+    /// Findings that only warn.
+    pub warnings: usize,
+    /// Findings the baseline suppressed.
+    pub baselined: usize,
+}
+
+fn list(out: &mut dyn Write, title: &str, items: &[String]) -> io::Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{title} ({}):", items.len())?;
+    for s in items.iter().take(50) {
+        writeln!(out, "    {s}")?;
+    }
+    if items.len() > 50 {
+        writeln!(out, "    and {} more", items.len() - 50)?;
+    }
+    Ok(())
+}
+
+/// Writes an audit's findings, then its summary: findings by rule and severity, history only
+/// against still present, what was not scanned, and how to rotate a secret and remove it from
+/// the history.
+pub fn write_audit(
+    out: &mut dyn Write,
+    findings: &[&Finding],
+    s: &AuditSummary,
+    style: Style,
+) -> io::Result<()> {
+    let p = Paint(style.color);
+    for f in findings {
+        write_finding(out, f, &p)?;
+    }
+    let branch = s.default_branch.as_deref().unwrap_or("HEAD");
+    let mut scope = format!(
+        "audit of {}: {} commits from {} refs",
+        s.repository, s.commits, s.refs
+    );
+    if let Some(r) = &s.range {
+        scope = format!("audit of {}: {} commits in {r}", s.repository, s.commits);
+    }
+    writeln!(out, "{}", p.wrap("1", &scope))?;
+    let mut line = format!(
+        "  {} unique blobs, {} scanned ({} bytes)",
+        s.blobs, s.scanned, s.bytes
+    );
+    for (n, what) in [
+        (s.binary, "binary"),
+        (s.lfs, "Git LFS pointers"),
+        (s.path_skipped, "at skipped paths only"),
+        (s.submodules, "submodules (not followed)"),
+    ] {
+        if n > 0 {
+            line.push_str(&format!("; {n} {what}"));
+        }
+    }
+    writeln!(out, "{line}")?;
+    if s.shallow {
+        writeln!(
+            out,
+            "  shallow clone: history before its boundary was not audited"
+        )?;
+    }
+    if s.non_commit_refs > 0 {
+        writeln!(
+            out,
+            "  {} refs point to a tree or a blob, not a commit: not audited",
+            s.non_commit_refs
+        )?;
+    }
+    let total = s.blocking + s.warnings;
+    if total == 0 {
+        let mut l = p.wrap("32", "no findings");
+        if s.baselined > 0 {
+            l.push_str(&format!(" ({} known from the baseline)", s.baselined));
+        }
+        writeln!(out, "{l}")?;
+    } else {
+        let present = findings
+            .iter()
+            .filter(|f| f.present_at_head == Some(true))
+            .count();
+        let mut l = format!(
+            "{} finding{}: {} blocking, {} warning{}",
+            total,
+            if total == 1 { "" } else { "s" },
+            p.wrap(
+                if s.blocking > 0 { "1;31" } else { "32" },
+                &s.blocking.to_string()
+            ),
+            s.warnings,
+            if s.warnings == 1 { "" } else { "s" },
+        );
+        if s.baselined > 0 {
+            l.push_str(&format!("; {} known from the baseline", s.baselined));
+        }
+        writeln!(out, "{l}")?;
+        writeln!(
+            out,
+            "  {present} still present at the tip of {branch}, {} in history only",
+            total - present
+        )?;
+        let mut by_rule: std::collections::BTreeMap<&str, [usize; 3]> = Default::default();
+        for f in findings {
+            let i = match f.severity {
+                Severity::High => 0,
+                Severity::Medium => 1,
+                Severity::Low => 2,
+            };
+            by_rule.entry(&f.rule_id).or_default()[i] += 1;
+        }
+        let width = by_rule.keys().map(|k| k.len()).max().unwrap_or(0);
+        writeln!(out, "  by rule:")?;
+        for (rule, n) in &by_rule {
+            let parts: Vec<String> = ["high", "medium", "low"]
+                .iter()
+                .zip(n)
+                .filter(|(_, &k)| k > 0)
+                .map(|(s, k)| format!("{k} {s}"))
+                .collect();
+            writeln!(out, "    {rule:width$}  {}", parts.join(", "))?;
+        }
+    }
+    list(
+        out,
+        &format!(
+            "not scanned, over the size cap{}",
+            if s.over_cap.is_empty() {
+                ""
+            } else {
+                " (listed, not read)"
+            }
+        ),
+        &s.over_cap,
+    )?;
+    list(
+        out,
+        "not scanned, never fetched by this partial clone (warning)",
+        &s.not_fetched,
+    )?;
+    list(
+        out,
+        "errors: corrupt or missing objects (the audit is incomplete)",
+        &s.errors,
+    )?;
+    if findings
+        .iter()
+        .any(|f| f.kind == crate::rules::Kind::Secret)
+    {
+        writeln!(out)?;
+        writeln!(out, "What to do about a secret found here:")?;
+        for l in [
+            "  1. Rotate it where it was issued (each finding's fix says how): anyone with a clone",
+            "     or a fork has it, so it is leaked even if it is only in the history.",
+            "  2. If it is still present, replace it with the environment lookup each fix shows.",
+            "  3. To remove it from the history as well, in a fresh clone, with each value written",
+            "     into a file kept outside the repository:",
+            "         printf '%s==>***REMOVED***\\n' 'THE-SECRET-VALUE' >> ../replacements.txt",
+            "         git filter-repo --replace-text ../replacements.txt",
+            "     then force-push every branch and tag and have every clone re-cloned. Rewriting",
+            "     does not un-leak a value: rotate it first.",
+        ] {
+            writeln!(out, "{l}")?;
         }
     }
     Ok(())

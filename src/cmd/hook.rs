@@ -1,0 +1,64 @@
+//! What the two hooks share: speaking to the person whose push or commit is judged, the report
+//! for tools, and what happens when a hook cannot decide.
+//!
+//! A hook's standard error is the person's terminal (git relays a server hook's as `remote:`
+//! lines), so everything a hook has to say goes there in one write; the machine-readable report
+//! is written only when asked for, so a hook stays quiet on success.
+
+use std::io::Write;
+
+use super::{load_rules, write_verdict, Exit};
+use crate::cli::Config;
+use crate::error::{Error, Result};
+use crate::policy::Verdict;
+use crate::report::pusher::{self, MessageContext};
+use crate::report::{Format, Summary};
+use crate::rules::{Policy, Ruleset};
+
+/// Writes text to standard error at once.
+pub fn say(text: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_all(text.as_bytes());
+    let _ = e.flush();
+}
+
+/// Loads the rules; when they are broken, tells the person that the scanner (not their code)
+/// failed before returning the error.
+pub fn load_rules_or_say(config: &Config, ctx: &MessageContext) -> Result<Ruleset> {
+    load_rules(config).inspect_err(|_| {
+        say(&pusher::cannot_decide(
+            "its configuration is invalid",
+            false,
+            ctx,
+        ))
+    })
+}
+
+/// The hook could not decide: logs it, tells the person, and rejects, unless the policy says
+/// fail open.
+pub fn cannot_decide(e: Error, policy: &Policy, ctx: &MessageContext) -> Result<Exit> {
+    tracing::error!(fail_open = policy.fail_open, "{e}");
+    say(&pusher::cannot_decide(
+        &e.to_string(),
+        policy.fail_open,
+        ctx,
+    ));
+    if policy.fail_open {
+        Ok(Exit::Clean)
+    } else {
+        Err(e)
+    }
+}
+
+/// Writes the report when `--format` or `--output` asks for one.
+pub fn report_if_asked(
+    config: &Config,
+    verdict: &Verdict,
+    rules: &Ruleset,
+    summary: &Summary,
+) -> Result<()> {
+    if config.format == Format::Human && config.output.is_none() {
+        return Ok(());
+    }
+    write_verdict(config, verdict, rules, summary.clone())
+}
