@@ -16,7 +16,7 @@
 //!
 //! ```
 //! let rules = secretgate::rules::builtin().unwrap();
-//! let found = rules.scan(b"app.py", b"app.run(debug=True)\n");
+//! let found = rules.scan(b"app.py", b"app.run(debug=True)\n"); // secretgate:allow
 //! assert_eq!(rules.rules[found[0].rule].id, "flask-debug");
 //! ```
 #![deny(missing_docs)]
