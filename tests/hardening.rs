@@ -174,3 +174,55 @@ fn pre_commit_reports_the_same_and_blocks_on_high() {
     assert!(err.contains("warning"), "{err}");
     assert!(err.contains("jinja-safe-filter"), "{err}");
 }
+
+fn audit_json(dir: &Path) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(secretgate_bin())
+        .current_dir(dir)
+        .args(["audit", "--format", "json", "."])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn audit_reports_the_same_and_a_flask_app_without_error_handler_once() {
+    let sb = Sandbox::new();
+    let repo = sb.work("work");
+    copy_fixture(&repo.dir);
+    let head = repo.commit_all("shop");
+    let findings = audit_json(&repo.dir);
+    let mut want = expected();
+    want.insert(Key {
+        path: "app/__init__.py".into(),
+        line: 10,
+        rule: "flask-no-error-handler".into(),
+        severity: "low".into(),
+    });
+    let found: BTreeSet<Key> = keys_of(&findings, "").into_iter().collect();
+    assert_eq!(found, want);
+    let tree = findings
+        .iter()
+        .find(|f| f["rule_id"] == "flask-no-error-handler")
+        .unwrap();
+    assert_eq!(tree["commit"], head.as_str());
+    assert_eq!(tree["present_at_head"], true);
+
+    // A handler registered anywhere in the tree clears it.
+    repo.write(
+        "app/errors.py",
+        "from flask import render_template\n\ndef init(app):\n    @app.errorhandler(500)\n    def internal_error(e):\n        return render_template(\"500.html\"), 500\n",
+    );
+    repo.commit_all("error pages");
+    let findings = audit_json(&repo.dir);
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["rule_id"] == "flask-no-error-handler"),
+        "{findings:#?}"
+    );
+}

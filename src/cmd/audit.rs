@@ -41,6 +41,9 @@ pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
     );
     let has_errors = outcome.has_errors();
     let mut findings = outcome.findings;
+    if range.is_none() {
+        findings.extend(crate::source::tip::tree_findings(repo, &rules)?);
+    }
     sort_findings(&mut findings);
     let verdict = Verdict::new(findings, &rules.policy, baseline.as_ref());
     let mut summary = outcome.summary;

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::{open_output, report_io, Exit};
 use crate::cli::Config;
+use crate::detect::Match;
 use crate::error::Result;
 use crate::finding::redact;
 use crate::report::Format;
@@ -70,6 +71,19 @@ pub struct ExampleFailure {
     pub message: String,
 }
 
+/// The detector's matches on one example: line rules see the file, tree rules a tree of it alone.
+fn run_example(rules: &Ruleset, rule: &crate::rules::Rule, path: &str, text: &str) -> Vec<Match> {
+    if rule.scope == crate::rules::syntax::Scope::Tree {
+        rules
+            .scan_tree(&[(path.as_bytes().to_vec(), text.as_bytes().to_vec())])
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect()
+    } else {
+        rules.scan(path.as_bytes(), text.as_bytes())
+    }
+}
+
 /// Runs every rule's positive and negative examples through the detector.
 pub fn check_examples(rules: &Ruleset) -> (usize, Vec<ExampleFailure>) {
     let mut ran = 0;
@@ -77,7 +91,7 @@ pub fn check_examples(rules: &Ruleset) -> (usize, Vec<ExampleFailure>) {
     for (idx, rule) in rules.rules.iter().enumerate() {
         for (n, ex) in rule.examples.iter().enumerate() {
             ran += 1;
-            let found = rules.scan(ex.path.as_bytes(), ex.text.as_bytes());
+            let found = run_example(rules, rule, &ex.path, &ex.text);
             if !found.iter().any(|m| m.rule == idx) {
                 failures.push(ExampleFailure {
                     rule: rule.id.clone(),
@@ -91,7 +105,7 @@ pub fn check_examples(rules: &Ruleset) -> (usize, Vec<ExampleFailure>) {
         }
         for (n, ex) in rule.negative_examples.iter().enumerate() {
             ran += 1;
-            let found = rules.scan(ex.path.as_bytes(), ex.text.as_bytes());
+            let found = run_example(rules, rule, &ex.path, &ex.text);
             if let Some(m) = found.iter().find(|m| m.rule == idx) {
                 failures.push(ExampleFailure {
                     rule: rule.id.clone(),

@@ -38,7 +38,8 @@ pub struct Match {
     pub line: usize,
     /// 1-based byte column of `start`.
     pub column: usize,
-    /// The unredacted value; never printed, only redacted and fingerprinted.
+    /// The unredacted value (for settings, the whole matched code); never printed, only
+    /// redacted and fingerprinted.
     pub value: Vec<u8>,
     /// The setting's name, when the rule captures one (`JWT_SECRET_KEY`).
     pub name: Option<String>,
@@ -77,10 +78,15 @@ impl Ruleset {
         self.allowlist.skips_path(path) || self.policy.skip_paths.matches(path)
     }
 
-    fn rule_applies(&self, rule: &Rule, path: &[u8], binary: bool) -> bool {
-        (!binary || rule.binary)
+    /// Whether a rule runs line by line on files at `path` (its path globs; tree rules never do).
+    pub fn rule_runs_on(&self, rule: &Rule, path: &[u8]) -> bool {
+        rule.scope == crate::rules::syntax::Scope::Line
             && (rule.paths.is_empty() || rule.paths.matches(path))
             && !rule.skip_paths.matches(path)
+    }
+
+    fn rule_applies(&self, rule: &Rule, path: &[u8], binary: bool) -> bool {
+        (!binary || rule.binary) && self.rule_runs_on(rule, path)
     }
 
     /// Finds every match in `data`, read from `path` (`/`-separated, relative to the top).
@@ -281,7 +287,13 @@ impl Ruleset {
             span,
             line: 0,
             column: 0,
-            value: value.to_vec(),
+            // A setting's finding is the whole matched code: `DEBUG = True` and
+            // `TESTING = True` in one file are two findings, not one value `True`.
+            value: if rule.kind == crate::rules::Kind::Secret {
+                value.to_vec()
+            } else {
+                data[span.0..span.1].trim().to_vec()
+            },
             name,
             entropy,
             severity,
@@ -323,4 +335,65 @@ fn is_weak(w: &crate::rules::compile::Weak, value: &[u8], entropy: Option<f64>) 
         || w.below_entropy
             .is_some_and(|min| entropy.unwrap_or_else(|| shannon(value)) < min)
         || w.values.iter().any(|r| r.is_match(value))
+}
+
+impl Ruleset {
+    /// Whether any rule judges whole trees (the audit then reads the tip's tree for them).
+    pub fn has_tree_rules(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.scope == crate::rules::syntax::Scope::Tree)
+    }
+
+    /// Whether a tree rule reads files at `path`.
+    pub fn tree_rule_reads(&self, path: &[u8]) -> bool {
+        !self.skips_path(path)
+            && self.rules.iter().any(|r| {
+                r.scope == crate::rules::syntax::Scope::Tree
+                    && (r.paths.is_empty() || r.paths.matches(path))
+                    && !r.skip_paths.matches(path)
+            })
+    }
+
+    /// Judges the rules of `scope = "tree"` over a whole tree, given as (path, content) pairs:
+    /// for each such rule, the first match in each file, unless some file of the tree matches
+    /// one of the rule's `unless_in_tree` regexes. Returns the index of the file with each match.
+    pub fn scan_tree(&self, files: &[(Vec<u8>, Vec<u8>)]) -> Vec<(usize, Match)> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            if rule.scope != crate::rules::syntax::Scope::Tree {
+                continue;
+            }
+            let selected: Vec<usize> = (0..files.len())
+                .filter(|&i| {
+                    let p = &files[i].0;
+                    !self.skips_path(p)
+                        && (rule.paths.is_empty() || rule.paths.matches(p))
+                        && !rule.skip_paths.matches(p)
+                        && !is_binary(&files[i].1)
+                })
+                .collect();
+            let cleared = selected
+                .iter()
+                .any(|&i| rule.unless_in_tree.iter().any(|r| r.is_match(&files[i].1)));
+            if cleared {
+                continue;
+            }
+            for &i in &selected {
+                let (path, data) = (&files[i].0, &files[i].1);
+                let mut found = Vec::new();
+                for &p in &rule.patterns {
+                    let pat = &self.patterns[p];
+                    if !(pat.paths.is_empty() || pat.paths.matches(path)) {
+                        continue;
+                    }
+                    self.run_pattern(p, path, data, &[(0, data.len())], &mut found);
+                }
+                if let Some(m) = self.finish(data, found).into_iter().next() {
+                    out.push((i, m));
+                }
+            }
+        }
+        out
+    }
 }

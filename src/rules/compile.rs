@@ -12,7 +12,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::paths::PathFilter;
-use super::syntax::{ConfigFile, ExampleSyntax, Kind, Severity};
+use super::syntax::{ConfigFile, ExampleSyntax, Kind, Scope, Severity};
 use crate::error::{Error, Result};
 
 /// A regex compiled on first use, with the indices of its `secret…` and `name…` groups.
@@ -158,6 +158,10 @@ pub struct Rule {
     pub file_requires: Vec<LazyRegex>,
     /// One of these must match in the enclosing function.
     pub block_requires: Vec<LazyRegex>,
+    /// Lines, or the whole tree.
+    pub scope: Scope,
+    /// For tree rules: a match of one of these anywhere in the tree clears it.
+    pub unless_in_tree: Vec<LazyRegex>,
     /// Development values and their lower severity.
     pub weak: Option<Weak>,
     /// Whether the rule runs on binary content.
@@ -461,6 +465,8 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
             skip_if_enclosed_by: many("skip_if_enclosed_by", &r.skip_if_enclosed_by)?,
             file_requires: many("file_requires", &r.file_requires)?,
             block_requires: many("block_requires", &r.block_requires)?,
+            scope: r.scope,
+            unless_in_tree: many("unless_in_tree", &r.unless_in_tree)?,
             weak,
             binary: r.binary,
             fallback: r.fallback,

@@ -99,6 +99,17 @@ pub enum Kind {
     Config,
 }
 
+/// What a rule judges: lines, or a whole tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// A match on a line (every mode).
+    #[default]
+    Line,
+    /// A property of the whole tree at the tip (the audit only).
+    Tree,
+}
+
 /// How bad a finding is; the policy maps severities to block or warn.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, PartialOrd, Ord,
@@ -183,6 +194,15 @@ pub struct RuleSyntax {
     /// (a route that deletes or modifies something).
     #[serde(default)]
     pub block_requires: Vec<String>,
+    /// `line` (default): a finding is a match on a line. `tree`: the rule judges a whole tree at
+    /// once (the audit's tip): a file matching it is reported only when no file in the tree
+    /// matches `unless_in_tree`.
+    #[serde(default)]
+    pub scope: Scope,
+    /// For `scope = "tree"`: regexes of which one matching in any file of the tree (that the
+    /// rule's paths select) means nothing is reported.
+    #[serde(default)]
+    pub unless_in_tree: Vec<String>,
     /// Values that are only development placeholders are reported at a lower severity.
     #[serde(default)]
     pub weak: Option<WeakSyntax>,

@@ -1324,9 +1324,7 @@ fn path_signature(rules: &Ruleset, path: &[u8]) -> Vec<u64> {
     let mut rule_ok: Vec<Option<bool>> = vec![None; rules.rules.len()];
     for (i, pat) in rules.patterns.iter().enumerate() {
         let r = &rules.rules[pat.rule];
-        let ok = *rule_ok[pat.rule].get_or_insert_with(|| {
-            (r.paths.is_empty() || r.paths.matches(path)) && !r.skip_paths.matches(path)
-        });
+        let ok = *rule_ok[pat.rule].get_or_insert_with(|| rules.rule_runs_on(r, path));
         if ok && (pat.paths.is_empty() || pat.paths.matches(path)) {
             let bit = i + 1;
             bits[bit / 64] |= 1 << (bit % 64);

@@ -9,3 +9,4 @@ pub mod git;
 pub mod history;
 pub mod push;
 pub mod staged;
+pub mod tip;
