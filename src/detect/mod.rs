@@ -105,7 +105,11 @@ impl Ruleset {
         // Windows per pattern: merged, increasing byte ranges around keyword hits.
         let mut windows: Vec<Vec<(usize, usize)>> = Vec::new();
         let mut active: Vec<usize> = Vec::new();
-        for hit in self.prefilter.automaton.find_overlapping_iter(data) {
+        for hit in self
+            .prefilter
+            .automaton(data.len())
+            .find_overlapping_iter(data)
+        {
             for &p in &self.prefilter.triggers[hit.pattern().as_usize()] {
                 if !self.pattern_applies(p, path, binary, &mut applicable) {
                     continue;

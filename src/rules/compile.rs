@@ -252,12 +252,88 @@ impl Policy {
 }
 
 /// The keyword prefilter: one automaton over every keyword of every pattern.
+///
+/// Built on first use, in one of two forms: a contiguous NFA, cheap to build, for the few
+/// kilobytes a hook usually judges (start-up is part of every push and every commit), and a
+/// DFA, three times faster on source code but several milliseconds to build, once a run has
+/// scanned enough bytes for the build to pay for itself. Both report the same matches.
 #[derive(Debug)]
 pub struct Prefilter {
-    /// The automaton (ASCII case-insensitive).
-    pub automaton: AhoCorasick,
+    keywords: Vec<String>,
     /// For each keyword, the patterns it triggers.
     pub triggers: Vec<Vec<usize>>,
+    small: OnceLock<AhoCorasick>,
+    large: OnceLock<AhoCorasick>,
+    scanned: std::sync::atomic::AtomicU64,
+}
+
+/// Bytes a run scans with the cheap automaton before it builds the fast one.
+const PREFILTER_DFA_AFTER: u64 = 1 << 20;
+
+impl Prefilter {
+    fn new(keywords: Vec<String>, triggers: Vec<Vec<usize>>) -> Self {
+        Prefilter {
+            keywords,
+            triggers,
+            small: OnceLock::new(),
+            large: OnceLock::new(),
+            scanned: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn build(
+        &self,
+        kind: aho_corasick::AhoCorasickKind,
+    ) -> std::result::Result<AhoCorasick, String> {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(kind))
+            .build(&self.keywords)
+            .map_err(|e| format!("keywords cannot be compiled: {e}"))
+    }
+
+    /// The automaton for `len` more bytes of input.
+    pub fn automaton(&self, len: usize) -> &AhoCorasick {
+        use aho_corasick::AhoCorasickKind::{ContiguousNFA, DFA};
+        use std::sync::atomic::Ordering;
+        let before = self.scanned.fetch_add(len as u64, Ordering::Relaxed);
+        if let Some(ac) = self.large.get() {
+            return ac;
+        }
+        let cell = if before + len as u64 > PREFILTER_DFA_AFTER {
+            (&self.large, DFA)
+        } else {
+            (&self.small, ContiguousNFA)
+        };
+        cell.0.get_or_init(|| {
+            // Keywords are plain strings: building can only fail on size limits, which
+            // validation at load has ruled out; fall back to the crate's own choice.
+            self.build(cell.1).unwrap_or_else(|_| {
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&self.keywords)
+                    .expect("keywords were validated at load")
+            })
+        })
+    }
+
+    /// Builds both forms now (validation of a user's rules file).
+    fn validate(&self) -> std::result::Result<(), String> {
+        self.build(aho_corasick::AhoCorasickKind::ContiguousNFA)?;
+        self.build(aho_corasick::AhoCorasickKind::DFA)?;
+        Ok(())
+    }
+
+    /// How many keywords it holds.
+    pub fn len(&self) -> usize {
+        self.keywords.len()
+    }
+
+    /// Whether it holds no keyword.
+    pub fn is_empty(&self) -> bool {
+        self.keywords.is_empty()
+    }
 }
 
 /// Everything the detector and the policy need, compiled once.
@@ -544,14 +620,10 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
         }
     }
 
-    // A DFA explicitly: past a hundred or so keywords the crate would pick an NFA, about three
-    // times slower on source code, and the prefilter is most of the detector's time.
-    let automaton = AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-        .build(&keywords)
-        .map_err(|e| err(format!("keywords cannot be compiled: {e}")))?;
+    let prefilter = Prefilter::new(keywords, triggers);
+    if validation == Validation::Full {
+        prefilter.validate().map_err(err)?;
+    }
 
     Ok(Ruleset {
         origin: origin.to_owned(),
@@ -559,9 +631,6 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
         patterns,
         allowlist,
         policy,
-        prefilter: Prefilter {
-            automaton,
-            triggers,
-        },
+        prefilter,
     })
 }

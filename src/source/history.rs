@@ -252,11 +252,7 @@ impl HistoryRepo {
     /// Runs the audit; call it inside the thread pool that should do the work.
     pub fn audit(&self, rules: &Ruleset, opts: &AuditOptions) -> Result<AuditOutcome> {
         let progress = Progress::new(opts.progress);
-        tracing::debug!(
-            kind = ?rules.prefilter.automaton.kind(),
-            keywords = rules.prefilter.automaton.patterns_len(),
-            "keyword automaton"
-        );
+        tracing::debug!(keywords = rules.prefilter.len(), "keyword automaton");
         let odb = open_objects(&self.objects, self.hash)?;
         let mut summary = AuditSummary {
             repository: self.display.clone(),
