@@ -750,3 +750,26 @@ fn secretgate_allow_suppresses_its_line() {
     r.expect_code(0);
     assert!(r.json().is_empty(), "{r}");
 }
+
+#[test]
+fn a_folders_own_allowlist_applies_to_its_scan() {
+    let dir = tempdir();
+    let key = "SECRET_KEY = \"8f42a73054b1749f8f58848be5e6502c\"\n";
+    write(dir.path(), "fixtures/config.py", key);
+    write(dir.path(), "app/config.py", key);
+    let root = dir.path().to_str().unwrap();
+    let r = run_in(None, &["scan", "--format", "json", root]);
+    assert_eq!(r.json().len(), 2, "{r}");
+    write(
+        dir.path(),
+        ".secretgate.toml",
+        "[allowlist]\npaths = [\"fixtures/**\"]\n",
+    );
+    let r = run_in(None, &["scan", "--format", "json", root]);
+    let found = r.json();
+    assert_eq!(found.len(), 1, "{r}");
+    assert!(field(&found[0], "path").ends_with("app/config.py"), "{r}");
+    write(dir.path(), ".secretgate.toml", "[policy]\nblock = []\n");
+    let r = run_in(None, &["scan", root]);
+    assert_eq!(r.code, 2, "a folder cannot change the policy\n{r}");
+}

@@ -93,11 +93,15 @@ fn collect(root: &Path, targets: &mut Vec<Target>, errors: &mut Vec<Error>) {
 enum FileResult {
     Scanned(Vec<Finding>, u64),
     Skipped(String),
+    Ignored,
     Binary,
     Failed(Error),
 }
 
 fn scan_one(rules: &Ruleset, t: &Target) -> FileResult {
+    if rules.skips_path(&t.rel) {
+        return FileResult::Ignored;
+    }
     let limit = rules.policy.max_blob_bytes;
     let file = match std::fs::File::open(&t.fs_path) {
         Ok(f) => f,
@@ -183,6 +187,7 @@ pub fn scan_paths(
             }
             FileResult::Skipped(why) => out.summary.skipped.push(why),
             FileResult::Binary => out.summary.binary += 1,
+            FileResult::Ignored => {}
             FileResult::Failed(e) => out.errors.push(e),
         }
     }
