@@ -773,3 +773,45 @@ fn a_folders_own_allowlist_applies_to_its_scan() {
     let r = run_in(None, &["scan", root]);
     assert_eq!(r.code, 2, "a folder cannot change the policy\n{r}");
 }
+
+#[test]
+fn documentation_examples_of_passwords_warn_instead_of_blocking() {
+    let dir = tempdir();
+    let url = "postgresql://app:Zq8xL2mP9vK4nB7c@db.internal/app";
+    write(
+        dir.path(),
+        "docs/setup.rst",
+        &format!("Connect with ``{url}``.\n"),
+    );
+    write(
+        dir.path(),
+        "app/db.py",
+        &format!("DATABASE_URL = \"{url}\"\n"),
+    );
+    let r = run_in(
+        None,
+        &["scan", "--format", "json", dir.path().to_str().unwrap()],
+    );
+    let mut got: Vec<(String, String)> = r
+        .json()
+        .iter()
+        .map(|f| {
+            let p = field(f, "path");
+            let short = if p.ends_with("setup.rst") {
+                "docs"
+            } else {
+                "code"
+            };
+            (short.to_owned(), field(f, "severity").to_owned())
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("code".to_owned(), "high".to_owned()),
+            ("docs".to_owned(), "medium".to_owned())
+        ],
+        "{r}"
+    );
+}

@@ -277,7 +277,7 @@ impl Ruleset {
             }
         }
         let severity = match &rule.weak {
-            Some(w) if is_weak(w, value, entropy) => w.severity,
+            Some(w) if is_weak(w, value, entropy) || w.paths.matches(path) => w.severity,
             _ => rule.severity,
         };
         let snippet = (rule.kind != crate::rules::Kind::Secret)

@@ -120,6 +120,8 @@ pub struct Weak {
     pub below_entropy: Option<f64>,
     /// Values matching one of these are weak.
     pub values: Vec<LazyRegex>,
+    /// Every value at these paths is weak.
+    pub paths: PathFilter,
 }
 
 /// An example input with its path.
@@ -524,6 +526,7 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
                     .iter()
                     .map(|v| lazy(&what("weak value"), v))
                     .collect::<Result<_>>()?,
+                paths: globs(&what("weak paths"), &w.paths)?,
             }),
         };
         let many = |field: &str, v: &[String]| -> Result<Vec<LazyRegex>> {

@@ -267,6 +267,9 @@ pub struct WeakSyntax {
     /// Regexes: a value matching one is weak.
     #[serde(default)]
     pub values: Vec<String>,
+    /// Globs: every value in a file at one of these paths is weak (documentation examples).
+    #[serde(default)]
+    pub paths: Vec<String>,
 }
 
 /// An example: text alone (scanned at the rule's `example_path`) or text with its path.
