@@ -82,9 +82,8 @@ pub fn write(out: &mut dyn Write, findings: &[&Finding], rules: &Ruleset) -> io:
                     props.insert(k.into(), json!(v));
                 }
             }
-            json!({
+            let mut result = json!({
                 "ruleId": f.rule_id,
-                "ruleIndex": index,
                 "level": level(f.severity),
                 "message": { "text": format!("{} [{}]. {}", f.message, f.secret, f.remediation) },
                 "locations": [{
@@ -95,7 +94,11 @@ pub fn write(out: &mut dyn Write, findings: &[&Finding], rules: &Ruleset) -> io:
                 }],
                 "partialFingerprints": { "secretgate/v1": f.fingerprint },
                 "properties": props,
-            })
+            });
+            if let Some(i) = index {
+                result["ruleIndex"] = json!(i);
+            }
+            result
         })
         .collect();
     let log = json!({
