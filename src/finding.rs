@@ -139,8 +139,12 @@ impl Finding {
         let rule = &rules.rules[m.rule];
         let pattern = &rules.patterns[m.pattern];
         let template = pattern.remediation.as_deref().unwrap_or(&rule.remediation);
-        let name = m.name.as_deref().unwrap_or("SECRET_KEY");
-        let remediation = template.replace("{name}", name).trim().to_owned();
+        // The name comes from the scanned text: escaped like everything else taken from it.
+        let name = m
+            .name
+            .as_deref()
+            .map_or_else(|| "SECRET_KEY".to_owned(), |n| escape(n.as_bytes()));
+        let remediation = template.replace("{name}", &name).trim().to_owned();
         let message = match (rule.kind, &m.name) {
             (Kind::Secret, Some(n)) => format!("{} ({})", rule.description, escape(n.as_bytes())),
             (Kind::Secret, None) => rule.description.clone(),

@@ -28,6 +28,23 @@ fn init_tracing(verbosity: i8) {
         .try_init();
 }
 
+/// The error as one line with no control character: a path or a ref named by a pusher (or a
+/// file name on disk) must not drive the terminal, and one error is one line.
+fn printable(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        if c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn main() -> ExitCode {
     let cli = match secretgate::cli::Cli::try_parse() {
         Ok(c) => c,
@@ -42,7 +59,7 @@ fn main() -> ExitCode {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
             let err = anyhow::Error::new(e);
-            eprintln!("secretgate: error: {err:#}");
+            eprintln!("secretgate: error: {}", printable(&format!("{err:#}")));
             let code = err
                 .downcast_ref::<secretgate::Error>()
                 .map(|e| e.exit_code())

@@ -33,6 +33,12 @@ pub enum Exit {
     Io = 3,
 }
 
+/// The stack of every thread that walks trees or delta chains: deep enough for the deepest
+/// tree git accepts (`MAX_TREE_DEPTH` levels, one call each) even in a debug build, which needs
+/// 16 MiB for 4,000 levels (the default 2 MiB overflowed at 1,000). Only the pages a walk
+/// touches are ever committed.
+pub const WORKER_STACK: usize = 32 << 20;
+
 /// Loads the rules in force for this run.
 pub fn load_rules(config: &Config) -> Result<Ruleset> {
     crate::rules::load(config.config.as_deref())
@@ -72,7 +78,7 @@ pub fn style(config: &Config) -> Style {
 
 /// Runs `f` on a pool of `--jobs` threads.
 pub fn with_pool<T: Send>(config: &Config, f: impl FnOnce() -> T + Send) -> Result<T> {
-    let mut b = rayon::ThreadPoolBuilder::new();
+    let mut b = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK);
     if let Some(n) = config.jobs {
         if n == 0 {
             return Err(Error::Usage("--jobs must be at least 1".into()));

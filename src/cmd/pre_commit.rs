@@ -38,12 +38,21 @@ pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
         None => std::thread::available_parallelism().map_or(1, usize::from),
     };
 
-    let scanned = (|| -> Result<StagedScan> {
-        let repo = StagedRepo::open(dir, &StagedEnv::from_env())?;
-        let staged = repo.changes()?;
-        add_repo_allowlist(&mut rules, &repo, &staged)?;
-        repo.scan(&rules, &staged, jobs)
-    })();
+    // On a thread of its own: walking a deeply nested index takes one call per level.
+    let scanned = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("scan".into())
+            .stack_size(super::WORKER_STACK)
+            .spawn_scoped(s, || -> Result<StagedScan> {
+                let repo = StagedRepo::open(dir, &StagedEnv::from_env())?;
+                let staged = repo.changes()?;
+                add_repo_allowlist(&mut rules, &repo, &staged)?;
+                repo.scan(&rules, &staged, jobs)
+            })
+            .map_err(|e| Error::Repo(format!("cannot start the scan: {e}")))?
+            .join()
+            .unwrap_or_else(|_| Err(Error::Repo("the scan failed unexpectedly".into())))
+    });
     let scan = match scanned {
         Ok(s) => s,
         Err(e @ Error::Config { .. }) => {

@@ -6,7 +6,7 @@
 //! with a message that blames the scanner, unless the admin chose `fail_open`.
 
 use std::io::{Read, Write};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use super::hook::{cannot_decide, load_rules_or_say, report_if_asked, say};
@@ -17,7 +17,9 @@ use crate::finding::Finding;
 use crate::policy::Verdict;
 use crate::report::pusher::{self, Hook, MessageContext};
 use crate::rules::Policy;
-use crate::source::push::{parse_updates, Budget, HookEnv, PushRepo, PushScan, RefUpdate};
+use crate::source::push::{
+    parse_updates, Budget, HookEnv, PushRepo, PushScan, RefUpdate, MAX_FINDINGS,
+};
 
 /// Input larger than this is not git's (one line per ref).
 const MAX_INPUT: u64 = 64 << 20;
@@ -50,16 +52,28 @@ pub fn run(config: &Config) -> Result<Exit> {
         max_shown: policy.max_findings_shown,
         ..ctx_default
     };
-    let baseline = load_baseline(config)?;
+    let baseline = Arc::new(load_baseline(config)?);
     let mut input = Vec::new();
     std::io::stdin()
         .lock()
-        .take(MAX_INPUT)
+        .take(MAX_INPUT + 1)
         .read_to_end(&mut input)
         .map_err(|e| Error::Io {
             path: "<stdin>".into(),
             source: e,
         })?;
+    if input.len() as u64 > MAX_INPUT {
+        // Judging only the first part would let the updates past it through unseen.
+        say(&pusher::cannot_decide(
+            "its input from git is malformed",
+            false,
+            &ctx,
+        ));
+        return Err(Error::HookInput {
+            line: memchr::memchr_iter(b'\n', &input).count() + 1,
+            message: format!("more than {} MiB of ref updates", MAX_INPUT >> 20),
+        });
+    }
     let env = HookEnv::from_env();
 
     let budget = Budget::new(start, policy.time_budget);
@@ -67,9 +81,11 @@ pub fn run(config: &Config) -> Result<Exit> {
     {
         let budget = budget.clone();
         let env = env.clone();
+        let baseline = Arc::clone(&baseline);
         let mut rules = rules;
         std::thread::Builder::new()
             .name("scan".into())
+            .stack_size(super::WORKER_STACK)
             .spawn(move || {
                 let r = (|| -> Result<Scanned> {
                     let repo = PushRepo::open(&env)?;
@@ -79,7 +95,14 @@ pub fn run(config: &Config) -> Result<Exit> {
                             rules.add_allowlist(allow, &origin)?;
                         }
                     }
-                    let scan = repo.scan(&rules, &updates, &budget)?;
+                    let blocks = |f: &Finding| {
+                        rules.policy.blocks(f.severity)
+                            && !baseline
+                                .as_ref()
+                                .as_ref()
+                                .is_some_and(|b| b.contains(&f.fingerprint))
+                    };
+                    let scan = repo.scan(&rules, &updates, &budget, &blocks)?;
                     Ok(Scanned {
                         updates,
                         scan,
@@ -105,7 +128,7 @@ pub fn run(config: &Config) -> Result<Exit> {
         }
         Ok(r) => r,
     };
-    let scanned = match outcome {
+    let mut scanned = match outcome {
         Ok(s) => s,
         Err(e @ Error::Config { .. }) => {
             say(&prefix(
@@ -133,25 +156,42 @@ pub fn run(config: &Config) -> Result<Exit> {
         findings = scanned.scan.findings.len(),
         "push scanned"
     );
-    let findings = scanned.scan.findings.clone();
-    let verdict = Verdict::new(findings, &policy, baseline.as_ref());
+    let findings = std::mem::take(&mut scanned.scan.findings);
+    let verdict = Verdict::new(findings, &policy, baseline.as_ref().as_ref());
+    let note = if scanned.scan.truncated {
+        tracing::warn!("over {MAX_FINDINGS} findings: only the first were kept");
+        let rest = if verdict.blocks() {
+            "the scan stopped at the first one that blocks after them"
+        } else {
+            "none of the others blocks"
+        };
+        prefix(
+            &format!(
+                "\nsecretgate: this push adds more than {MAX_FINDINGS} findings; only the first \
+                 {MAX_FINDINGS} were kept\n({rest}).\n"
+            ),
+            gitlab,
+        )
+    } else {
+        String::new()
+    };
     report_if_asked(config, &verdict, &scanned.rules, &scanned.scan.summary)?;
 
     let blocking: Vec<&Finding> = verdict.blocking.iter().collect();
     let warnings: Vec<&Finding> = verdict.warnings.iter().collect();
     if !verdict.blocks() {
         if !warnings.is_empty() {
-            say(&pusher::message(&[], &warnings, &ctx));
+            say(&(pusher::message(&[], &warnings, &ctx) + &note));
         }
         return Ok(Exit::Clean);
     }
     match bypass(&env, &policy, &scanned, &verdict) {
         Bypass::None => {
-            say(&pusher::message(&blocking, &warnings, &ctx));
+            say(&(pusher::message(&blocking, &warnings, &ctx) + &note));
             Ok(Exit::Findings)
         }
         Bypass::Refused(why) => {
-            let mut text = pusher::message(&blocking, &warnings, &ctx);
+            let mut text = pusher::message(&blocking, &warnings, &ctx) + &note;
             text.push_str(&prefix(
                 &format!("\nsecretgate: bypass refused: {why}\n"),
                 gitlab,

@@ -72,6 +72,78 @@ struct Applicable {
     patterns: Vec<Option<bool>>,
 }
 
+/// What one scan of one text has already worked out about it, so that a text with a match every
+/// few bytes (a minified file, a 50 MB line, a generated table) costs about one pass per check
+/// instead of one pass per match: the lines around matches and what their allow checks said,
+/// which rules' `file_requires` hold, the docstrings, the enclosing blocks, and which functions
+/// satisfy a rule's `block_requires`.
+#[derive(Default)]
+struct Memo {
+    /// The last two lines looked at (a match's value and its start may be on two lines).
+    lines: [Option<LineMemo>; 2],
+    /// Which slot of `lines` to replace next.
+    evict: usize,
+    /// Per rule: whether one of its `file_requires` matches the text.
+    file_requires: Vec<Option<bool>>,
+    /// The triple-quoted strings, once a rule asks.
+    triple_strings: Option<Vec<(usize, usize)>>,
+    /// The indentation stack, for enclosing blocks.
+    blocks: location::BlockStack,
+    /// (rule, start of the `def` line): whether the function satisfies the rule's
+    /// `block_requires`.
+    functions: std::collections::HashMap<(usize, usize), bool>,
+}
+
+/// One line of the text, with the allow checks already run on it.
+struct LineMemo {
+    /// First byte of the line.
+    start: usize,
+    /// Its newline (or the end of the text).
+    end: usize,
+    /// Whether it holds the inline allow marker.
+    inline_allow: bool,
+    /// Whether the global allowlist's `lines` match it.
+    global_allow: Option<bool>,
+    /// (rule, whether one of its `allow_lines` matches it).
+    rule_allow: Vec<(usize, bool)>,
+}
+
+impl Memo {
+    fn new(rules: usize) -> Self {
+        Memo {
+            file_requires: vec![None; rules],
+            ..Memo::default()
+        }
+    }
+
+    /// The slot of the line holding `pos` (the line ending at `pos` when `pos` is a newline).
+    fn line(&mut self, data: &[u8], pos: usize) -> usize {
+        for (i, l) in self.lines.iter().enumerate() {
+            if let Some(l) = l {
+                if l.start <= pos && pos <= l.end {
+                    return i;
+                }
+            }
+        }
+        let line = location::line_at(data, pos);
+        let start = line.as_ptr() as usize - data.as_ptr() as usize;
+        let slot = self.evict;
+        self.evict = (self.evict + 1) % self.lines.len();
+        self.lines[slot] = Some(LineMemo {
+            start,
+            end: start + line.len(),
+            inline_allow: memmem::find(line, INLINE_ALLOW).is_some(),
+            global_allow: None,
+            rule_allow: Vec::new(),
+        });
+        slot
+    }
+
+    fn line_memo(&mut self, slot: usize) -> &mut LineMemo {
+        self.lines[slot].as_mut().expect("filled by Memo::line")
+    }
+}
+
 impl Ruleset {
     /// Whether the ruleset (allowlist or policy) never scans this path.
     pub fn skips_path(&self, path: &[u8]) -> bool {
@@ -125,7 +197,7 @@ impl Ruleset {
                 let s = location::line_start(data, hit.start(), MAX_BACK);
                 let mut e = location::line_end(data, hit.end(), MAX_FWD);
                 if pat.window_after > 0 {
-                    let far = (e + pat.window_after).min(data.len());
+                    let far = e.saturating_add(pat.window_after).min(data.len());
                     e = location::line_end(data, far, MAX_FWD);
                 }
                 if list.is_empty() {
@@ -137,9 +209,13 @@ impl Ruleset {
                 }
             }
         }
+        if active.is_empty() {
+            return Vec::new();
+        }
         let mut out = Vec::new();
+        let mut memo = Memo::new(self.rules.len());
         for p in active {
-            self.run_pattern(p, path, data, &windows[p], &mut out);
+            self.run_pattern(p, path, data, &windows[p], &mut memo, &mut out);
         }
         self.finish(data, out)
     }
@@ -162,6 +238,7 @@ impl Ruleset {
         path: &[u8],
         data: &[u8],
         windows: &[(usize, usize)],
+        memo: &mut Memo,
         out: &mut Vec<Match>,
     ) {
         let pat = &self.patterns[p];
@@ -194,6 +271,7 @@ impl Ruleset {
                     (vs, ve),
                     (ws + whole.start(), ws + whole.end()),
                     name,
+                    memo,
                 ) {
                     out.push(m);
                 }
@@ -214,6 +292,7 @@ impl Ruleset {
         (vs, ve): (usize, usize),
         span: (usize, usize),
         name: Option<String>,
+        memo: &mut Memo,
     ) -> Option<Match> {
         let value = &data[vs..ve];
         let trimmed = value.trim();
@@ -236,45 +315,71 @@ impl Ruleset {
                 return None;
             }
         }
-        let line = location::line_at(data, vs);
-        if memmem::find(line, INLINE_ALLOW).is_some() {
+        let value_line = memo.line(data, vs);
+        if memo.line_memo(value_line).inline_allow {
             return None;
         }
-        let first_line = location::line_at(data, span.0);
-        if span.0 < vs && memmem::find(first_line, INLINE_ALLOW).is_some() {
+        let first_line = memo.line(data, span.0);
+        if span.0 < vs && memo.line_memo(first_line).inline_allow {
             return None;
         }
-        if rule.allow_lines.iter().any(|a| a.is_match(line))
-            || self.allowlist.lines.iter().any(|a| a.is_match(line))
+        let value_line = memo.line(data, vs);
+        let lm = memo.line_memo(value_line);
+        let line = &data[lm.start..lm.end];
+        if !rule.allow_lines.is_empty() {
+            let allowed = match lm.rule_allow.iter().find(|(r, _)| *r == rule_idx) {
+                Some(&(_, a)) => a,
+                None => {
+                    let a = rule.allow_lines.iter().any(|a| a.is_match(line));
+                    lm.rule_allow.push((rule_idx, a));
+                    a
+                }
+            };
+            if allowed {
+                return None;
+            }
+        }
+        if *lm
+            .global_allow
+            .get_or_insert_with(|| self.allowlist.lines.iter().any(|a| a.is_match(line)))
         {
             return None;
         }
-        if !rule.skip_if_enclosed_by.is_empty() {
-            let start = location::line_start(data, span.0, usize::MAX);
-            let headers = location::enclosing_headers(data, start);
+        if !rule.skip_if_enclosed_by.is_empty() || !rule.block_requires.is_empty() {
+            let slot = memo.line(data, span.0);
+            let start = memo.line_memo(slot).start;
+            let headers = memo.blocks.headers(data, start);
             if headers
                 .iter()
                 .any(|h| rule.skip_if_enclosed_by.iter().any(|r| r.is_match(h)))
             {
                 return None;
             }
+            if !rule.block_requires.is_empty() {
+                let ok = location::enclosing_def(data, &headers).is_some_and(|def| {
+                    *memo.functions.entry((rule_idx, def)).or_insert_with(|| {
+                        let f = location::function_at(data, def);
+                        rule.block_requires.iter().any(|r| r.is_match(f))
+                    })
+                });
+                if !ok {
+                    return None;
+                }
+            }
         }
-        if rule.skip_in_docstrings
-            && path.ends_with(b".py")
-            && location::in_python_triple_string(data, span.0)
-        {
-            return None;
-        }
-        if !rule.file_requires.is_empty() && !rule.file_requires.iter().any(|r| r.is_match(data)) {
-            return None;
-        }
-        if !rule.block_requires.is_empty() {
-            let start = location::line_start(data, span.0, usize::MAX);
-            let ok = location::enclosing_function(data, start)
-                .is_some_and(|b| rule.block_requires.iter().any(|r| r.is_match(b)));
-            if !ok {
+        if rule.skip_in_docstrings && path.ends_with(b".py") {
+            let strings = memo
+                .triple_strings
+                .get_or_insert_with(|| location::python_triple_strings(data));
+            if location::in_triple_strings(strings, span.0) {
                 return None;
             }
+        }
+        if !rule.file_requires.is_empty()
+            && !*memo.file_requires[rule_idx]
+                .get_or_insert_with(|| rule.file_requires.iter().any(|r| r.is_match(data)))
+        {
+            return None;
         }
         let severity = match &rule.weak {
             Some(w) if is_weak(w, value, entropy) || w.paths.matches(path) => w.severity,
@@ -313,14 +418,21 @@ impl Ruleset {
         out.sort_by_key(|m| (m.start, m.rule, m.end));
         out.dedup_by(|b, a| a.rule == b.rule && a.start == b.start && a.end == b.end);
         if self.rules.iter().any(|r| r.fallback) {
-            let specific: Vec<(usize, usize)> = out
-                .iter()
-                .filter(|m| !self.rules[m.rule].fallback)
-                .map(|m| (m.start, m.end))
-                .collect();
+            // Specific matches by start (`out` is sorted), with the furthest end so far: a
+            // fallback match overlaps one of them when one starting before its end ends after
+            // its start. A binary search each, not a pass over every specific match each.
+            let mut starts = Vec::new();
+            let mut reach = Vec::new();
+            for m in out.iter().filter(|m| !self.rules[m.rule].fallback) {
+                starts.push(m.start);
+                reach.push(reach.last().map_or(m.end, |&r: &usize| r.max(m.end)));
+            }
             out.retain(|m| {
-                !self.rules[m.rule].fallback
-                    || !specific.iter().any(|&(s, e)| s < m.end && m.start < e)
+                if !self.rules[m.rule].fallback {
+                    return true;
+                }
+                let n = starts.partition_point(|&s| s < m.end);
+                n == 0 || reach[n - 1] <= m.start
             });
         }
         let mut lines = LineCounter::new();
@@ -391,7 +503,8 @@ impl Ruleset {
                     if !(pat.paths.is_empty() || pat.paths.matches(path)) {
                         continue;
                     }
-                    self.run_pattern(p, path, data, &[(0, data.len())], &mut found);
+                    let mut memo = Memo::new(self.rules.len());
+                    self.run_pattern(p, path, data, &[(0, data.len())], &mut memo, &mut found);
                 }
                 if let Some(m) = self.finish(data, found).into_iter().next() {
                     out.push((i, m));

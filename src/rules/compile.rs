@@ -590,12 +590,14 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
             policy.fail_open = f;
         }
         if let Some(t) = p.time_budget_secs {
-            if !(t > 0.0 && t.is_finite()) {
-                return Err(err(
-                    "policy.time_budget_secs must be a positive number".into()
-                ));
-            }
-            policy.time_budget = Duration::from_secs_f64(t);
+            policy.time_budget = Duration::try_from_secs_f64(t)
+                .ok()
+                .filter(|d| !d.is_zero() && t > 0.0)
+                .ok_or_else(|| {
+                    err(format!(
+                        "policy.time_budget_secs must be a positive number of seconds, not {t:?}"
+                    ))
+                })?;
         }
         if let Some(m) = p.max_blob_bytes {
             policy.max_blob_bytes = m;

@@ -19,6 +19,10 @@ use crate::finding::{escape, Finding, Provenance};
 use crate::report::Summary;
 use crate::rules::Ruleset;
 
+/// Blobs with more matches than this are not remembered (scanned again if seen again), so that
+/// a change of many such blobs does not hold every match of every one of them at once.
+const MAX_CACHED_MATCHES: usize = 1024;
+
 /// Scans blobs through an [`Odb`], remembering what each (blob, path) held.
 pub struct BlobScanner<'a> {
     rules: &'a Ruleset,
@@ -90,7 +94,9 @@ impl<'a> BlobScanner<'a> {
             self.rules.scan(path, &self.buf)
         };
         let found = Arc::new(found);
-        self.cache.insert(key, Arc::clone(&found));
+        if found.len() <= MAX_CACHED_MATCHES {
+            self.cache.insert(key, Arc::clone(&found));
+        }
         Ok(found)
     }
 
@@ -103,12 +109,31 @@ impl<'a> BlobScanner<'a> {
         olds: &[Option<ObjectId>],
         prov: &Provenance,
     ) -> Result<Vec<Finding>> {
+        let mut out = Vec::new();
+        self.each_added_finding(path, new, olds, prov, &mut |f| {
+            out.push(f);
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Like [`Self::added_findings`], but hands each finding to `take` as it is made, and stops
+    /// when `take` returns `false`, so a caller can bound what it keeps (a blob may hold a
+    /// finding on each of a hundred thousand lines).
+    pub fn each_added_finding(
+        &mut self,
+        path: &[u8],
+        new: &oid,
+        olds: &[Option<ObjectId>],
+        prov: &Provenance,
+        take: &mut dyn FnMut(Finding) -> bool,
+    ) -> Result<()> {
         if olds.iter().any(|o| o.as_deref() == Some(new)) {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let found = self.matches(new, path)?;
         if found.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let mut added = AddedLines::All;
         if olds.iter().any(Option::is_some) {
@@ -122,10 +147,11 @@ impl<'a> BlobScanner<'a> {
                 added = added.intersect(added_lines(&self.old_buf, &self.buf));
             }
         }
-        Ok(found
-            .iter()
-            .filter(|m| added.contains(m.line))
-            .map(|m| Finding::new(self.rules, m, path, prov))
-            .collect())
+        for m in found.iter().filter(|m| added.contains(m.line)) {
+            if !take(Finding::new(self.rules, m, path, prov)) {
+                break;
+            }
+        }
+        Ok(())
     }
 }

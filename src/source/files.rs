@@ -117,8 +117,8 @@ fn scan_one(rules: &Ruleset, t: &Target) -> FileResult {
     if len > limit {
         return FileResult::Skipped(format!("{shown}: {len} bytes, over the {limit}-byte cap"));
     }
-    let mut data = Vec::with_capacity(len as usize);
-    if let Err(e) = file.take(limit + 1).read_to_end(&mut data) {
+    let mut data = Vec::with_capacity(len.min(limit) as usize);
+    if let Err(e) = file.take(limit.saturating_add(1)).read_to_end(&mut data) {
         return FileResult::Failed(Error::Io {
             path: t.fs_path.clone(),
             source: e,
@@ -157,7 +157,7 @@ pub fn scan_paths(
             let mut data = Vec::new();
             std::io::stdin()
                 .lock()
-                .take(rules.policy.max_blob_bytes + 1)
+                .take(rules.policy.max_blob_bytes.saturating_add(1))
                 .read_to_end(&mut data)
                 .map_err(|e| Error::Io {
                     path: "<stdin>".into(),

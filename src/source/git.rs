@@ -16,6 +16,19 @@ use gix::odb::Header as _;
 
 use crate::error::{Error, Result};
 
+/// How deeply trees may nest: git's own default limit (`core.maxTreeDepth`). A deeper tree can
+/// only come from a hand-made (hostile) object; it is refused with an error instead of being
+/// walked until the stack runs out.
+pub const MAX_TREE_DEPTH: usize = 4096;
+
+/// The start of a path for messages about trees nested too deeply (the path is thousands of
+/// bytes long there).
+pub fn deep_path(path: &[u8]) -> String {
+    let cut = &path[..path.len().min(60)];
+    let more = if path.len() > cut.len() { "…" } else { "" };
+    format!("{}{more}", crate::finding::escape(cut))
+}
+
 /// Object databases searched in order; the first one may be a push's quarantine.
 pub struct Odb {
     handles: Vec<gix::odb::Handle>,
@@ -227,7 +240,7 @@ impl Odb {
         out: &mut Vec<Change>,
     ) -> Result<()> {
         let mut buf = Vec::new();
-        self.diff_rec(old, new, &mut BString::default(), out, &mut buf)
+        self.diff_rec(old, new, &mut BString::default(), out, &mut buf, 0)
     }
 
     fn diff_rec(
@@ -237,9 +250,17 @@ impl Odb {
         prefix: &mut BString,
         out: &mut Vec<Change>,
         buf: &mut Vec<u8>,
+        depth: usize,
     ) -> Result<()> {
         if old == new {
             return Ok(());
+        }
+        if depth >= MAX_TREE_DEPTH {
+            return Err(Error::Repo(format!(
+                "tree {} at {} is nested deeper than {MAX_TREE_DEPTH} levels (git's own limit)",
+                new.or(old).map(|t| t.to_string()).unwrap_or_default(),
+                deep_path(prefix),
+            )));
         }
         let mut a = match old {
             Some(t) => self.tree_entries(t, buf)?,
@@ -292,7 +313,7 @@ impl Odb {
             };
             let (lt, rt) = (tree_of(left), tree_of(right));
             if lt.is_some() || rt.is_some() {
-                self.diff_rec(lt.as_deref(), rt.as_deref(), prefix, out, buf)?;
+                self.diff_rec(lt.as_deref(), rt.as_deref(), prefix, out, buf, depth + 1)?;
             }
             let (lf, rf) = (file_of(left), file_of(right));
             if (lf.is_some() || rf.is_some()) && lf != rf {

@@ -403,10 +403,15 @@ impl HistoryRepo {
             }
         }
         // A detached HEAD is a tip of its own; a branch's HEAD is already among the refs.
-        if repo.head_name().ok().flatten().is_none() {
-            if let Ok(id) = repo.head_id() {
-                targets.push(("HEAD".into(), id.detach()));
+        // Read without peeling, so that a HEAD at a missing object is an error, not nothing.
+        match repo.head() {
+            Ok(head) if head.is_detached() => {
+                if let Some(id) = head.id() {
+                    targets.push(("HEAD".into(), id.detach()));
+                }
             }
+            Ok(_) => {}
+            Err(e) => problems.push(Problem::Error(format!("cannot read HEAD: {e}"))),
         }
         summary.refs = targets.len() as u64;
         let mut buf = Vec::new();
@@ -939,6 +944,8 @@ struct Differ<'a> {
     promisor: bool,
     path: Vec<u8>,
     buf: Vec<u8>,
+    /// How many trees deep the walk is.
+    depth: usize,
 }
 
 /// Git's order of tree entries: a tree sorts as if its name ended with `/`.
@@ -1031,6 +1038,21 @@ impl Differ<'_> {
         if old == new {
             return;
         }
+        if self.depth >= super::git::MAX_TREE_DEPTH {
+            let id = new.or(old).map(|t| t.to_string()).unwrap_or_default();
+            sink(Event::Problem(Problem::Error(format!(
+                "tree {id} at {} is nested deeper than {} levels (git's own limit); not read",
+                super::git::deep_path(&self.path),
+                super::git::MAX_TREE_DEPTH
+            ))));
+            return;
+        }
+        self.depth += 1;
+        self.rec_level(old, new, sink);
+        self.depth -= 1;
+    }
+
+    fn rec_level(&mut self, old: Option<&oid>, new: Option<&oid>, sink: &mut dyn FnMut(Event<'_>)) {
         let od = self.side(old, sink);
         let nd = self.side(new, sink);
         let hash_len = self.hash.len_in_bytes();
@@ -1170,6 +1192,7 @@ fn diff_chunk(
         promisor,
         path: Vec::new(),
         buf: Vec::new(),
+        depth: 0,
     };
     let mut out = ChunkOut::default();
     let mut dels: Vec<(u32, ObjectId)> = Vec::new();

@@ -43,6 +43,13 @@ impl RefUpdate {
     }
 }
 
+/// A piece of the hook's input for a message: quoted, escaped, and at most 60 bytes of it.
+fn quoted(s: &[u8]) -> String {
+    let cut = &s[..s.len().min(60)];
+    let more = if s.len() > cut.len() { "…" } else { "" };
+    format!("\"{}{more}\"", escape(cut))
+}
+
 /// Parses git's `<old-oid> SP <new-oid> SP <refname>` lines; ids must be full hex of `hash`.
 pub fn parse_updates(input: &[u8], hash: gix::hash::Kind) -> Result<Vec<RefUpdate>> {
     let hex_len = hash.len_in_hex();
@@ -58,15 +65,15 @@ pub fn parse_updates(input: &[u8], hash: gix::hash::Kind) -> Result<Vec<RefUpdat
         let mut parts = line.splitn_str(3, " ");
         let (Some(old), Some(new), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad(format!(
-                "expected \"<old-oid> <new-oid> <refname>\", got {:?}",
-                escape(&line[..line.len().min(120)])
+                "expected \"<old-oid> <new-oid> <refname>\", got {}",
+                quoted(line)
             )));
         };
         let id = |s: &[u8], what: &str| -> Result<ObjectId> {
             if s.len() != hex_len || !s.iter().all(u8::is_ascii_hexdigit) {
                 return Err(bad(format!(
-                    "{what} {:?} is not a {hex_len}-digit hexadecimal object id",
-                    escape(&s[..s.len().min(80)])
+                    "{what} {} is not a {hex_len}-digit hexadecimal object id",
+                    quoted(s)
                 )));
             }
             ObjectId::from_hex(s).map_err(|e| bad(format!("{what}: {e}")))
@@ -77,10 +84,7 @@ pub fn parse_updates(input: &[u8], hash: gix::hash::Kind) -> Result<Vec<RefUpdat
             || !name.starts_with(b"refs/") && name != b"HEAD"
             || name.iter().any(|&b| b < 0x20 || b == 0x7f || b == b' ')
         {
-            return Err(bad(format!(
-                "{:?} is not a valid ref name",
-                escape(&name[..name.len().min(120)])
-            )));
+            return Err(bad(format!("{} is not a valid ref name", quoted(name))));
         }
         out.push(RefUpdate {
             old,
@@ -181,7 +185,10 @@ impl Budget {
     /// A budget of `limit` from `start`.
     pub fn new(start: Instant, limit: Duration) -> Self {
         Budget {
-            deadline: start + limit,
+            // A budget of centuries is no budget: past what `Instant` can hold, none.
+            deadline: start
+                .checked_add(limit)
+                .unwrap_or_else(|| start + Duration::from_secs(u32::MAX.into())),
             limit,
             cancel: Arc::new(AtomicBool::new(false)),
         }
@@ -224,6 +231,44 @@ pub struct PushScan {
     pub refs: Vec<BString>,
     /// Counts of blobs scanned and skipped.
     pub summary: Summary,
+    /// The push held more than [`MAX_FINDINGS`] findings: past them only one that blocks was
+    /// kept, and the scan stopped there.
+    pub truncated: bool,
+}
+
+/// The most findings a push scan keeps. A finding costs a few kilobytes and a blob under the
+/// size cap can hold one on each of a hundred thousand lines (45 MB of such lines once took the
+/// hook to 2 GB and past its time budget), so past this many the scan keeps only a finding
+/// that blocks, and stops at the first one: the verdict is then settled.
+pub const MAX_FINDINGS: usize = 10_000;
+
+/// What a push scan keeps of its findings (see [`MAX_FINDINGS`]).
+struct Kept<'a> {
+    findings: Vec<Finding>,
+    blocks: &'a dyn Fn(&Finding) -> bool,
+    blocking: bool,
+    truncated: bool,
+}
+
+impl Kept<'_> {
+    /// Keeps a finding or not; `false` once the scan can stop.
+    fn take(&mut self, f: Finding) -> bool {
+        let blocks = (self.blocks)(&f);
+        if self.findings.len() < MAX_FINDINGS {
+            self.findings.push(f);
+        } else {
+            self.truncated = true;
+            if blocks && !self.blocking {
+                self.findings.push(f);
+            }
+        }
+        self.blocking |= blocks;
+        !self.done()
+    }
+
+    fn done(&self) -> bool {
+        self.truncated && self.blocking
+    }
 }
 
 /// An opened repository with its quarantine.
@@ -315,35 +360,48 @@ impl PushRepo {
                 }
             }
         }
+        // gix's walk errors do not say where: name the tips walked from.
+        let context = || {
+            let ids: Vec<String> = tips.iter().map(ToString::to_string).collect();
+            format!("cannot walk the new commits from {}", ids.join(", "))
+        };
         let walk = self
             .repo
             .rev_walk(tips.iter().copied())
             .with_hidden(hidden)
             .all()
-            .map_err(|e| Error::repo("cannot walk the new commits", e))?;
+            .map_err(|e| Error::repo(context(), e))?;
         let mut out = Vec::new();
         for info in walk {
             budget.check()?;
-            out.push(
-                info.map_err(|e| Error::repo("cannot walk the new commits", e))?
-                    .id,
-            );
+            out.push(info.map_err(|e| Error::repo(context(), e))?.id);
         }
         Ok(out)
     }
 
-    /// Scans everything the updates bring.
+    /// Scans everything the updates bring. `blocks` says whether a finding would block the
+    /// push (the policy and the baseline): past [`MAX_FINDINGS`], only such a finding is kept.
     pub fn scan(
         &self,
         rules: &Ruleset,
         updates: &[RefUpdate],
         budget: &Budget,
+        blocks: &dyn Fn(&Finding) -> bool,
     ) -> Result<PushScan> {
         let mut out = PushScan::default();
+        let mut kept = Kept {
+            findings: Vec::new(),
+            blocks,
+            blocking: false,
+            truncated: false,
+        };
         let mut scanner = BlobScanner::new(rules, &self.odb);
         let mut buf = Vec::new();
         let mut scanned: HashSet<ObjectId> = HashSet::new();
         for u in updates.iter().filter(|u| !u.is_delete()) {
+            if kept.done() {
+                break;
+            }
             out.refs.push(u.name.clone());
             let (target, kind) = self.odb.peel(u.new, &mut buf)?;
             let refname = Some(escape(&u.name));
@@ -366,13 +424,18 @@ impl PushRepo {
                         ..Provenance::default()
                     };
                     for c in changes {
+                        budget.check()?;
                         if let Some(new) = c.new {
-                            out.findings.extend(scanner.added_findings(
+                            scanner.each_added_finding(
                                 &c.path,
                                 &new,
                                 &[None],
                                 &prov,
-                            )?);
+                                &mut |f| kept.take(f),
+                            )?;
+                        }
+                        if kept.done() {
+                            break;
                         }
                     }
                     continue;
@@ -383,20 +446,27 @@ impl PushRepo {
             let commits = self.new_commits(&[target], budget)?;
             tracing::debug!(r#ref = %escape(&u.name), commits = commits.len(), "new commits");
             for c in commits.into_iter().rev() {
+                if kept.done() {
+                    break;
+                }
                 if !scanned.insert(c) {
                     continue;
                 }
                 budget.check()?;
                 out.commits.push(c);
-                out.findings.extend(self.scan_commit(
+                self.scan_commit(
                     &mut scanner,
                     c,
                     refname.clone(),
                     &mut buf,
-                )?);
+                    &mut kept,
+                    budget,
+                )?;
             }
         }
         out.summary = scanner.summary;
+        out.truncated = kept.truncated;
+        out.findings = kept.findings;
         Ok(out)
     }
 
@@ -406,7 +476,9 @@ impl PushRepo {
         c: ObjectId,
         refname: Option<String>,
         buf: &mut Vec<u8>,
-    ) -> Result<Vec<Finding>> {
+        kept: &mut Kept<'_>,
+        budget: &Budget,
+    ) -> Result<()> {
         let (tree, parents) = self.odb.commit_tree_and_parents(&c, buf)?;
         let info = commit_info(buf, self.odb.hash_kind());
         let prov = Provenance {
@@ -427,15 +499,18 @@ impl PushRepo {
             &mut changes,
         )?;
         pair_renames(&mut changes);
-        let mut found = Vec::new();
         for ch in changes {
             let Some(new) = ch.new else { continue };
+            budget.check()?;
             let mut olds = vec![ch.old];
             for pt in parent_trees.iter().skip(1) {
                 olds.push(self.odb.lookup_path(pt, &ch.path, buf)?);
             }
-            found.extend(scanner.added_findings(&ch.path, &new, &olds, &prov)?);
+            scanner.each_added_finding(&ch.path, &new, &olds, &prov, &mut |f| kept.take(f))?;
+            if kept.done() {
+                break;
+            }
         }
-        Ok(found)
+        Ok(())
     }
 }

@@ -475,6 +475,14 @@ impl Walk<'_> {
                 return Ok(());
             }
         }
+        // Each level is a call: refuse what git itself refuses, before the stack runs out.
+        if memchr::memchr_iter(b'/', prefix).count() >= super::git::MAX_TREE_DEPTH {
+            return Err(Error::Repo(format!(
+                "the index holds {} nested deeper than {} levels (git's own limit)",
+                super::git::deep_path(prefix),
+                super::git::MAX_TREE_DEPTH
+            )));
+        }
         // A sparse index holds a whole directory outside the sparse cone as one entry.
         let entries = self.entries;
         if range.len() == 1 && self.path(range.start) == prefix.as_bstr() {

@@ -7,6 +7,7 @@
 // Each test crate that includes this module uses only some of it.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -150,6 +151,51 @@ pub struct Pushed {
     pub stderr: String,
 }
 
+impl Pushed {
+    fn of(o: Output) -> Self {
+        Pushed {
+            ok: o.status.success(),
+            stderr: format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stderr),
+                String::from_utf8_lossy(&o.stdout)
+            ),
+        }
+    }
+
+    /// The `remote:` lines (what the hook said), without the padding git's sideband adds at
+    /// their end.
+    pub fn remote_lines(&self) -> Vec<String> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("remote:"))
+            .map(|l| l.trim_end().to_owned())
+            .collect()
+    }
+}
+
+/// Feeds a `git fast-import` stream, written by `write` as it goes (so large blobs never sit
+/// in memory), to the repository at `dir`.
+#[track_caller]
+pub fn fast_import(
+    dir: &Path,
+    args: &[&str],
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) {
+    let mut child = git_cmd(dir)
+        .args(["fast-import", "--quiet"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("git fast-import runs");
+    {
+        let mut stdin = std::io::BufWriter::new(child.stdin.take().unwrap());
+        write(&mut stdin).expect("write the fast-import stream");
+        stdin.flush().expect("write the fast-import stream");
+    }
+    assert!(child.wait().unwrap().success(), "git fast-import failed");
+}
+
 impl Repo {
     /// Writes a file (creating folders).
     pub fn write(&self, path: &str, content: impl AsRef<[u8]>) -> &Self {
@@ -187,15 +233,19 @@ impl Repo {
         let remote = server.dir.to_str().unwrap().to_owned();
         args.push(&remote);
         args.extend_from_slice(refspecs);
-        let o = git_output(&self.dir, &args);
-        Pushed {
-            ok: o.status.success(),
-            stderr: format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stderr),
-                String::from_utf8_lossy(&o.stdout)
-            ),
-        }
+        Pushed::of(git_output(&self.dir, &args))
+    }
+
+    /// `git push <url> <refspecs...>` with extra environment (`GIT_SSH_COMMAND`, ...).
+    pub fn push_url(&self, url: &str, env: &[(&str, &str)], refspecs: &[&str]) -> Pushed {
+        let o = git_cmd(&self.dir)
+            .args(["push", "--porcelain", url])
+            .args(refspecs)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .envs(env.iter().copied())
+            .output()
+            .expect("git runs");
+        Pushed::of(o)
     }
 
     /// `git push <server> <refspecs...>`.
@@ -217,5 +267,12 @@ impl Server {
         o.status
             .success()
             .then(|| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    }
+
+    /// Replaces `hooks/pre-receive` with `script`.
+    pub fn set_hook(&self, script: &str) {
+        let hook = self.dir.join("hooks").join("pre-receive");
+        std::fs::write(&hook, script).unwrap();
+        make_executable(&hook);
     }
 }

@@ -18,6 +18,9 @@ use rayon::prelude::*;
 
 const NONE: u32 = u32::MAX;
 
+/// The longest delta chain decoded (git writes chains of at most 4095 deltas).
+const MAX_DELTA_DEPTH: usize = 4096;
+
 /// What happened to one wanted blob.
 pub(crate) enum Blob<'a> {
     /// Its content.
@@ -148,7 +151,9 @@ fn apply_delta(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Result<(), Strin
         return Err(bad("base size differs"));
     }
     out.clear();
-    out.reserve(result_size as usize);
+    // The header is data from the pack: reserve no more than a sane amount up front (a corrupt
+    // size must end in "result size differs", not in an allocation failure).
+    out.reserve(result_size.min(64 << 20) as usize);
     while at < delta.len() {
         let cmd = delta[at];
         at += 1;
@@ -364,7 +369,7 @@ impl Packs {
                         }
                     }
                 }
-                self.walk(pp, r, base, None, cap, visit);
+                self.walk(pp, r, base, None, cap, visit, 0);
             });
         }
     }
@@ -381,7 +386,9 @@ impl Packs {
         }
     }
 
-    /// Decodes node `n` from its parent's bytes (`base`), visits it, then its children.
+    /// Decodes node `n` from its parent's bytes (`base`), visits it, then its children;
+    /// `depth` is how many deltas down the chain `n` is.
+    #[allow(clippy::too_many_arguments)]
     fn walk(
         &self,
         pp: &PackPlan,
@@ -390,8 +397,20 @@ impl Packs {
         kind: Option<gix::objs::Kind>,
         cap: u64,
         visit: &(dyn Fn(u32, Blob<'_>) + Sync),
+        depth: usize,
     ) {
         let node = &pp.nodes[n as usize];
+        // Each link of a delta chain is a call: refuse chains longer than git ever writes
+        // (`pack.depth` is at most 4095) before the stack runs out.
+        if depth > MAX_DELTA_DEPTH {
+            self.fail(
+                pp,
+                n,
+                &format!("delta chain longer than {MAX_DELTA_DEPTH} objects"),
+                visit,
+            );
+            return;
+        }
         let pack = &self.bundles[pp.bundle].pack;
         let children = pp.children(n);
         let Some(entry) = node.entry.as_ref() else {
@@ -414,6 +433,14 @@ impl Packs {
         let result = (|| -> Result<Option<u64>, String> {
             let size = usize::try_from(entry.decompressed_size)
                 .map_err(|_| "object too large".to_owned())?;
+            // zlib cannot expand data more than about 1032 times: a larger size in the entry's
+            // header is corruption, and allocating it could abort the process.
+            if entry.decompressed_size > (pack.data_len() as u64).saturating_mul(1032) + 4096 {
+                return Err(format!(
+                    "corrupt pack entry: claims {} bytes",
+                    entry.decompressed_size
+                ));
+            }
             match (entry.header.is_delta(), base) {
                 (false, _) => {
                     if wanted_leaf && entry.decompressed_size > cap {
@@ -472,10 +499,10 @@ impl Packs {
         }
         match children {
             [] => {}
-            [c] => self.walk(pp, *c, Some(&out), kind, cap, visit),
+            [c] => self.walk(pp, *c, Some(&out), kind, cap, visit, depth + 1),
             many => many
                 .par_iter()
-                .for_each(|&c| self.walk(pp, c, Some(&out), kind, cap, visit)),
+                .for_each(|&c| self.walk(pp, c, Some(&out), kind, cap, visit, depth + 1)),
         }
         give_buffer(out);
     }
