@@ -105,6 +105,18 @@ fn scan_reports_and_logs_never_hold_a_value() {
         found >= PLANTED.len(),
         "every planted value is found ({found})"
     );
+    // The audit of the same files, committed, in every format.
+    repo.commit_all("planted");
+    for format in ["human", "json", "jsonl", "sarif"] {
+        let (code, out, err) = run(
+            &repo.dir,
+            &["audit", "-vvv", "--format", format, "."],
+            &[("SECRETGATE_LOG", "trace")],
+        );
+        assert_eq!(code, 1, "audit {format}: {out}{err}");
+        assert_clean(&format!("audit --format {format} stdout"), &out);
+        assert_clean(&format!("audit --format {format} stderr"), &err);
+    }
     // A baseline written from the report holds fingerprints, never values.
     let baseline = sb.path().join("baseline.json");
     let (_, _, _) = run(
