@@ -13,8 +13,9 @@
 # then a summary line:
 #   floor=4.10s audit=5.20s ratio=1.27 scanned=4.2GB rate=810MB/s peak_rss=612MiB cores=2
 #
-# An example (the mirror is read-only; never commit anything from it):
-#   scripts/bench-audit.sh /work/.mirror/sqlalchemy+sqlalchemy/repo
+# An example:
+#   git clone --mirror https://github.com/sqlalchemy/sqlalchemy /tmp/sqlalchemy.git
+#   scripts/bench-audit.sh /tmp/sqlalchemy.git
 set -euo pipefail
 
 if [[ $# -lt 1 ]]; then

@@ -14,8 +14,9 @@
 # skipping files over 10 MiB (secretgate's default max_blob_bytes) and binary files (rg's default;
 # secretgate skips content with a NUL byte in its first 8 KiB).
 #
-# An example corpus (the mirror is read-only; never commit anything from it):
-#   mkdir -p /tmp/sa && git --git-dir=/work/.mirror/sqlalchemy+sqlalchemy/repo archive HEAD | tar -x -C /tmp/sa
+# An example corpus:
+#   git clone --mirror https://github.com/sqlalchemy/sqlalchemy /tmp/sqlalchemy.git
+#   mkdir -p /tmp/sa && git --git-dir=/tmp/sqlalchemy.git archive HEAD | tar -x -C /tmp/sa
 #   scripts/bench-detector.sh /tmp/sa
 set -euo pipefail
 
