@@ -60,7 +60,8 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    fn of(mode: gix::objs::tree::EntryMode) -> Self {
+    /// What a tree entry's mode says it is.
+    pub fn of(mode: gix::objs::tree::EntryMode) -> Self {
         if mode.is_tree() {
             EntryKind::Tree
         } else if mode.is_commit() {
@@ -71,6 +72,17 @@ impl EntryKind {
             EntryKind::File
         }
     }
+}
+
+/// Git's order of tree entries: by name, a directory's name compared as if it ended with `/`.
+/// Trees and the index are sorted this way, so walking two of them side by side needs it.
+pub fn tree_order(a: &[u8], a_dir: bool, b: &[u8], b_dir: bool) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    a[..n].cmp(&b[..n]).then_with(|| {
+        let end_a = a.get(n).copied().or(a_dir.then_some(b'/'));
+        let end_b = b.get(n).copied().or(b_dir.then_some(b'/'));
+        end_a.cmp(&end_b)
+    })
 }
 
 /// One file changed between two trees.
@@ -477,6 +489,17 @@ mod tests {
         let m = a.intersect(added_lines(b"x\n", b"a\nx\nb\nc\ny\n"));
         let got: Vec<bool> = (1..=5).map(|l| m.contains(l)).collect();
         assert_eq!(got, vec![false, false, false, false, true]);
+    }
+
+    #[test]
+    fn directories_sort_as_if_they_ended_with_a_slash() {
+        use std::cmp::Ordering::*;
+        assert_eq!(tree_order(b"a-b", false, b"a", true), Less);
+        assert_eq!(tree_order(b"a", true, b"a0", false), Less);
+        assert_eq!(tree_order(b"a", false, b"a", true), Less);
+        assert_eq!(tree_order(b"a", true, b"a.b", false), Greater);
+        assert_eq!(tree_order(b"a", true, b"a", true), Equal);
+        assert_eq!(tree_order(b"ab", false, b"a", false), Greater);
     }
 
     #[test]

@@ -44,7 +44,7 @@ use gix::hash::{oid, ObjectId};
 use gix::objs::{Find as _, Kind};
 use rayon::prelude::*;
 
-use super::git::commit_info;
+use super::git::{commit_info, tree_order, EntryKind};
 use crate::detect::{is_binary, Match};
 use crate::error::{Error, Result};
 use crate::finding::{escape, Finding, Provenance};
@@ -121,26 +121,6 @@ pub struct HistoryRepo {
     shallow: HashSet<ObjectId>,
     promisor: bool,
     display: String,
-}
-
-fn kind_of(mode: gix::objs::tree::EntryMode) -> EntryKind {
-    if mode.is_tree() {
-        EntryKind::Tree
-    } else if mode.is_commit() {
-        EntryKind::Gitlink
-    } else if mode.is_link() {
-        EntryKind::Link
-    } else {
-        EntryKind::File
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EntryKind {
-    File,
-    Link,
-    Gitlink,
-    Tree,
 }
 
 /// A problem with one object: the audit goes on, and reports it at the end.
@@ -232,7 +212,7 @@ impl HistoryRepo {
             Ok(Some(d)) if d.kind == Kind::Tree => {
                 gix::objs::TreeRefIter::from_bytes(d.data, self.hash)
                     .filter_map(|e| e.ok())
-                    .find(|e| e.filename == NAME && kind_of(e.mode) == EntryKind::File)
+                    .find(|e| e.filename == NAME && EntryKind::of(e.mode) == EntryKind::File)
                     .map(|e| e.oid.to_owned())
             }
             _ => None,
@@ -949,16 +929,6 @@ struct Differ<'a> {
 }
 
 /// Git's order of tree entries: a tree sorts as if its name ended with `/`.
-fn entry_cmp(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> std::cmp::Ordering {
-    let n = a.len().min(b.len());
-    match a[..n].cmp(&b[..n]) {
-        std::cmp::Ordering::Equal => {}
-        o => return o,
-    }
-    let end = |name: &[u8], tree: bool| name.get(n).copied().unwrap_or(if tree { b'/' } else { 0 });
-    end(a, a_tree).cmp(&end(b, b_tree))
-}
-
 impl Differ<'_> {
     fn shown(&self) -> String {
         if self.path.is_empty() {
@@ -1110,7 +1080,7 @@ impl Differ<'_> {
                 (None, None) => break,
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
-                (Some(x), Some(y)) => entry_cmp(
+                (Some(x), Some(y)) => tree_order(
                     x.name,
                     x.kind == EntryKind::Tree,
                     y.name,
@@ -1926,7 +1896,7 @@ fn lookup_path(
         let e = gix::objs::TreeRefIter::from_bytes(d.data, hash)
             .filter_map(|e| e.ok())
             .find(|e| e.filename == part)?;
-        let kind = kind_of(e.mode);
+        let kind = EntryKind::of(e.mode);
         let id = e.oid.to_owned();
         match (parts.peek().is_some(), kind) {
             (true, EntryKind::Tree) => current = id,
@@ -2094,16 +2064,6 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn entries_sort_as_git_sorts_them() {
-        use std::cmp::Ordering::*;
-        assert_eq!(entry_cmp(b"a", false, b"a", true), Less);
-        assert_eq!(entry_cmp(b"a-b", false, b"a", true), Less);
-        assert_eq!(entry_cmp(b"a", true, b"a.b", false), Greater);
-        assert_eq!(entry_cmp(b"a", true, b"a", true), Equal);
-        assert_eq!(entry_cmp(b"ab", false, b"a", false), Greater);
-    }
 
     #[test]
     fn parses_raw_tree_entries() {

@@ -23,7 +23,7 @@ use gix::index::entry::{Flags, Mode, Stage};
 use gix::index::extension::Tree as CacheTree;
 
 use super::blobs::BlobScanner;
-use super::git::{pair_renames, Change, EntryKind, Odb};
+use super::git::{pair_renames, tree_order, Change, EntryKind, Odb};
 use crate::error::{Error, Result};
 use crate::finding::{escape, Finding, Provenance};
 use crate::report::Summary;
@@ -408,18 +408,6 @@ impl<'a> TreeLookup<'a> {
 /// One item of a directory on the `HEAD` side: name, id, kind.
 type TreeItem<'a> = (&'a BStr, ObjectId, EntryKind);
 
-fn entry_kind(mode: gix::objs::tree::EntryMode) -> EntryKind {
-    if mode.is_tree() {
-        EntryKind::Tree
-    } else if mode.is_commit() {
-        EntryKind::Gitlink
-    } else if mode.is_link() {
-        EntryKind::Link
-    } else {
-        EntryKind::File
-    }
-}
-
 /// The walk of `HEAD`'s tree and the index together.
 struct Walk<'a> {
     odb: &'a Odb,
@@ -445,15 +433,6 @@ enum IndexItem {
 
 /// Orders names as git orders a tree's entries (and so the index's paths): a directory sorts as
 /// if its name ended with `/`.
-fn tree_order(a: &[u8], a_dir: bool, b: &[u8], b_dir: bool) -> std::cmp::Ordering {
-    let n = a.len().min(b.len());
-    a[..n].cmp(&b[..n]).then_with(|| {
-        let end_a = a.get(n).copied().or(a_dir.then_some(b'/'));
-        let end_b = b.get(n).copied().or(b_dir.then_some(b'/'));
-        end_a.cmp(&end_b)
-    })
-}
-
 impl Walk<'_> {
     fn path(&self, i: usize) -> &BStr {
         self.entries[i].path(self.state)
@@ -503,7 +482,7 @@ impl Walk<'_> {
             self.odb.read_kind(&t, gix::objs::Kind::Tree, &mut data)?;
             for e in gix::objs::TreeRefIter::from_bytes(&data, self.odb.hash_kind()) {
                 let e = e.map_err(|e| Error::repo(format!("tree {t} is corrupt"), e))?;
-                items.push((e.filename, e.oid.to_owned(), entry_kind(e.mode)));
+                items.push((e.filename, e.oid.to_owned(), EntryKind::of(e.mode)));
             }
         }
         let plen = prefix.len();
@@ -685,20 +664,5 @@ impl Walk<'_> {
             self.changes.push(c);
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn directories_sort_as_if_they_ended_with_a_slash() {
-        use std::cmp::Ordering::*;
-        assert_eq!(tree_order(b"a-b", false, b"a", true), Less);
-        assert_eq!(tree_order(b"a", true, b"a0", false), Less);
-        assert_eq!(tree_order(b"a", false, b"a", true), Less);
-        assert_eq!(tree_order(b"a", true, b"a", true), Equal);
-        assert_eq!(tree_order(b"ab", false, b"a", false), Greater);
     }
 }
