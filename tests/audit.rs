@@ -9,39 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use gitutil::{git, git_cmd, git_output, secretgate_bin, Repo, Sandbox};
+use gitutil::{git, git_cmd, git_output, secretgate, text, Repo, Sandbox};
 use serde_json::Value;
 
 const K1: &str = "9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c";
 const K2: &str = "3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a";
 const K3: &str = "e1d2c3b4a5968778695a4b3c2d1e0f9a";
 const TOKEN: &str = "ghp_8kQz3Lm9Xv2Nw7Rt5Yp1Bc4Df6Gh0Jk2Mn4P";
-
-/// The binary with no `GIT_*` or `SECRETGATE*` variable inherited from outside.
-fn secretgate(dir: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new(secretgate_bin());
-    c.current_dir(dir);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("GIT_") || k.starts_with("SECRETGATE") || k == "RUST_LOG" {
-            c.env_remove(&k);
-        }
-    }
-    c.env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    c.args(args).output().expect("secretgate runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// What an audit printed with `--format json`.
 struct Audit {

@@ -159,22 +159,8 @@ fn run(mut cmd: Command, stdin: Vec<u8>) -> Ran {
 
 /// The binary in `dir`, with nothing inherited that changes what it does.
 fn sg(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(secretgate_bin());
-    c.current_dir(dir);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("GIT_")
-            || k.starts_with("SECRETGATE")
-            || k.starts_with("GL_")
-            || k.starts_with("RUST_")
-        {
-            c.env_remove(&k);
-        }
-    }
-    c.env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("NO_COLOR", "1")
-        .args(args);
+    let mut c = gitutil::secretgate_cmd(dir);
+    c.args(args);
     c
 }
 

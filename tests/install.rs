@@ -6,33 +6,11 @@
 mod gitutil;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use gitutil::{git, git_cmd, make_executable, secretgate_bin, Repo, Sandbox, Server};
-
-fn secretgate(dir: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new(secretgate_bin());
-    c.current_dir(dir);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("GIT_") || k.starts_with("SECRETGATE") || k == "RUST_LOG" {
-            c.env_remove(&k);
-        }
-    }
-    c.env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .stdin(Stdio::null());
-    c.args(args).output().expect("secretgate runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use gitutil::{
+    git, git_cmd, make_executable, secretgate, secretgate_bin, text, Repo, Sandbox, Server,
+};
 
 fn bare(sb: &Sandbox, name: &str) -> Server {
     let dir = sb.path().join(name);

@@ -6,9 +6,8 @@
 mod gitutil;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use gitutil::{secretgate_bin, Sandbox};
+use gitutil::Sandbox;
 
 /// Values planted in the files below, each found by some rule.
 const PLANTED: &[&str] = &[
@@ -65,12 +64,9 @@ fn assert_clean(what: &str, text: &str) {
 }
 
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let o = Command::new(secretgate_bin())
-        .current_dir(dir)
+    let o = gitutil::secretgate_cmd(dir)
         .args(args)
         .envs(env.iter().copied())
-        .env_remove("SECRETGATE_CONFIG")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     (

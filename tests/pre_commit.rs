@@ -6,39 +6,16 @@
 mod gitutil;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use gitutil::{git_cmd, git_output, make_executable, secretgate_bin, Repo, Sandbox};
+use gitutil::{
+    git_cmd, git_output, make_executable, secretgate, secretgate_bin, text, Repo, Sandbox,
+};
 
 const SECRET: &str = "s3cr3t-Xk29fLq0pZ8vB7nM";
 const OTHER_SECRET: &str = "Qm7vLx2Rt9Wp4Zk8Nc3Jh6Yd";
 const AWS_ID: &str = "AKIA4HKQ7ZPLX3MWVN2T";
 const AWS_SECRET: &str = "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";
-
-/// The binary with no `GIT_*` or `SECRETGATE*` variable inherited from outside.
-fn secretgate(dir: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new(secretgate_bin());
-    c.current_dir(dir);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("GIT_") || k.starts_with("SECRETGATE") || k == "RUST_LOG" {
-            c.env_remove(&k);
-        }
-    }
-    c.env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .stdin(Stdio::null());
-    c.args(args).output().expect("secretgate runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// A work tree on branch `main` with the hook installed.
 fn hooked(sb: &Sandbox, name: &str) -> Repo {

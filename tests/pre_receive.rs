@@ -4,9 +4,9 @@
 mod gitutil;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use gitutil::{git, secretgate_bin, Repo, Sandbox, Server};
+use gitutil::{git, Repo, Sandbox, Server};
 
 const KEY: &str = "8f42a73054b1749f8f58848be5e6502c";
 const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -436,13 +436,7 @@ fn bypass_needs_a_reason_and_the_admin() {
 
 /// Runs the hook binary directly, as git would, with `stdin`.
 fn run_hook(git_dir: &std::path::Path, stdin: &[u8], env: &[(&str, &str)]) -> (i32, String) {
-    let mut cmd = Command::new(secretgate_bin());
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("GIT_") || k.starts_with("GL_") || k.starts_with("SECRETGATE") {
-            cmd.env_remove(&k);
-        }
-    }
+    let mut cmd = gitutil::secretgate_cmd(git_dir);
     cmd.arg("pre-receive")
         .env("GIT_DIR", git_dir)
         .envs(env.iter().copied())

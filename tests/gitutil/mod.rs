@@ -18,28 +18,63 @@ pub fn secretgate_bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("secretgate")
 }
 
-/// A `git` command with nothing inherited that could change what it does: no system or global
-/// config, no `GIT_DIR` from an outer hook, fixed identities and dates.
-pub fn git_cmd(dir: &Path) -> Command {
-    let mut c = Command::new("git");
+/// A command in `dir` with nothing inherited that could change what git or secretgate does:
+/// no `GIT_*` from an outer hook, no `SECRETGATE*`, `GL_*` or `RUST_*`, no system or global git
+/// config, no standard input.
+fn scrubbed(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
+    let mut c = Command::new(program);
     c.current_dir(dir);
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
-        if k.starts_with("GIT_") || k.starts_with("SECRETGATE") || k.starts_with("GL_") {
+        if ["GIT_", "SECRETGATE", "GL_", "RUST_"]
+            .iter()
+            .any(|p| k.starts_with(p))
+        {
             c.env_remove(&k);
         }
     }
     c.env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Ada Lovelace")
+        .stdin(Stdio::null());
+    c
+}
+
+/// The built binary in `dir`, in the scrubbed environment, without colour.
+pub fn secretgate_cmd(dir: &Path) -> Command {
+    let mut c = scrubbed(secretgate_bin(), dir);
+    c.env("NO_COLOR", "1");
+    c
+}
+
+/// Runs the binary in `dir` with `args` and no input.
+pub fn secretgate(dir: &Path, args: &[&str]) -> Output {
+    secretgate_cmd(dir)
+        .args(args)
+        .output()
+        .expect("secretgate runs")
+}
+
+/// A run's exit code and output, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A `git` command in the scrubbed environment, with fixed identities and dates.
+pub fn git_cmd(dir: &Path) -> Command {
+    let mut c = scrubbed("git", dir);
+    c.env("GIT_AUTHOR_NAME", "Ada Lovelace")
         .env("GIT_AUTHOR_EMAIL", "ada@example.com")
         .env("GIT_AUTHOR_DATE", "2024-01-02T03:04:05Z")
         .env("GIT_COMMITTER_NAME", "Ada Lovelace")
         .env("GIT_COMMITTER_EMAIL", "ada@example.com")
         .env("GIT_COMMITTER_DATE", "2024-01-02T03:04:05Z")
         .env("LC_ALL", "C")
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::null());
+        .env_remove("NO_COLOR");
     c
 }
 
