@@ -53,7 +53,7 @@ pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
             .join()
             .unwrap_or_else(|_| Err(Error::Repo("the scan failed unexpectedly".into())))
     });
-    let scan = match scanned {
+    let mut scan = match scanned {
         Ok(s) => s,
         Err(e @ Error::Config { .. }) => {
             say(&pusher::cannot_decide(
@@ -82,7 +82,8 @@ pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
         );
     }
 
-    let verdict = Verdict::new(scan.findings.clone(), &policy, baseline.as_ref());
+    let findings = std::mem::take(&mut scan.findings);
+    let verdict = Verdict::new(findings, &policy, baseline.as_ref());
     report_if_asked(config, &verdict, &rules, &scan.summary)?;
     let blocking: Vec<&Finding> = verdict.blocking.iter().collect();
     let warnings: Vec<&Finding> = verdict.warnings.iter().collect();

@@ -170,9 +170,4 @@ impl Ruleset {
         self.allowlist.extra_paths.push(compiled.allowlist.paths);
         Ok(())
     }
-
-    /// The rule with this id.
-    pub fn rule(&self, id: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.id == id)
-    }
 }

@@ -30,20 +30,10 @@ pub fn deep_path(path: &[u8]) -> String {
 }
 
 /// Object databases searched in order; the first one may be a push's quarantine.
+#[derive(Clone)]
 pub struct Odb {
     handles: Vec<gix::odb::Handle>,
-    dirs: Vec<PathBuf>,
     hash: gix::hash::Kind,
-}
-
-impl Clone for Odb {
-    fn clone(&self) -> Self {
-        Odb {
-            handles: self.handles.clone(),
-            dirs: self.dirs.clone(),
-            hash: self.hash,
-        }
-    }
 }
 
 /// What a tree entry is, as far as scanning cares.
@@ -107,21 +97,12 @@ impl Odb {
             h.prevent_pack_unload();
             handles.push(h);
         }
-        Ok(Odb {
-            handles,
-            dirs,
-            hash,
-        })
+        Ok(Odb { handles, hash })
     }
 
     /// The object databases of an opened repository.
     pub fn of_repo(repo: &gix::Repository) -> Result<Self> {
         Self::at_dirs(vec![repo.common_dir().join("objects")], repo.object_hash())
-    }
-
-    /// The directories searched, in order.
-    pub fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
     }
 
     /// The hash kind of the repository.
@@ -427,11 +408,6 @@ pub fn added_lines(old: &[u8], new: &[u8]) -> AddedLines {
     diff.postprocess_lines(&input);
     let n = input.after.len();
     AddedLines::Some((0..n as u32).map(|i| diff.is_added(i)).collect())
-}
-
-/// The objects directory of a repository given by its git directory.
-pub fn objects_dir(git_dir: &Path) -> PathBuf {
-    git_dir.join("objects")
 }
 
 /// Opens a repository at `path` (a work tree or a git directory) for reading.
