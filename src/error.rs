@@ -43,6 +43,10 @@ pub enum Error {
     /// The repository is missing objects, corrupt, or cannot be opened.
     #[error("repository error: {0}")]
     Repo(String),
+    /// The objects a push brought are missing, corrupt or malformed: the pusher's problem, not
+    /// the scanner's, so a hook rejects it even when the admin chose to fail open.
+    #[error("the pushed objects are broken: {0}")]
+    Pushed(String),
 }
 
 impl Error {
@@ -50,7 +54,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config { .. } | Error::Usage(_) | Error::HookInput { .. } => 2,
-            Error::Io { .. } | Error::Repo(_) | Error::Budget(_) => 3,
+            Error::Io { .. } | Error::Repo(_) | Error::Budget(_) | Error::Pushed(_) => 3,
         }
     }
 
@@ -59,6 +63,15 @@ impl Error {
         Error::Config {
             origin: origin.into(),
             message: message.into(),
+        }
+    }
+
+    /// Marks a repository error met while reading a push's own objects as the pusher's
+    /// ([`Error::Pushed`]); any other error is left as it is.
+    pub fn pushed(self) -> Self {
+        match self {
+            Error::Repo(m) => Error::Pushed(m),
+            e => e,
         }
     }
 

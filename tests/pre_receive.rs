@@ -166,9 +166,11 @@ fn force_push_scans_only_what_is_new() {
         server.rev("refs/heads/main").as_deref(),
         Some(clean.as_str())
     );
-    // Force it back to the old commit, which the server still has: nothing new, accepted.
+    // Force it back to the old commit, which the server still stores but no ref reaches any
+    // more: it is new again (git rev-list OLD --not --all), so its secret is judged.
     let p = repo.push_with(&server, &["--force"], &[&format!("{old}:refs/heads/main")]);
-    assert!(p.ok, "{}", p.stderr);
+    assert_rejected(&p);
+    assert!(p.stderr.contains("config.py:2"), "{}", p.stderr);
     // A force push that brings a new secret: rejected.
     repo.commit_file(
         "more.py",

@@ -64,6 +64,7 @@ pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
                 bytes: summary.bytes,
                 skipped: summary.over_cap.clone(),
                 binary: summary.binary,
+                unread: Vec::new(),
             };
             crate::report::write(format, &mut out, &all, &rules, &plain, style(config))
         }

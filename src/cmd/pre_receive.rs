@@ -16,10 +16,9 @@ use crate::error::{Error, Result};
 use crate::finding::Finding;
 use crate::policy::Verdict;
 use crate::report::pusher::{self, Hook, MessageContext};
+use crate::rules::syntax::Oversize;
 use crate::rules::Policy;
-use crate::source::push::{
-    parse_updates, Budget, HookEnv, PushRepo, PushScan, RefUpdate, MAX_FINDINGS,
-};
+use crate::source::push::{parse_updates, Budget, HookEnv, PushRepo, PushScan, MAX_FINDINGS};
 
 /// Input larger than this is not git's (one line per ref).
 const MAX_INPUT: u64 = 64 << 20;
@@ -31,7 +30,6 @@ fn is_gitlab() -> bool {
 }
 
 struct Scanned {
-    updates: Vec<RefUpdate>,
     scan: PushScan,
     repo_path: std::path::PathBuf,
     rules: crate::rules::Ruleset,
@@ -95,8 +93,10 @@ pub fn run(config: &Config) -> Result<Exit> {
                             rules.add_allowlist(allow, &origin)?;
                         }
                     }
+                    rules.keep_inline_allowed = true;
                     let blocks = |f: &Finding| {
                         rules.policy.blocks(f.severity)
+                            && !(f.inline_allowed && rules.policy.inline_allow)
                             && !baseline
                                 .as_ref()
                                 .as_ref()
@@ -104,7 +104,6 @@ pub fn run(config: &Config) -> Result<Exit> {
                     };
                     let scan = repo.scan(&rules, &updates, &budget, &blocks)?;
                     Ok(Scanned {
-                        updates,
                         scan,
                         repo_path: repo.path().to_owned(),
                         rules,
@@ -148,6 +147,16 @@ pub fn run(config: &Config) -> Result<Exit> {
             ));
             return Err(e);
         }
+        Err(e @ Error::Pushed(_)) => {
+            // The pusher's objects, not the scanner: fail_open does not cover it.
+            tracing::error!(fail_open = policy.fail_open, "{e}");
+            let reason = match &e {
+                Error::Pushed(m) => m.clone(),
+                other => other.to_string(),
+            };
+            say(&pusher::pushed_broken(&reason, &ctx));
+            return Err(e);
+        }
         Err(e) => return cannot_decide(e, &policy, &ctx),
     };
     tracing::info!(
@@ -156,7 +165,15 @@ pub fn run(config: &Config) -> Result<Exit> {
         findings = scanned.scan.findings.len(),
         "push scanned"
     );
-    let findings = std::mem::take(&mut scanned.scan.findings);
+    let mut findings = std::mem::take(&mut scanned.scan.findings);
+    // Inline allows the server refuses: judged like any other line, and said so.
+    let mut refused_allows: Vec<Finding> = Vec::new();
+    if !policy.inline_allow {
+        for f in findings.iter_mut().filter(|f| f.inline_allowed) {
+            f.inline_allowed = false;
+            refused_allows.push(f.clone());
+        }
+    }
     let verdict = Verdict::new(findings, &policy, baseline.as_ref().as_ref());
     let note = if scanned.scan.truncated {
         tracing::warn!("over {MAX_FINDINGS} findings: only the first were kept");
@@ -177,21 +194,83 @@ pub fn run(config: &Config) -> Result<Exit> {
     };
     report_if_asked(config, &verdict, &scanned.rules, &scanned.scan.summary)?;
 
+    let unread = &scanned.scan.summary.unread;
+    let oversize_blocks = !unread.is_empty() && policy.oversize == Oversize::Block;
+    for u in unread {
+        tracing::info!(path = %u.path, size = u.size, cap = u.cap, "not scanned: over the size cap");
+    }
+    // What the pusher is told besides the findings: unread blobs, inline allows.
+    let mut extra = pusher::unread(unread, oversize_blocks, &ctx);
+    let allowed: Vec<&Finding> = verdict.allowed.iter().collect();
+    let refused: Vec<&Finding> = refused_allows.iter().collect();
+    for (list, honoured) in [(&allowed, true), (&refused, false)] {
+        if !list.is_empty() {
+            if !extra.is_empty() {
+                extra.push_str(&prefix("\n", gitlab));
+            }
+            extra.push_str(&pusher::inline_allowed(list, honoured, &ctx));
+        }
+    }
+    if !allowed.is_empty() || !refused.is_empty() {
+        let entry = LogEntry {
+            event: if refused.is_empty() {
+                "inline-allow"
+            } else {
+                "inline-allow-refused"
+            },
+            reason: "",
+            findings: allowed.iter().chain(refused.iter()).copied().collect(),
+        };
+        if let Err(e) = log_event(&env, &policy, &scanned, &entry) {
+            tracing::error!("cannot log the inline allows: {e}");
+            if !allowed.is_empty() {
+                // An allow that leaves no trace is not honoured.
+                say(&prefix(
+                    "secretgate: push rejected: the inline allows (secretgate:allow) could not be\n\
+                     logged on the server; ask the admin.\n",
+                    gitlab,
+                ));
+                return Ok(Exit::Findings);
+            }
+        }
+    }
+    let join = |main: String| -> String {
+        let mut parts: Vec<String> = [main, extra.clone(), note.clone()]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect();
+        if parts.len() > 1 {
+            let sep = prefix("\n", gitlab);
+            parts = vec![parts.join(&sep)];
+        }
+        parts.pop().unwrap_or_default()
+    };
+
     let blocking: Vec<&Finding> = verdict.blocking.iter().collect();
     let warnings: Vec<&Finding> = verdict.warnings.iter().collect();
-    if !verdict.blocks() {
-        if !warnings.is_empty() {
-            say(&(pusher::message(&[], &warnings, &ctx) + &note));
+    if !verdict.blocks() && !oversize_blocks {
+        let text = if warnings.is_empty() {
+            join(String::new())
+        } else {
+            join(pusher::message(&[], &warnings, &ctx))
+        };
+        if !text.is_empty() {
+            say(&text);
         }
         return Ok(Exit::Clean);
     }
+    let main = if verdict.blocks() {
+        pusher::message(&blocking, &warnings, &ctx)
+    } else {
+        String::new()
+    };
     match bypass(&env, &policy, &scanned, &verdict) {
         Bypass::None => {
-            say(&(pusher::message(&blocking, &warnings, &ctx) + &note));
+            say(&join(main));
             Ok(Exit::Findings)
         }
         Bypass::Refused(why) => {
-            let mut text = pusher::message(&blocking, &warnings, &ctx) + &note;
+            let mut text = join(main);
             text.push_str(&prefix(
                 &format!("\nsecretgate: bypass refused: {why}\n"),
                 gitlab,
@@ -213,13 +292,7 @@ pub fn run(config: &Config) -> Result<Exit> {
 }
 
 fn prefix(text: &str, gitlab: bool) -> String {
-    if gitlab {
-        text.lines()
-            .map(|l| format!("GL-HOOK-ERR: {l}\n"))
-            .collect()
-    } else {
-        text.to_owned()
-    }
+    pusher::for_gitlab(text, gitlab)
 }
 
 enum Bypass {
@@ -257,7 +330,12 @@ fn bypass(env: &HookEnv, policy: &Policy, scanned: &Scanned, verdict: &Verdict) 
         .filter(|c| !c.is_control())
         .take(500)
         .collect();
-    match log_bypass(env, policy, scanned, verdict, &reason) {
+    let entry = LogEntry {
+        event: "bypass",
+        reason: &reason,
+        findings: verdict.blocking.iter().collect(),
+    };
+    match log_event(env, policy, scanned, &entry) {
         Ok(()) => Bypass::Accepted(reason),
         Err(e) => {
             tracing::error!("cannot log the bypass: {e}");
@@ -291,12 +369,18 @@ fn repository_name(scanned: &Scanned) -> String {
         .to_string()
 }
 
-fn log_bypass(
+/// One line of the admin's log: a bypass, or the inline allows a push carried.
+struct LogEntry<'a> {
+    event: &'static str,
+    reason: &'a str,
+    findings: Vec<&'a Finding>,
+}
+
+fn log_event(
     env: &HookEnv,
     policy: &Policy,
     scanned: &Scanned,
-    verdict: &Verdict,
-    reason: &str,
+    entry: &LogEntry<'_>,
 ) -> std::io::Result<()> {
     let path = policy
         .bypass_log
@@ -307,12 +391,13 @@ fn log_bypass(
     }
     let entry = serde_json::json!({
         "time": gix::date::Time::now_utc().format_or_unix(gix::date::time::format::ISO8601_STRICT),
+        "event": entry.event,
         "pusher": pusher_name(),
         "repository": repository_name(scanned),
-        "refs": scanned.updates.iter().map(|u| crate::finding::escape(&u.name)).collect::<Vec<_>>(),
+        "refs": scanned.scan.refs,
         "commits": scanned.scan.commits.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-        "reason": reason,
-        "fingerprints": verdict.blocking.iter().map(|f| serde_json::json!({
+        "reason": entry.reason,
+        "fingerprints": entry.findings.iter().map(|f| serde_json::json!({
             "fingerprint": f.fingerprint, "rule_id": f.rule_id, "path": f.path,
             "line": f.line, "commit": f.commit,
         })).collect::<Vec<_>>(),

@@ -47,9 +47,13 @@ pub struct Match {
     pub entropy: Option<f64>,
     /// The rule's severity, or the weak severity for a development value.
     pub severity: Severity,
-    /// For rules that do not find secrets (debug, config): the matched code, escaped and cut
-    /// to 80 characters, for messages. Never set for secrets.
+    /// For rules that do not find secrets (debug, config): the matched code, escaped, with
+    /// every value in it redacted, and cut to 80 characters, for messages. Never set for
+    /// secrets.
     pub snippet: Option<String>,
+    /// The line carries `secretgate:allow`. Such matches leave [`Ruleset::scan`] only when the
+    /// ruleset keeps them ([`Ruleset::keep_inline_allowed`]); the caller decides.
+    pub inline_allowed: bool,
 }
 
 /// Whether content is binary: a NUL byte near the start.
@@ -68,6 +72,10 @@ pub fn shannon(value: &[u8]) -> f64 {
 
 /// Per-scan memo of which rules and patterns apply to the path.
 struct Applicable {
+    /// The path allowlist covers the path.
+    allowlisted: bool,
+    /// The content is binary.
+    binary: bool,
     rules: Vec<Option<bool>>,
     patterns: Vec<Option<bool>>,
 }
@@ -145,24 +153,91 @@ impl Memo {
 }
 
 impl Ruleset {
-    /// Whether the ruleset (allowlist or policy) never scans this path.
+    /// Whether nothing at this path is ever read: the admin's `skip_paths`, or an allowlisted
+    /// path when no rule looks past path allowlists (see [`Rule::distinctive`]).
     pub fn skips_path(&self, path: &[u8]) -> bool {
-        self.allowlist.skips_path(path) || self.policy.skip_paths.matches(path)
+        self.policy.skip_paths.matches(path)
+            || self.allowlist.skips_path(path) && !self.rules.iter().any(|r| r.distinctive)
     }
 
-    /// Whether a rule runs line by line on files at `path` (its path globs; tree rules never do).
+    /// Whether the allowlist's paths (built in, the admin's, a repository's own) cover `path`:
+    /// only rules whose values are [`Rule::distinctive`] run there.
+    pub fn allowlisted_path(&self, path: &[u8]) -> bool {
+        self.allowlist.skips_path(path)
+    }
+
+    /// Whether a rule runs line by line on files at `path` (its path globs and the path
+    /// allowlist; tree rules never do).
     pub fn rule_runs_on(&self, rule: &Rule, path: &[u8]) -> bool {
+        self.rule_runs_on_listed(rule, path, self.allowlisted_path(path))
+    }
+
+    /// [`Self::rule_runs_on`] with the allowlist's verdict on the path already known.
+    fn rule_runs_on_listed(&self, rule: &Rule, path: &[u8], allowlisted: bool) -> bool {
         rule.scope == crate::rules::syntax::Scope::Line
+            && (rule.distinctive || !allowlisted)
             && (rule.paths.is_empty() || rule.paths.matches(path))
             && !rule.skip_paths.matches(path)
     }
 
-    fn rule_applies(&self, rule: &Rule, path: &[u8], binary: bool) -> bool {
-        (!binary || rule.binary) && self.rule_runs_on(rule, path)
+    /// Everything [`Self::scan`] looks at in a path, as bits: which forms run there, whether
+    /// it is Python (docstrings), which rules lower their severity there. Two paths with the
+    /// same signature give the same matches for the same content; empty: never read. The
+    /// audit scans a blob once per signature of its paths, and a hook trusts a rename's old
+    /// lines only between paths of one signature (a line moved from a path that was never
+    /// scanned, or scanned more leniently, is judged again at its new path).
+    pub fn path_signature(&self, path: &[u8]) -> Vec<u64> {
+        if self.skips_path(path) {
+            return Vec::new();
+        }
+        let allowlisted = self.allowlisted_path(path);
+        let n = self.patterns.len() + self.rules.len() + 1;
+        let mut bits = vec![0u64; n.div_ceil(64)];
+        let mut set = |bit: usize| bits[bit / 64] |= 1 << (bit % 64);
+        if path.ends_with(b".py") {
+            set(0);
+        }
+        let mut rule_ok: Vec<Option<bool>> = vec![None; self.rules.len()];
+        for (i, pat) in self.patterns.iter().enumerate() {
+            let r = &self.rules[pat.rule];
+            let ok = *rule_ok[pat.rule]
+                .get_or_insert_with(|| self.rule_runs_on_listed(r, path, allowlisted));
+            if ok && (pat.paths.is_empty() || pat.paths.matches(path)) {
+                set(i + 1);
+            }
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            if rule_ok[i] == Some(true) && r.weak.as_ref().is_some_and(|w| w.paths.matches(path)) {
+                set(self.patterns.len() + 1 + i);
+            }
+        }
+        bits
+    }
+
+    /// Whether two paths are judged alike (the same [`Self::path_signature`]).
+    pub fn same_class(&self, a: &[u8], b: &[u8]) -> bool {
+        a == b || self.path_signature(a) == self.path_signature(b)
     }
 
     /// Finds every match in `data`, read from `path` (`/`-separated, relative to the top).
+    /// Matches on lines marked `secretgate:allow` are dropped unless the ruleset keeps them.
     pub fn scan(&self, path: &[u8], data: &[u8]) -> Vec<Match> {
+        let mut out = self.scan_all(path, data);
+        if !self.keep_inline_allowed {
+            out.retain(|m| !m.inline_allowed);
+        }
+        out
+    }
+
+    /// The matches of [`Rule::distinctive`] rules in a commit or tag message (or a ref name):
+    /// only a token whose format says what it is can be told from prose there.
+    pub fn scan_message(&self, data: &[u8]) -> Vec<Match> {
+        let mut out = self.scan(b"", data);
+        out.retain(|m| self.rules[m.rule].distinctive);
+        out
+    }
+
+    fn scan_all(&self, path: &[u8], data: &[u8]) -> Vec<Match> {
         if data.is_empty() || self.skips_path(path) {
             return Vec::new();
         }
@@ -171,6 +246,8 @@ impl Ruleset {
             return Vec::new();
         }
         let mut applicable = Applicable {
+            allowlisted: self.allowlisted_path(path),
+            binary,
             rules: vec![None; self.rules.len()],
             patterns: vec![None; self.patterns.len()],
         };
@@ -183,7 +260,7 @@ impl Ruleset {
             .find_overlapping_iter(data)
         {
             for &p in &self.prefilter.triggers[hit.pattern().as_usize()] {
-                if !self.pattern_applies(p, path, binary, &mut applicable) {
+                if !self.pattern_applies(p, path, &mut applicable) {
                     continue;
                 }
                 if windows.is_empty() {
@@ -220,13 +297,15 @@ impl Ruleset {
         self.finish(data, out)
     }
 
-    fn pattern_applies(&self, p: usize, path: &[u8], binary: bool, memo: &mut Applicable) -> bool {
+    fn pattern_applies(&self, p: usize, path: &[u8], memo: &mut Applicable) -> bool {
         if let Some(a) = memo.patterns[p] {
             return a;
         }
         let pat: &Pattern = &self.patterns[p];
-        let rule_ok = *memo.rules[pat.rule]
-            .get_or_insert_with(|| self.rule_applies(&self.rules[pat.rule], path, binary));
+        let rule = &self.rules[pat.rule];
+        let rule_ok = *memo.rules[pat.rule].get_or_insert_with(|| {
+            (!memo.binary || rule.binary) && self.rule_runs_on_listed(rule, path, memo.allowlisted)
+        });
         let a = rule_ok && (pat.paths.is_empty() || pat.paths.matches(path));
         memo.patterns[p] = Some(a);
         a
@@ -316,12 +395,10 @@ impl Ruleset {
             }
         }
         let value_line = memo.line(data, vs);
-        if memo.line_memo(value_line).inline_allow {
-            return None;
-        }
+        let mut inline_allowed = memo.line_memo(value_line).inline_allow;
         let first_line = memo.line(data, span.0);
         if span.0 < vs && memo.line_memo(first_line).inline_allow {
-            return None;
+            inline_allowed = true;
         }
         let value_line = memo.line(data, vs);
         let lm = memo.line_memo(value_line);
@@ -389,6 +466,7 @@ impl Ruleset {
             .then(|| crate::finding::excerpt(&data[span.0..span.1]));
         Some(Match {
             snippet,
+            inline_allowed,
             rule: rule_idx,
             pattern,
             start: vs,
@@ -464,6 +542,7 @@ impl Ruleset {
     /// Whether a tree rule reads files at `path`.
     pub fn tree_rule_reads(&self, path: &[u8]) -> bool {
         !self.skips_path(path)
+            && !self.allowlisted_path(path)
             && self.rules.iter().any(|r| {
                 r.scope == crate::rules::syntax::Scope::Tree
                     && (r.paths.is_empty() || r.paths.matches(path))
@@ -484,6 +563,7 @@ impl Ruleset {
                 .filter(|&i| {
                     let p = &files[i].0;
                     !self.skips_path(p)
+                        && !self.allowlisted_path(p)
                         && (rule.paths.is_empty() || rule.paths.matches(p))
                         && !rule.skip_paths.matches(p)
                         && !is_binary(&files[i].1)

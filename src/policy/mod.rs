@@ -20,6 +20,9 @@ pub struct Verdict {
     pub warnings: Vec<Finding>,
     /// How many findings the baseline suppressed.
     pub baselined: usize,
+    /// Findings on lines the author marked `secretgate:allow`, where the policy honours that
+    /// (the server hook shows and logs them).
+    pub allowed: Vec<Finding>,
 }
 
 impl Verdict {
@@ -29,6 +32,8 @@ impl Verdict {
         for f in findings {
             if baseline.is_some_and(|b| b.contains(&f.fingerprint)) {
                 v.baselined += 1;
+            } else if f.inline_allowed {
+                v.allowed.push(f);
             } else if policy.blocks(f.severity) {
                 v.blocking.push(f);
             } else {

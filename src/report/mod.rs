@@ -51,6 +51,22 @@ pub struct Summary {
     pub skipped: Vec<String>,
     /// Binary files or blobs, not scanned.
     pub binary: u64,
+    /// Blobs over the size cap: never read, so named to the pusher or committer, and blocking
+    /// when the policy says `oversize = "block"`.
+    pub unread: Vec<Unread>,
+}
+
+/// A blob that was not read because of its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unread {
+    /// Its path, escaped.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The cap it is over.
+    pub cap: u64,
+    /// The commit that brought it (pushes).
+    pub commit: Option<String>,
 }
 
 /// Writes findings in the chosen format.

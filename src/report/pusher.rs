@@ -106,10 +106,7 @@ fn remediations(out: &mut String, findings: &[&Finding]) {
 /// The message for blocking findings (a rejection) and warnings (let through).
 pub fn message(blocking: &[&Finding], warnings: &[&Finding], ctx: &MessageContext) -> String {
     let mut out = String::new();
-    let (thing, verb) = match ctx.hook {
-        Hook::PreReceive => ("push", "pushed"),
-        Hook::PreCommit => ("commit", "committed"),
-    };
+    let (thing, verb) = thing_verb(ctx.hook);
     if !blocking.is_empty() {
         let _ = writeln!(
             out,
@@ -223,6 +220,138 @@ pub fn message(blocking: &[&Finding], warnings: &[&Finding], ctx: &MessageContex
     } else {
         out
     }
+}
+
+/// Prefixes every line with `GL-HOOK-ERR: ` under GitLab, so its web interface shows them.
+pub fn for_gitlab(text: &str, gitlab: bool) -> String {
+    if gitlab {
+        text.lines()
+            .map(|l| format!("GL-HOOK-ERR: {l}\n"))
+            .collect()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The blobs that were not read because of their size: named, so nothing is skipped in
+/// silence. `blocks`: the policy rejects the push for them.
+pub fn unread(list: &[crate::report::Unread], blocks: bool, ctx: &MessageContext) -> String {
+    let mut out = String::new();
+    if list.is_empty() {
+        return out;
+    }
+    let (thing, _) = thing_verb(ctx.hook);
+    if blocks {
+        let _ = writeln!(
+            out,
+            "secretgate: {thing} rejected: {} not scanned because of its size (the server's policy\n\
+             rejects what it cannot read):",
+            files(list.len())
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "secretgate: warning: {} not scanned because of its size:",
+            files(list.len())
+        );
+    }
+    for u in list.iter().take(ctx.max_shown.max(1)) {
+        let _ = writeln!(
+            out,
+            "    {}  {} bytes (cap {}){}",
+            u.path,
+            u.size,
+            u.cap,
+            u.commit
+                .as_deref()
+                .map(|c| format!("  commit {}", short(c)))
+                .unwrap_or_default()
+        );
+    }
+    if list.len() > ctx.max_shown.max(1) {
+        let _ = writeln!(
+            out,
+            "    ... and {} more",
+            list.len() - ctx.max_shown.max(1)
+        );
+    }
+    if blocks {
+        let _ = writeln!(
+            out,
+            "  Keep large files out of the repository (git LFS, an artifact store), or ask the admin."
+        );
+    }
+    for_gitlab(&out, ctx.gitlab)
+}
+
+fn files(n: usize) -> String {
+    if n == 1 {
+        "1 file was".to_owned()
+    } else {
+        format!("{n} files were")
+    }
+}
+
+fn thing_verb(hook: Hook) -> (&'static str, &'static str) {
+    match hook {
+        Hook::PreReceive => ("push", "pushed"),
+        Hook::PreCommit => ("commit", "committed"),
+    }
+}
+
+/// The findings a pusher silenced with `secretgate:allow`: always shown, so the verdict says
+/// what got in and on whose word. `honoured`: the server accepts inline allows.
+pub fn inline_allowed(findings: &[&Finding], honoured: bool, ctx: &MessageContext) -> String {
+    let mut out = String::new();
+    if findings.is_empty() {
+        return out;
+    }
+    if honoured {
+        let _ = writeln!(
+            out,
+            "secretgate: allowed inline by the pusher (secretgate:allow), logged for the admin:"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "secretgate: this server does not honour secretgate:allow; these lines were judged as usual:"
+        );
+    }
+    for f in findings.iter().take(ctx.max_shown.max(1)) {
+        let _ = writeln!(
+            out,
+            "    {}:{}  {} ({}){}",
+            f.path,
+            f.line,
+            f.rule_id,
+            f.severity.as_str(),
+            f.commit
+                .as_deref()
+                .map(|c| format!("  commit {}", short(c)))
+                .unwrap_or_default()
+        );
+    }
+    if findings.len() > ctx.max_shown.max(1) {
+        let _ = writeln!(
+            out,
+            "    ... and {} more",
+            findings.len() - ctx.max_shown.max(1)
+        );
+    }
+    for_gitlab(&out, ctx.gitlab)
+}
+
+/// The message when the push's own objects are broken: rejected whatever the policy says about
+/// the scanner's failures, since its content could not be judged.
+pub fn pushed_broken(reason: &str, ctx: &MessageContext) -> String {
+    for_gitlab(
+        &format!(
+            "secretgate: push rejected: its objects cannot be read ({reason}).\n\
+             The pushed content could not be checked, so it is not accepted. Re-create the commits\n\
+             with a stock git client (git fsck shows what is broken) and push again.\n"
+        ),
+        ctx.gitlab,
+    )
 }
 
 /// The message when the hook could not decide (internal error, time budget spent).

@@ -172,6 +172,9 @@ pub struct Rule {
     pub fallback: bool,
     /// Whether matches inside Python triple-quoted strings are ignored.
     pub skip_in_docstrings: bool,
+    /// Whether the value's own format identifies it (path allowlists do not apply; messages
+    /// are scanned for it).
+    pub distinctive: bool,
     /// How to fix it.
     pub remediation: String,
     /// Where to read more.
@@ -227,6 +230,10 @@ pub struct Policy {
     pub bypass_option: String,
     /// Where bypasses are logged.
     pub bypass_log: Option<std::path::PathBuf>,
+    /// What an unread (oversize) blob does to a hook's verdict.
+    pub oversize: crate::rules::syntax::Oversize,
+    /// Whether the server hook honours a pushed `secretgate:allow`.
+    pub inline_allow: bool,
 }
 
 impl Default for Policy {
@@ -242,6 +249,8 @@ impl Default for Policy {
             bypass_enabled: false,
             bypass_option: "secretgate.skip".into(),
             bypass_log: None,
+            oversize: crate::rules::syntax::Oversize::Warn,
+            inline_allow: true,
         }
     }
 }
@@ -353,6 +362,10 @@ pub struct Ruleset {
     pub policy: Policy,
     /// The keyword prefilter.
     pub prefilter: Prefilter,
+    /// Whether [`Ruleset::scan`] keeps matches on lines marked `secretgate:allow` (flagged
+    /// [`crate::detect::Match::inline_allowed`]) instead of dropping them: the server hook shows
+    /// and logs what a pusher allowed, and may refuse it.
+    pub keep_inline_allowed: bool,
 }
 
 /// How thoroughly to check regexes at load.
@@ -550,6 +563,7 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
             binary: r.binary,
             fallback: r.fallback,
             skip_in_docstrings: r.skip_in_docstrings,
+            distinctive: r.distinctive,
             remediation: r.remediation.clone(),
             references: r.references.clone(),
             examples: r.examples.iter().map(example).collect::<Result<_>>()?,
@@ -611,6 +625,12 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
         if let Some(a) = p.allow_repo_config {
             policy.allow_repo_config = a;
         }
+        if let Some(o) = p.oversize {
+            policy.oversize = o;
+        }
+        if let Some(a) = p.inline_allow {
+            policy.inline_allow = a;
+        }
         if let Some(b) = p.bypass {
             if let Some(e) = b.enabled {
                 policy.bypass_enabled = e;
@@ -637,5 +657,6 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
         allowlist,
         policy,
         prefilter,
+        keep_inline_allowed: false,
     })
 }

@@ -113,6 +113,8 @@ fn merge(mut base: ConfigFile, user: ConfigFile, origin: &str) -> Result<ConfigF
             skip_paths: u.skip_paths.or(b.skip_paths),
             allow_repo_config: u.allow_repo_config.or(b.allow_repo_config),
             bypass: u.bypass.or(b.bypass),
+            oversize: u.oversize.or(b.oversize),
+            inline_allow: u.inline_allow.or(b.inline_allow),
         }),
     };
     base.extend = None;

@@ -56,6 +56,23 @@ pub struct PolicySyntax {
     pub allow_repo_config: Option<bool>,
     /// The push-option bypass.
     pub bypass: Option<BypassSyntax>,
+    /// What a blob over `max_blob_bytes` does to the verdict: `warn` (default) or `block`. It
+    /// is named in the pusher's message either way.
+    pub oversize: Option<Oversize>,
+    /// Whether a pushed `secretgate:allow` marker is honoured by the server hook (default
+    /// `true`); honoured or not, it is shown in the verdict and logged.
+    pub inline_allow: Option<bool>,
+}
+
+/// What an unread (oversize) blob does to a hook's verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Oversize {
+    /// Named in the message; the push or commit goes through.
+    #[default]
+    Warn,
+    /// Named in the message; the push or commit is rejected (nothing unread gets in).
+    Block,
 }
 
 /// The admin-controlled escape hatch for pushes.
@@ -216,6 +233,11 @@ pub struct RuleSyntax {
     /// A catch-all rule: its finding is dropped when another rule found a value on the same bytes.
     #[serde(default)]
     pub fallback: bool,
+    /// The value's own format says what it is (a provider's prefix, a checksum, a PEM header):
+    /// no path allowlist silences it (a token in `settings.py.example` is as live as anywhere),
+    /// and commit and tag messages are scanned for it.
+    #[serde(default)]
+    pub distinctive: bool,
     /// How to fix it; `{name}` is replaced by the matched setting's name.
     pub remediation: String,
     /// Where to read more.

@@ -32,6 +32,8 @@ pub struct BlobScanner<'a> {
     old_buf: Vec<u8>,
     /// Counts of what was scanned and skipped.
     pub summary: Summary,
+    /// The size of the blob the last [`Self::matches`] did not read because of the cap.
+    oversize: Option<u64>,
 }
 
 impl<'a> BlobScanner<'a> {
@@ -44,7 +46,13 @@ impl<'a> BlobScanner<'a> {
             buf: Vec::new(),
             old_buf: Vec::new(),
             summary: Summary::default(),
+            oversize: None,
         }
+    }
+
+    /// The rules this scanner judges with.
+    pub fn rules(&self) -> &'a Ruleset {
+        self.rules
     }
 
     /// Reads a blob into `buf` if it is small enough and text; `false` if skipped (counted).
@@ -62,6 +70,7 @@ impl<'a> BlobScanner<'a> {
                     "{} ({id}): {size} bytes, over the {limit}-byte cap",
                     escape(path)
                 ));
+                self.oversize = Some(size);
                 return Ok(false);
             }
             Some((Kind::Blob, _)) => {}
@@ -75,6 +84,7 @@ impl<'a> BlobScanner<'a> {
         self.odb.read_kind(id, Kind::Blob, &mut self.buf)?;
         if is_binary(&self.buf) && !self.rules.rules.iter().any(|r| r.binary) {
             self.summary.binary += 1;
+            tracing::info!(path = %escape(path), blob = %id, "binary: not scanned");
             return Ok(false);
         }
         self.summary.scanned += 1;
@@ -88,7 +98,11 @@ impl<'a> BlobScanner<'a> {
         if let Some(m) = self.cache.get(&key) {
             return Ok(Arc::clone(m));
         }
-        let found = if self.rules.skips_path(path) || !self.load(id, path)? {
+        self.oversize = None;
+        let found = if self.rules.skips_path(path) {
+            tracing::info!(path = %escape(path), blob = %id, "skipped by the policy's paths");
+            Vec::new()
+        } else if !self.load(id, path)? {
             Vec::new()
         } else {
             self.rules.scan(path, &self.buf)
@@ -132,6 +146,14 @@ impl<'a> BlobScanner<'a> {
             return Ok(());
         }
         let found = self.matches(new, path)?;
+        if let Some(size) = self.oversize.take() {
+            self.summary.unread.push(crate::report::Unread {
+                path: escape(path),
+                size,
+                cap: self.rules.policy.max_blob_bytes,
+                commit: prov.commit.clone(),
+            });
+        }
         if found.is_empty() {
             return Ok(());
         }
@@ -144,6 +166,11 @@ impl<'a> BlobScanner<'a> {
                     continue;
                 }
                 self.odb.read_kind(old, Kind::Blob, &mut self.old_buf)?;
+                // An old version that was never scanned (binary) vouches for none of its
+                // lines.
+                if is_binary(&self.old_buf) {
+                    continue;
+                }
                 added = added.intersect(added_lines(&self.old_buf, &self.buf));
             }
         }

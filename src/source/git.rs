@@ -324,7 +324,12 @@ impl Odb {
 
 /// Drops pure renames (the same blob deleted at one path and added at another: nothing is
 /// added) and pairs a renamed-and-edited file with its old blob, so only edited lines count.
-pub fn pair_renames(changes: &mut Vec<Change>) {
+///
+/// A rename carries trust only between paths the detector treats alike (`same_class`, see
+/// [`crate::rules::Ruleset::path_signature`]): lines moved out of a path that was never scanned
+/// or scanned more leniently (allowlisted, skipped, an example file) are all judged at the new
+/// path, as if the file were new there.
+pub fn pair_renames(changes: &mut Vec<Change>, same_class: &dyn Fn(&[u8], &[u8]) -> bool) {
     let deleted: Vec<(BString, ObjectId)> = changes
         .iter()
         .filter(|c| c.new.is_none())
@@ -346,18 +351,33 @@ pub fn pair_renames(changes: &mut Vec<Change>) {
     let mut drop = vec![false; changes.len()];
     for i in added {
         let new = changes[i].new.expect("added");
-        if deleted.iter().any(|(_, o)| *o == new) {
+        let path = changes[i].path.clone();
+        if deleted
+            .iter()
+            .any(|(p, o)| *o == new && same_class(p, &path))
+        {
             drop[i] = true;
+            continue;
+        }
+        if deleted.iter().any(|(_, o)| *o == new) {
+            // The same content, moved from a path judged differently: all of it is new here.
             continue;
         }
         let same_name: Vec<&(BString, ObjectId)> = deleted
             .iter()
-            .filter(|(p, _)| name(p) == name(&changes[i].path))
+            .filter(|(p, _)| name(p) == name(&path))
             .collect();
-        if same_name.len() == 1 {
-            changes[i].old = Some(same_name[0].1);
+        let source = if same_name.len() == 1 {
+            Some(same_name[0])
         } else if only_pair {
-            changes[i].old = Some(deleted[0].1);
+            Some(&deleted[0])
+        } else {
+            None
+        };
+        if let Some((p, o)) = source {
+            if same_class(p, &path) {
+                changes[i].old = Some(*o);
+            }
         }
     }
     let mut k = 0;
@@ -503,8 +523,13 @@ mod tests {
                 new: Some(id(3)),
             },
         ];
-        pair_renames(&mut c);
+        let mut moved = c.clone();
+        pair_renames(&mut c, &|_, _| true);
         assert_eq!(c.len(), 3);
         assert_eq!(c[2].old, Some(id(2)));
+        // Out of a path judged differently, a rename carries nothing: all of it is new.
+        pair_renames(&mut moved, &|old, _| !old.ends_with(b"c.py"));
+        assert_eq!(moved.len(), 3);
+        assert_eq!(moved[2].old, None);
     }
 }

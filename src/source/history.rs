@@ -1300,26 +1300,9 @@ struct Classes {
     count: u32,
 }
 
-/// The class signature of a path: everything `Ruleset::scan` looks at in a path.
+/// The class signature of a path (see [`Ruleset::path_signature`]).
 fn path_signature(rules: &Ruleset, path: &[u8]) -> Vec<u64> {
-    if rules.skips_path(path) {
-        return Vec::new();
-    }
-    let n = rules.patterns.len() + 1;
-    let mut bits = vec![0u64; n.div_ceil(64)];
-    if path.ends_with(b".py") {
-        bits[0] |= 1;
-    }
-    let mut rule_ok: Vec<Option<bool>> = vec![None; rules.rules.len()];
-    for (i, pat) in rules.patterns.iter().enumerate() {
-        let r = &rules.rules[pat.rule];
-        let ok = *rule_ok[pat.rule].get_or_insert_with(|| rules.rule_runs_on(r, path));
-        if ok && (pat.paths.is_empty() || pat.paths.matches(path)) {
-            let bit = i + 1;
-            bits[bit / 64] |= 1 << (bit % 64);
-        }
-    }
-    bits
+    rules.path_signature(path)
 }
 
 impl Classes {

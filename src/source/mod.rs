@@ -8,5 +8,6 @@ pub mod files;
 pub mod git;
 pub mod history;
 pub mod push;
+pub mod reach;
 pub mod staged;
 pub mod tip;

@@ -1,14 +1,7 @@
 //! A push, as a pre-receive hook sees it: the ref updates on stdin, the pushed objects in git's
-//! quarantine, and exactly the commits the push adds.
-//!
-//! New commits are found by walking from the pushed tips while the commit is in the quarantine
-//! (the objects this push brought); a commit the server already had stops the walk, so a force
-//! push, a new branch made of old commits or a tag on an old commit never rescans history. A thin
-//! pack may copy an old object into the quarantine: at worst a commit is scanned again, never
-//! missed. Without a quarantine (git older than 2.11, or a hook run by hand) the walk instead
-//! stops at commits reachable from any existing ref, as `git rev-list NEW --not --all` does.
+//! quarantine, and exactly the commits the push makes reachable that no existing ref reached
+//! (see [`super::reach`]): each walked once, however many refs point into them.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,6 +13,7 @@ use gix::objs::Kind;
 
 use super::blobs::BlobScanner;
 use super::git::{commit_info, pair_renames, Change, Odb};
+use super::reach::RefTips;
 use crate::error::{Error, Result};
 use crate::finding::{escape, Finding, Provenance};
 use crate::report::Summary;
@@ -227,8 +221,8 @@ pub struct PushScan {
     pub findings: Vec<Finding>,
     /// The new commits, in the order they were scanned.
     pub commits: Vec<ObjectId>,
-    /// Refs updated (deletions excluded).
-    pub refs: Vec<BString>,
+    /// Refs updated (deletions excluded), escaped, redacted where they carry a token.
+    pub refs: Vec<String>,
     /// Counts of blobs scanned and skipped.
     pub summary: Summary,
     /// The push held more than [`MAX_FINDINGS`] findings: past them only one that blocks was
@@ -328,59 +322,12 @@ impl PushRepo {
         Ok(None)
     }
 
-    /// The commits reachable from `tips` that no existing ref reaches, children before parents.
-    fn new_commits(&self, tips: &[ObjectId], budget: &Budget) -> Result<Vec<ObjectId>> {
-        if self.quarantined {
-            let mut buf = Vec::new();
-            let mut seen = HashSet::new();
-            let mut out = Vec::new();
-            let mut stack: Vec<ObjectId> = tips.iter().rev().copied().collect();
-            while let Some(c) = stack.pop() {
-                budget.check()?;
-                if !seen.insert(c) || !self.odb.in_first(&c) {
-                    continue;
-                }
-                let (_, parents) = self.odb.commit_tree_and_parents(&c, &mut buf)?;
-                out.push(c);
-                stack.extend(parents.into_iter().rev());
-            }
-            return Ok(out);
-        }
-        let mut hidden = Vec::new();
-        let refs = self
-            .repo
-            .references()
-            .map_err(|e| Error::repo("cannot list refs", e))?;
-        for r in refs.all().map_err(|e| Error::repo("cannot list refs", e))? {
-            let mut r = r.map_err(|e| Error::repo("cannot read a ref", e))?;
-            if let Ok(id) = r.peel_to_id() {
-                let mut buf = Vec::new();
-                if let Ok((id, Kind::Commit)) = self.odb.peel(id.detach(), &mut buf) {
-                    hidden.push(id);
-                }
-            }
-        }
-        // gix's walk errors do not say where: name the tips walked from.
-        let context = || {
-            let ids: Vec<String> = tips.iter().map(ToString::to_string).collect();
-            format!("cannot walk the new commits from {}", ids.join(", "))
-        };
-        let walk = self
-            .repo
-            .rev_walk(tips.iter().copied())
-            .with_hidden(hidden)
-            .all()
-            .map_err(|e| Error::repo(context(), e))?;
-        let mut out = Vec::new();
-        for info in walk {
-            budget.check()?;
-            out.push(info.map_err(|e| Error::repo(context(), e))?.id);
-        }
-        Ok(out)
-    }
-
     /// Scans everything the updates bring. `blocks` says whether a finding would block the
     /// push (the policy and the baseline): past [`MAX_FINDINGS`], only such a finding is kept.
+    ///
+    /// A problem with the pushed objects themselves (missing, corrupt, of the wrong kind) is
+    /// [`Error::Pushed`]: the push is rejected whatever `fail_open` says, since accepting it
+    /// would let in content nobody judged.
     pub fn scan(
         &self,
         rules: &Ruleset,
@@ -397,72 +344,49 @@ impl PushRepo {
         };
         let mut scanner = BlobScanner::new(rules, &self.odb);
         let mut buf = Vec::new();
-        let mut scanned: HashSet<ObjectId> = HashSet::new();
+        // The commits the updates point at, and the display name of each update's ref.
+        let mut tips: Vec<ObjectId> = Vec::new();
+        let mut tip_refs: Vec<String> = Vec::new();
         for u in updates.iter().filter(|u| !u.is_delete()) {
             if kept.done() {
                 break;
             }
-            out.refs.push(u.name.clone());
-            let (target, kind) = self.odb.peel(u.new, &mut buf)?;
-            let refname = Some(escape(&u.name));
+            budget.check()?;
+            let refname = self.scan_ref(rules, u, &mut kept)?;
+            out.refs.push(refname.clone());
+            let (target, kind) = self.peel_scanning(rules, u.new, &refname, &mut buf, &mut kept)?;
             match kind {
-                Kind::Commit => {}
+                Kind::Commit => {
+                    tips.push(target);
+                    tip_refs.push(refname);
+                }
                 Kind::Tree | Kind::Blob => {
-                    // A tag of a tree or a blob: everything in it is new content.
-                    let mut changes = Vec::new();
-                    if kind == Kind::Tree {
-                        self.odb.diff_trees(None, Some(&target), &mut changes)?;
-                    } else {
-                        changes.push(Change {
-                            path: BString::from(format!("{}:", escape(&u.name))),
-                            old: None,
-                            new: Some(target),
-                        });
-                    }
-                    let prov = Provenance {
-                        refname: refname.clone(),
-                        ..Provenance::default()
-                    };
-                    for c in changes {
-                        budget.check()?;
-                        if let Some(new) = c.new {
-                            scanner.each_added_finding(
-                                &c.path,
-                                &new,
-                                &[None],
-                                &prov,
-                                &mut |f| kept.take(f),
-                            )?;
-                        }
-                        if kept.done() {
-                            break;
-                        }
-                    }
-                    continue;
+                    self.scan_tree_or_blob(&mut scanner, target, kind, &refname, &mut kept, budget)
+                        .map_err(|e| self.blame(e))?;
                 }
                 Kind::Tag => unreachable!("peeled"),
             }
-            budget.check()?;
-            let commits = self.new_commits(&[target], budget)?;
-            tracing::debug!(r#ref = %escape(&u.name), commits = commits.len(), "new commits");
-            for c in commits.into_iter().rev() {
-                if kept.done() {
-                    break;
-                }
-                if !scanned.insert(c) {
-                    continue;
-                }
-                budget.check()?;
-                out.commits.push(c);
-                self.scan_commit(
-                    &mut scanner,
-                    c,
-                    refname.clone(),
-                    &mut buf,
-                    &mut kept,
-                    budget,
-                )?;
+        }
+        let new = super::reach::new_commits(
+            &self.odb,
+            || RefTips::read(&self.repo),
+            &tips,
+            self.quarantined,
+            budget,
+        )?;
+        tracing::debug!(
+            commits = new.commits.len(),
+            limited = new.limited,
+            "new commits"
+        );
+        for (c, t) in new.commits {
+            if kept.done() {
+                break;
             }
+            budget.check()?;
+            out.commits.push(c);
+            self.scan_commit(&mut scanner, c, &tip_refs[t], &mut buf, &mut kept, budget)
+                .map_err(|e| self.blame(e))?;
         }
         out.summary = scanner.summary;
         out.truncated = kept.truncated;
@@ -470,24 +394,136 @@ impl PushRepo {
         Ok(out)
     }
 
+    /// Inside git's quarantine, a broken object met while reading what the push names is the
+    /// push's own ([`Error::Pushed`]). Without a quarantine (a hook run by hand) every object
+    /// is the server's, and its problems are the scanner's.
+    fn blame(&self, e: Error) -> Error {
+        if self.quarantined {
+            e.pushed()
+        } else {
+            e
+        }
+    }
+
+    /// The ref's name for messages, redacted when it carries a token (which is then a finding
+    /// of its own, at `(ref name)`).
+    fn scan_ref(&self, rules: &Ruleset, u: &RefUpdate, kept: &mut Kept<'_>) -> Result<String> {
+        let found = rules.scan_message(&u.name);
+        let shown = redact_in(&u.name, &found);
+        let prov = Provenance {
+            refname: Some(shown.clone()),
+            ..Provenance::default()
+        };
+        for m in &found {
+            kept.take(Finding::new(rules, m, REF_NAME.as_bytes(), &prov));
+        }
+        Ok(shown)
+    }
+
+    /// Follows a pushed ref's tags to what they point at, scanning each tag's message.
+    fn peel_scanning(
+        &self,
+        rules: &Ruleset,
+        id: ObjectId,
+        refname: &str,
+        buf: &mut Vec<u8>,
+        kept: &mut Kept<'_>,
+    ) -> Result<(ObjectId, Kind)> {
+        let mut id = id;
+        for _ in 0..64 {
+            match self.odb.read(&id, buf).map_err(|e| self.blame(e))? {
+                Some(Kind::Tag) => {
+                    let t = gix::objs::TagRef::from_bytes(buf, self.odb.hash_kind())
+                        .map_err(|e| self.blame(Error::repo(format!("tag {id} is corrupt"), e)))?;
+                    let found = rules.scan_message(t.message);
+                    let prov = Provenance {
+                        refname: Some(refname.to_owned()),
+                        ..Provenance::default()
+                    };
+                    for m in &found {
+                        kept.take(Finding::new(rules, m, TAG_MESSAGE.as_bytes(), &prov));
+                    }
+                    id = t.target();
+                }
+                Some(k) => return Ok((id, k)),
+                None => return Err(self.blame(Error::Repo(format!("object {id} is missing")))),
+            }
+        }
+        Err(self.blame(Error::Repo(format!("tag chain at {id} is too long"))))
+    }
+
+    /// A ref pointing at a tree or a blob (through a tag): everything in it is new content.
+    fn scan_tree_or_blob(
+        &self,
+        scanner: &mut BlobScanner<'_>,
+        target: ObjectId,
+        kind: Kind,
+        refname: &str,
+        kept: &mut Kept<'_>,
+        budget: &Budget,
+    ) -> Result<()> {
+        let mut changes = Vec::new();
+        if kind == Kind::Tree {
+            self.odb.diff_trees(None, Some(&target), &mut changes)?;
+        } else {
+            changes.push(Change {
+                path: BString::from(format!("{refname}:")),
+                old: None,
+                new: Some(target),
+            });
+        }
+        let prov = Provenance {
+            refname: Some(refname.to_owned()),
+            ..Provenance::default()
+        };
+        for c in changes {
+            budget.check()?;
+            if let Some(new) = c.new {
+                scanner.each_added_finding(&c.path, &new, &[None], &prov, &mut |f| kept.take(f))?;
+            }
+            if kept.done() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn scan_commit(
         &self,
         scanner: &mut BlobScanner<'_>,
         c: ObjectId,
-        refname: Option<String>,
+        refname: &str,
         buf: &mut Vec<u8>,
         kept: &mut Kept<'_>,
         budget: &Budget,
     ) -> Result<()> {
         let (tree, parents) = self.odb.commit_tree_and_parents(&c, buf)?;
-        let info = commit_info(buf, self.odb.hash_kind());
+        let mut info = commit_info(buf, self.odb.hash_kind());
+        // The message: provider-format tokens only (prose is not code), and the subject shown
+        // to the pusher with them redacted.
+        let message = gix::objs::CommitRef::from_bytes(buf, self.odb.hash_kind())
+            .map(|c| c.message.to_owned())
+            .unwrap_or_default();
+        let in_message = scanner.rules().scan_message(&message);
+        if !in_message.is_empty() {
+            let summary = gix::objs::commit::MessageRef::from_bytes(&message).summary();
+            info.subject = redact_in(&summary, &in_message);
+        }
         let prov = Provenance {
             commit: Some(c.to_string()),
             author: Some(info.author),
             date: Some(info.date),
-            refname,
+            refname: Some(refname.to_owned()),
             subject: Some(info.subject),
         };
+        for m in &in_message {
+            kept.take(Finding::new(
+                scanner.rules(),
+                m,
+                COMMIT_MESSAGE.as_bytes(),
+                &prov,
+            ));
+        }
         let mut parent_trees = Vec::with_capacity(parents.len());
         for p in &parents {
             parent_trees.push(self.odb.commit_tree_and_parents(p, buf)?.0);
@@ -498,7 +534,8 @@ impl PushRepo {
             Some(&tree),
             &mut changes,
         )?;
-        pair_renames(&mut changes);
+        let rules = scanner.rules();
+        pair_renames(&mut changes, &|a, b| rules.same_class(a, b));
         for ch in changes {
             let Some(new) = ch.new else { continue };
             budget.check()?;
@@ -513,4 +550,23 @@ impl PushRepo {
         }
         Ok(())
     }
+}
+
+/// Where a finding in a commit's message is reported.
+pub const COMMIT_MESSAGE: &str = "(commit message)";
+/// Where a finding in an annotated tag's message is reported.
+pub const TAG_MESSAGE: &str = "(tag message)";
+/// Where a token in a pushed ref's name is reported.
+pub const REF_NAME: &str = "(ref name)";
+
+/// `text` escaped for output, with every matched value in it redacted.
+fn redact_in(text: &[u8], found: &[crate::detect::Match]) -> String {
+    let mut shown = escape(text);
+    for m in found {
+        let value = escape(&m.value);
+        if !value.is_empty() {
+            shown = shown.replace(&value, &crate::finding::redact(&m.value));
+        }
+    }
+    shown
 }

@@ -248,11 +248,8 @@ impl StagedRepo {
         let mut prefix = BString::default();
         walk.dir(head, &mut prefix, 0..state.entries().len(), state.tree())?;
         let Walk {
-            mut changes,
-            unmerged,
-            ..
+            changes, unmerged, ..
         } = walk;
-        pair_renames(&mut changes);
         Ok(StagedChanges {
             changes,
             unmerged,
@@ -263,7 +260,11 @@ impl StagedRepo {
 
     /// Scans the staged change (from [`StagedRepo::changes`]) on up to `jobs` threads.
     pub fn scan(&self, rules: &Ruleset, staged: &StagedChanges, jobs: usize) -> Result<StagedScan> {
-        let work: Vec<&Change> = staged.changes.iter().filter(|c| c.new.is_some()).collect();
+        // Renames are paired here, once the repository's own allowlist is known: it decides
+        // which paths are judged alike.
+        let mut changes = staged.changes.clone();
+        pair_renames(&mut changes, &|a, b| rules.same_class(a, b));
+        let work: Vec<&Change> = changes.iter().filter(|c| c.new.is_some()).collect();
         tracing::debug!(
             changed = staged.changes.len(),
             to_scan = work.len(),
@@ -296,7 +297,7 @@ impl StagedRepo {
             })
         };
         let mut out = StagedScan {
-            changed: staged.changes.len(),
+            changed: changes.len(),
             unmerged: staged.unmerged.iter().map(|p| escape(p)).collect(),
             ..StagedScan::default()
         };
@@ -307,6 +308,7 @@ impl StagedRepo {
             out.summary.bytes += summary.bytes;
             out.summary.binary += summary.binary;
             out.summary.skipped.extend(summary.skipped);
+            out.summary.unread.extend(summary.unread);
         }
         crate::policy::sort_findings(&mut out.findings);
         Ok(out)
