@@ -1,7 +1,8 @@
 //! `secretgate install pre-receive` for each flavor of server, and the hook scripts in `hooks/`
 //! that an admin copies by hand, each proven with a real `git push` through the runner that
 //! server uses (plain git runs `hooks/pre-receive`; GitLab and Gitea run every script of a
-//! `pre-receive.d` folder with the push on standard input).
+//! `pre-receive.d` folder with the push on standard input). And, for these and `secretgate install
+//! pre-commit`, that no install writes through a symbolic link planted in the repository.
 
 mod gitutil;
 
@@ -9,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use gitutil::{
-    git, git_cmd, make_executable, secretgate, secretgate_bin, text, Repo, Sandbox, Server,
+    git, git_cmd, make_executable, secretgate, secretgate_bin, secretgate_cmd, text, Repo, Sandbox,
+    Server,
 };
 
 fn bare(sb: &Sandbox, name: &str) -> Server {
@@ -387,5 +389,248 @@ fn hand_copied_scripts_work_for_each_flavor() {
 
         let out = rejects_then_accepts(&sb, &server, &[("SECRETGATE_BIN", bin.to_str().unwrap())]);
         assert!(out.contains("push rejected"), "{flavor}: {out}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Links planted in a repository
+
+/// Each install (a `--flavor` of `install pre-receive`, or `install pre-commit`) and the hook it
+/// writes, relative to the repository's git directory.
+const INSTALLS: &[(&str, &str)] = &[
+    ("git", "hooks/pre-receive"),
+    ("gitlab", "custom_hooks/pre-receive.d/secretgate"),
+    ("gitea", "hooks/pre-receive.d/secretgate"),
+    ("pre-commit", "hooks/pre-commit"),
+];
+
+/// A repository for `install` (a bare one for the pre-receive flavors, a work tree for the
+/// pre-commit hook) and its git directory.
+fn repo_for(sb: &Sandbox, install: &str, name: &str) -> PathBuf {
+    if install == "pre-commit" {
+        sb.work(name).dir.join(".git").canonicalize().unwrap()
+    } else {
+        bare(sb, name).dir.canonicalize().unwrap()
+    }
+}
+
+/// Runs the install `install` on the repository `name`.
+fn run_install(sb: &Sandbox, install: &str, name: &str) -> Output {
+    if install == "pre-commit" {
+        secretgate(sb.path(), &["install", "pre-commit", "-C", name])
+    } else {
+        secretgate(
+            sb.path(),
+            &[
+                "install",
+                "pre-receive",
+                "--repo",
+                name,
+                "--flavor",
+                install,
+            ],
+        )
+    }
+}
+
+/// The names in `dir` that look like an install's temporary file (the current scheme's or the
+/// previous one's).
+fn temporary_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".secretgate-hook.") || n.contains("secretgate-tmp"))
+        .collect()
+}
+
+/// A file outside every repository, to plant links to.
+fn outside_file(sb: &Sandbox, name: &str) -> (PathBuf, &'static str) {
+    const KEEP: &str = "# secretgate-managed-hook\nthe outside file, unchanged\n";
+    let p = sb.path().join(name);
+    std::fs::write(&p, KEEP).unwrap();
+    (p, KEEP)
+}
+
+#[test]
+fn a_normal_install_writes_a_regular_executable_file_and_nothing_else() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    for &(install, rel) in INSTALLS {
+        let name = format!("plain-{install}");
+        let git_dir = repo_for(&sb, install, &name);
+        for round in ["installed", "updated"] {
+            let o = run_install(&sb, install, &name);
+            assert!(o.status.success(), "{install}: {}", text(&o));
+            assert!(text(&o).contains(round), "{install}: {}", text(&o));
+            let hook = git_dir.join(rel);
+            let m = std::fs::symlink_metadata(&hook).unwrap();
+            assert!(m.file_type().is_file(), "{install}: {m:?}");
+            assert_eq!(m.permissions().mode() & 0o777, 0o755, "{install}");
+            let folder = hook.parent().unwrap();
+            assert_eq!(temporary_files(folder), Vec::<String>::new(), "{install}");
+        }
+    }
+}
+
+#[test]
+fn a_link_at_the_hooks_path_is_refused() {
+    let sb = Sandbox::new();
+    for &(install, rel) in INSTALLS {
+        let name = format!("link-{install}");
+        let git_dir = repo_for(&sb, install, &name);
+        let (outside, keep) = outside_file(&sb, &format!("outside-{install}"));
+        let hook = git_dir.join(rel);
+        std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&outside, &hook).unwrap();
+        let o = run_install(&sb, install, &name);
+        assert_eq!(o.status.code(), Some(2), "{install}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{install}: one line\n{}", text(&o));
+        assert!(
+            err.contains(&format!("{} is a symbolic link", hook.display())),
+            "{install}: {}",
+            text(&o)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&outside).unwrap(),
+            keep,
+            "{install}"
+        );
+        assert_eq!(std::fs::read_link(&hook).unwrap(), outside, "{install}");
+        assert_eq!(
+            temporary_files(hook.parent().unwrap()),
+            Vec::<String>::new()
+        );
+    }
+}
+
+#[test]
+fn a_linked_hooks_folder_is_refused() {
+    let sb = Sandbox::new();
+    for &(install, rel) in INSTALLS {
+        // Each folder on the way to the hook, linked in turn.
+        let folders: Vec<&Path> = Path::new(rel).ancestors().skip(1).collect();
+        for linked in folders.iter().filter(|f| !f.as_os_str().is_empty()) {
+            let name = format!("folder-{install}-{}", linked.display()).replace('/', "-");
+            let git_dir = repo_for(&sb, install, &name);
+            let outside = sb.path().join(format!("{name}-outside"));
+            std::fs::create_dir_all(&outside).unwrap();
+            let at = git_dir.join(linked);
+            if at.exists() {
+                std::fs::remove_dir_all(&at).unwrap();
+            }
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(&outside, &at).unwrap();
+            let o = run_install(&sb, install, &name);
+            assert_eq!(o.status.code(), Some(2), "{install} {rel}: {}", text(&o));
+            assert!(
+                text(&o).contains(&format!("{} is a symbolic link", at.display())),
+                "{install}: {}",
+                text(&o)
+            );
+            let written: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
+            assert!(written.is_empty(), "{install}: wrote {written:?}");
+        }
+    }
+
+    // A work tree's `core.hooksPath` folder is the repository's content: a committed link there
+    // is refused too.
+    let r = sb.work("hooks-path");
+    let outside = sb.path().join("hooks-path-outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, r.dir.join(".githooks")).unwrap();
+    r.git(&["config", "core.hooksPath", ".githooks"]);
+    let o = secretgate(sb.path(), &["install", "pre-commit", "-C", "hooks-path"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is a symbolic link"), "{}", text(&o));
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+}
+
+/// The pids the next processes started here will most likely get (Linux hands them out in
+/// order), or `None` where that cannot be read.
+fn next_pids(n: u32) -> Option<std::ops::RangeInclusive<u32>> {
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(last + 1..=last + n)
+}
+
+/// Temporary names are not predictable, so a link cannot be planted where the install will
+/// write; the names that were predictable (`.<hook>.secretgate-tmp-<pid>`) are planted for every
+/// pid the install is likely to run as, as links to a file outside the repository and links to
+/// nowhere, and none is written through (or removed).
+#[test]
+fn links_at_temporary_names_are_not_written_through() {
+    let sb = Sandbox::new();
+    let mut covered = 0;
+    for &(install, rel) in INSTALLS {
+        let name = format!("tmp-{install}");
+        let git_dir = repo_for(&sb, install, &name);
+        let hook = git_dir.join(rel);
+        let folder = hook.parent().unwrap().to_owned();
+        std::fs::create_dir_all(&folder).unwrap();
+        let (outside, keep) = outside_file(&sb, &format!("outside-tmp-{install}"));
+        let nowhere = sb.path().join(format!("nowhere-{install}"));
+        let base = hook.file_name().unwrap().to_string_lossy().into_owned();
+        let pids = next_pids(400).unwrap_or(std::process::id()..=std::process::id());
+        let mut planted = Vec::new();
+        for pid in pids.clone() {
+            for (target, link) in [
+                (&outside, format!(".{base}.secretgate-tmp-{pid}")),
+                (&nowhere, format!(".secretgate-hook.{pid}.tmp")),
+            ] {
+                let at = folder.join(link);
+                std::os::unix::fs::symlink(target, &at).unwrap();
+                planted.push(at);
+            }
+        }
+        let mut cmd = secretgate_cmd(sb.path());
+        if install == "pre-commit" {
+            cmd.args(["install", "pre-commit", "-C", &name]);
+        } else {
+            cmd.args([
+                "install",
+                "pre-receive",
+                "--repo",
+                &name,
+                "--flavor",
+                install,
+            ]);
+        }
+        let child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        if pids.contains(&child.id()) {
+            covered += 1;
+        }
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{install}: {}", text(&o));
+        assert_eq!(
+            std::fs::read_to_string(&outside).unwrap(),
+            keep,
+            "{install}"
+        );
+        assert!(!nowhere.exists(), "{install}: created through a link");
+        for at in &planted {
+            assert!(at.is_symlink(), "{install}: {} was replaced", at.display());
+        }
+        let m = std::fs::symlink_metadata(&hook).unwrap();
+        assert!(m.file_type().is_file(), "{install}: {m:?}");
+        assert!(std::fs::read_to_string(&hook)
+            .unwrap()
+            .contains("secretgate-managed-hook"));
+        assert_eq!(
+            temporary_files(&folder).len(),
+            planted.len(),
+            "{install}: a temporary file was left behind"
+        );
+    }
+    // Where pids can be predicted, at least one install ran as a pid with links planted.
+    if next_pids(1).is_some() {
+        assert!(covered > 0, "no install ran with a planted pid");
     }
 }

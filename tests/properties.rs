@@ -273,3 +273,154 @@ fn one_pass_location_helpers_agree_with_the_plain_ones() {
     ];
     check(400, pieces(LAYOUT, 60), |v| checks::check_location(&v));
 }
+
+/// The inline script [`docstrings_are_where_pythons_tokenizer_puts_them`] gives `python3`: reads a
+/// JSON list of texts, prints for each the byte ranges of its triple-quoted strings (from just
+/// after the opening quotes to just after the closing ones), or `null` when Python does not
+/// tokenize it cleanly.
+const PYTHON_TRIPLE_STRINGS: &str = r#"
+import io, json, sys, tokenize
+
+# Python 3.12 and later split f-strings into several tokens (and allow quotes inside their
+# braces); the scanner under test follows the rules up to 3.11, so such cases are skipped.
+FSTRING_START = getattr(tokenize, "FSTRING_START", None)
+
+def ranges(text):
+    starts = [0]
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            starts.append(i + 1)
+
+    def offset(row, col):
+        # (row, col): 1-based line, 0-based character column; bytes before it in UTF-8.
+        return len(text[: starts[row - 1] + col].encode("utf-8", "surrogatepass"))
+
+    out = []
+    try:
+        # StringIO splits lines at "\n" only, as `starts` does.
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.ERRORTOKEN or tok.type == FSTRING_START:
+                return None
+            if tok.type != tokenize.STRING:
+                continue
+            body = tok.string.lstrip("rRbBuUfF")
+            if body[:3] in ('"""', "'''"):
+                prefix = len(tok.string) - len(body)
+                out.append([offset(*tok.start) + prefix + 3, offset(*tok.end)])
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return out
+
+json.dump([ranges(t) for t in json.load(sys.stdin)], sys.stdout)
+"#;
+
+/// Runs [`PYTHON_TRIPLE_STRINGS`] on `cases` in one `python3` process.
+fn python_triple_strings(cases: &[String]) -> Vec<Option<Vec<(usize, usize)>>> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new("python3")
+        .args(["-c", PYTHON_TRIPLE_STRINGS])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "this test compares the docstring scanner with Python's own tokenizer and needs \
+                 `python3` (3.11 or later) on PATH: cannot start it: {e}"
+            )
+        });
+    let input = serde_json::to_vec(cases).expect("the cases serialize");
+    let mut stdin = child.stdin.take().expect("python3's standard input");
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("python3 runs");
+    writer
+        .join()
+        .expect("the writer thread")
+        .expect("write the cases to python3");
+    assert!(
+        out.status.success(),
+        "python3 failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<Option<Vec<(usize, usize)>>> =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "python3 printed no list of ranges ({e}):\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+    assert_eq!(got.len(), cases.len(), "one answer per case from python3");
+    got
+}
+
+/// The triple-quoted strings the docstring check skips are exactly those Python's tokenizer
+/// finds, on texts made of the pieces that trip tokenizers up: quotes of both kinds, one and
+/// three at a time, backslashes, newlines, comments and string prefixes. Texts Python rejects
+/// are not compared (the unit tests in `detect::location` cover the unterminated ones).
+#[test]
+fn docstrings_are_where_pythons_tokenizer_puts_them() {
+    use proptest::strategy::ValueTree as _;
+    use secretgate::detect::location;
+
+    const PIECES: &[&str] = &[
+        "\"", "'", "\"\"\"", "'''", "\\", "\\\\", "\n", "#", "r", "b", "f", "R", "B", "u", "F",
+        "a", "x", " ", "=", "(", ")",
+    ];
+    const QUOTES: &[&str] = &["\"", "'", "\"\"\"", "'''"];
+    const CASES: usize = 4000;
+    // Loose pieces, and strings made of them between two quotes (which Python mostly takes,
+    // so that enough texts are valid Python): a prefix, an opening quote, pieces, a closing one.
+    let piece = || prop::sample::select(PIECES).prop_map(str::to_owned);
+    let string = (
+        prop::sample::select(&["", "r", "b", "f", "u", "rb", "Br", "fR", "RF"][..]),
+        prop::sample::select(QUOTES),
+        prop::collection::vec(piece(), 0..6),
+    )
+        .prop_map(|(prefix, q, inner)| format!("{prefix}{q}{}{q}", inner.concat()));
+    let strategy = prop::collection::vec(prop_oneof![3 => piece(), 2 => string], 0..10)
+        .prop_map(|v| v.concat());
+    let mut runner = runner(1);
+    let cases: Vec<String> = (0..CASES)
+        .map(|_| {
+            strategy
+                .new_tree(&mut runner)
+                .expect("a case is generated")
+                .current()
+        })
+        .collect();
+    let python = python_triple_strings(&cases);
+    let mut compared = 0;
+    let mut strings = 0;
+    let mut wrong = Vec::new();
+    for (text, expected) in cases.iter().zip(&python) {
+        // Every text is scanned (without panicking); those Python takes are compared.
+        let got = location::python_triple_strings(text.as_bytes());
+        let Some(expected) = expected else { continue };
+        compared += 1;
+        strings += expected.len();
+        if &got != expected {
+            wrong.push(format!("{text:?}: Python {expected:?}, secretgate {got:?}"));
+        }
+    }
+    eprintln!("{compared} of {CASES} texts are valid Python, with {strings} docstrings");
+    wrong.sort_by_key(String::len);
+    assert!(
+        wrong.is_empty(),
+        "{} of {compared} texts tokenized differently, e.g.:\n{}",
+        wrong.len(),
+        wrong[..wrong.len().min(8)].join("\n")
+    );
+    // Enough texts were valid Python, with enough docstrings in them, for the check to mean
+    // something.
+    assert!(
+        compared >= CASES / 5,
+        "only {compared} of {CASES} texts were valid Python"
+    );
+    assert!(
+        strings >= CASES / 10,
+        "only {strings} triple-quoted strings in all"
+    );
+}

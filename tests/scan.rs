@@ -815,3 +815,34 @@ fn documentation_examples_of_passwords_warn_instead_of_blocking() {
         "{r}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Docstrings
+
+#[test]
+fn code_after_an_escaped_quote_in_a_docstring_is_scanned() {
+    let dir = tempdir();
+    let code = "SECRET_KEY = \"8f42c1d9e7b3a5f60c2d4e8a1b9f7c3e\"\napp.run(debug=True)\n";
+    // The lines of the Flask rules that skip docstrings, in a scan of `text` as app.py.
+    let scan = |text: &str| {
+        write(dir.path(), "app.py", text);
+        let r = run_in(Some(dir.path()), &["scan", "--format", "json", "app.py"]);
+        let findings = r.json();
+        let lines = |rule| -> Vec<u64> {
+            findings_of_rule(&findings, rule)
+                .iter()
+                .filter_map(|f| f["line"].as_u64())
+                .collect()
+        };
+        (lines("flask-secret-key"), lines("flask-debug"), r)
+    };
+    // In a docstring, the lines are an example, not configuration.
+    let (key, debug, r) = scan(&format!("\"\"\"Example:\n{code}\"\"\"\n"));
+    assert!(key.is_empty() && debug.is_empty(), "{r}");
+    // Here the string is `a\"""` and a newline, closed by the quotes that start line 2: the
+    // lines after it are code.
+    let (key, debug, r) = scan(&format!("N = \"\"\"a\\\"\"\"\n\"\"\"\n{code}"));
+    r.expect_code(1);
+    assert_eq!(key, vec![3], "{r}");
+    assert_eq!(debug, vec![4], "{r}");
+}

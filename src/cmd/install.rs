@@ -6,6 +6,11 @@
 //! it belongs to someone else and is never silently overwritten: the developer's own pre-commit
 //! hook is kept and chained, a server's existing pre-receive hook makes the install refuse and
 //! say how to combine the two.
+//!
+//! Nothing is written through a symbolic link, which anyone able to commit to the repository (or
+//! to write in a server's repository folder) could plant: a hook is written to a new temporary
+//! file, created exclusively under a name nobody can guess, and renamed into place, and a link at
+//! the hook's name or at a folder on the way to it makes the install refuse.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -125,11 +130,20 @@ enum Existing {
     Theirs,
 }
 
+/// What is at `path`. A symbolic link there is refused rather than classified: it may have been
+/// planted in the repository to point anywhere, and the install neither writes through a link
+/// nor keeps one as a chained hook that would run whatever it points to.
 fn existing(path: &Path) -> Result<Existing> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Existing::Nothing),
         Err(e) => Err(io_err(path, e)),
-        Ok(m) if m.is_dir() => Ok(Existing::Theirs),
+        Ok(m) if m.file_type().is_symlink() => Err(Error::Usage(format!(
+            "{} is a symbolic link; secretgate does not write hooks through links, so nothing \
+             was changed (replace it with the file it points to, or remove it, and install again)",
+            path.display()
+        ))),
+        // A folder, a pipe (never read: that would wait for a writer), a device.
+        Ok(m) if !m.is_file() => Ok(Existing::Theirs),
         Ok(_) => match std::fs::read(path) {
             Ok(text) => Ok(
                 if memchr::memmem::find(&text, MARKER.as_bytes()).is_some() {
@@ -138,31 +152,135 @@ fn existing(path: &Path) -> Result<Existing> {
                     Existing::Theirs
                 },
             ),
-            // A dangling symbolic link, say: someone else's.
+            // Unreadable: someone else's.
             Err(_) => Ok(Existing::Theirs),
         },
     }
 }
 
-/// Writes an executable script by writing a temporary file beside it and renaming it, so git
-/// never runs half a hook.
+/// Makes sure `base/rel` is a directory, creating the folders of `rel` one at a time and
+/// refusing any of them that is a symbolic link: `base` is where the user pointed the install
+/// (a git directory, a work tree), but the folders under it may come from the repository's
+/// content (a committed `.githooks` link, a `hooks` link planted in a server's repository), and
+/// writing through such a link would write a file wherever it points. Returns `base/rel`.
+fn hook_folder(base: &Path, rel: &Path) -> Result<PathBuf> {
+    use std::path::Component;
+
+    if !base.is_dir() {
+        std::fs::create_dir_all(base).map_err(|e| io_err(base, e))?;
+    }
+    let mut dir = base.to_owned();
+    for c in rel.components() {
+        match c {
+            Component::Normal(name) => dir.push(name),
+            Component::CurDir => continue,
+            // `hooks_location` takes paths that leave `base` as a `base` of their own.
+            _ => {
+                return Err(Error::Usage(format!(
+                    "{} is not a plain path under {}",
+                    rel.display(),
+                    base.display()
+                )))
+            }
+        }
+        let meta = match std::fs::symlink_metadata(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match std::fs::create_dir(&dir) {
+                    Ok(()) => continue,
+                    // Made by someone else meanwhile: look at what it is.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        std::fs::symlink_metadata(&dir).map_err(|e| io_err(&dir, e))?
+                    }
+                    Err(e) => return Err(io_err(&dir, e)),
+                }
+            }
+            Err(e) => return Err(io_err(&dir, e)),
+            Ok(m) => m,
+        };
+        if meta.file_type().is_symlink() {
+            return Err(Error::Usage(format!(
+                "{} is a symbolic link; secretgate does not write hooks through links in a \
+                 repository, so nothing was changed (make it a real folder, or remove it, and \
+                 install again)",
+                dir.display()
+            )));
+        }
+        if !meta.is_dir() {
+            return Err(Error::Usage(format!(
+                "{} is not a folder, so no hook can be written in it; nothing was changed",
+                dir.display()
+            )));
+        }
+    }
+    Ok(dir)
+}
+
+/// How many temporary names [`write_script`] tries before giving up: another name is taken
+/// only when one already exists, which a planted file or link can cause, not chance.
+const TMP_ATTEMPTS: u32 = 16;
+
+/// A name for a temporary file that nobody can guess in advance (so nobody can plant a link
+/// there), without a dependency for randomness: the keys of the standard library's hasher are
+/// drawn from the operating system's random source.
+fn tmp_name(attempt: u32) -> String {
+    use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
+
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+        .hash(&mut h);
+    attempt.hash(&mut h);
+    format!(
+        ".secretgate-hook.{}.{:016x}.tmp",
+        std::process::id(),
+        h.finish()
+    )
+}
+
+/// Creates a new temporary file in `dir` under one of the names `name` gives for attempts 1, 2,
+/// ... [`TMP_ATTEMPTS`], exclusively (`O_CREAT | O_EXCL`: it fails rather than open anything
+/// already there, a symbolic link included, even one pointing nowhere), executable.
+fn create_tmp(dir: &Path, name: impl Fn(u32) -> String) -> Result<(PathBuf, std::fs::File)> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o755);
+    }
+    let mut attempt = 1;
+    loop {
+        let tmp = dir.join(name(attempt));
+        match options.open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < TMP_ATTEMPTS => {
+                attempt += 1
+            }
+            Err(e) => return Err(io_err(&tmp, e)),
+        }
+    }
+}
+
+/// Writes an executable script at `path` (in a folder [`hook_folder`] checked) by writing a new
+/// temporary file beside it, syncing it and renaming it over `path`: git never runs half a hook,
+/// and nothing already at either name (a planted symbolic link, say) is ever opened or written
+/// through.
 fn write_script(path: &Path, text: &str) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    let tmp = dir.join(format!(
-        ".{}.secretgate-tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("hook"),
-        std::process::id()
-    ));
+    // The callers checked this already; checked again just before writing.
+    existing(path)?;
+    let (tmp, mut f) = create_tmp(dir, tmp_name)?;
     let r = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+        // The mode given at creation is narrowed by the umask; hooks must be executable.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             f.set_permissions(std::fs::Permissions::from_mode(0o755))?;
         }
+        f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, path)
     })();
@@ -179,17 +297,32 @@ fn say(text: &str) {
 }
 
 /// Where git runs a work tree's hooks from: `core.hooksPath` (relative to the top of the work
-/// tree, as git takes it), else the common git directory's `hooks`.
-fn hooks_dir(repo: &gix::Repository) -> Result<PathBuf> {
+/// tree, as git takes it), else the common git directory's `hooks`. Given as a trusted base
+/// and the folders under it that belong to the repository (see [`hook_folder`]): a
+/// `core.hooksPath` inside the work tree or the git directory is checked from there, one
+/// elsewhere (the user's own folder of hooks, say) is the user's choice and taken whole.
+fn hooks_location(repo: &gix::Repository) -> Result<(PathBuf, PathBuf)> {
     let configured = repo
         .config_snapshot()
         .trusted_path("core.hooksPath")
         .map_err(|e| Error::repo("core.hooksPath is invalid", e))?;
-    Ok(match configured {
-        Some(p) if p.is_absolute() => p,
-        Some(p) => repo.workdir().unwrap_or_else(|| repo.git_dir()).join(p),
-        None => repo.common_dir().join("hooks"),
-    })
+    let top = repo.workdir().unwrap_or_else(|| repo.git_dir()).to_owned();
+    let Some(p) = configured else {
+        return Ok((repo.common_dir().to_owned(), PathBuf::from("hooks")));
+    };
+    let full = if p.is_absolute() { p } else { top.join(p) };
+    let plain = |rel: &Path| {
+        rel.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    };
+    for base in [top.as_path(), repo.git_dir(), repo.common_dir()] {
+        if let Ok(rel) = full.strip_prefix(base) {
+            if plain(rel) {
+                return Ok((base.to_owned(), rel.to_owned()));
+            }
+        }
+    }
+    Ok((full, PathBuf::new()))
 }
 
 /// Installs `.git/hooks/pre-commit` in `dir`.
@@ -212,7 +345,8 @@ pub fn pre_commit(config: &Config, dir: Option<&Path>) -> Result<Exit> {
     }
     let bin = this_exe()?;
     let baked = baked_config(config)?;
-    let hooks = hooks_dir(&repo)?;
+    let (base, rel) = hooks_location(&repo)?;
+    let hooks = hook_folder(&base, &rel)?;
     let path = hooks.join("pre-commit");
     let chained = hooks.join(format!("pre-commit{CHAINED_SUFFIX}"));
     let script = pre_commit_script(&bin, baked.as_deref());
@@ -263,17 +397,12 @@ pub fn pre_receive(config: &Config, repo_path: &Path, flavor: Flavor) -> Result<
     let git_dir = repo.git_dir().to_owned();
     let bin = this_exe()?;
     let baked = baked_config(config)?;
-    let path = match flavor {
-        Flavor::Git => git_dir.join("hooks").join("pre-receive"),
-        Flavor::Gitlab => git_dir
-            .join("custom_hooks")
-            .join("pre-receive.d")
-            .join("secretgate"),
-        Flavor::Gitea => git_dir
-            .join("hooks")
-            .join("pre-receive.d")
-            .join("secretgate"),
+    let (folder, name) = match flavor {
+        Flavor::Git => ("hooks", "pre-receive"),
+        Flavor::Gitlab => ("custom_hooks/pre-receive.d", "secretgate"),
+        Flavor::Gitea => ("hooks/pre-receive.d", "secretgate"),
     };
+    let path = hook_folder(&git_dir, Path::new(folder))?.join(name);
     let script = pre_receive_script(&bin, baked.as_deref(), flavor);
     let verb = match existing(&path)? {
         Existing::Nothing => "installed",
@@ -344,6 +473,52 @@ mod tests {
     fn quotes_for_the_shell() {
         assert_eq!(sh_quote("/a b/c"), "'/a b/c'");
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn temporary_files_never_open_what_is_already_there() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let outside = d.join("outside");
+        std::fs::write(&outside, "keep").unwrap();
+        // The first names tried are taken: a link to a file, a link to nowhere (opening it to
+        // create would create its target), a file.
+        symlink(&outside, d.join("t1")).unwrap();
+        symlink(d.join("created-through-the-link"), d.join("t2")).unwrap();
+        std::fs::write(d.join("t3"), "theirs").unwrap();
+        let (tmp, f) = create_tmp(d, |n| format!("t{n}")).unwrap();
+        assert_eq!(tmp, d.join("t4"));
+        assert!(f.metadata().unwrap().is_file());
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
+        assert!(!d.join("created-through-the-link").exists());
+        assert_eq!(std::fs::read_to_string(d.join("t3")).unwrap(), "theirs");
+        drop(f);
+
+        // Every name taken: an error naming the last one, and nothing written.
+        let e = create_tmp(d, |_| "t1".to_owned()).unwrap_err();
+        assert!(e.to_string().contains("t1"), "{e}");
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
+
+        // Names are not predictable, and carry the pattern the tests look for.
+        let (a, b) = (tmp_name(1), tmp_name(1));
+        assert_ne!(a, b);
+        assert!(a.starts_with(&format!(".secretgate-hook.{}.", std::process::id())));
+        assert!(a.ends_with(".tmp"));
+
+        // A script is written executable, through a new file, and nothing else is left.
+        let hook = d.join("hook");
+        write_script(&hook, "#!/bin/sh\n").unwrap();
+        let m = std::fs::symlink_metadata(&hook).unwrap();
+        assert!(m.is_file());
+        assert_eq!(m.permissions().mode() & 0o777, 0o755);
+        let mut names: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["hook", "outside", "t1", "t2", "t3", "t4"]);
     }
 
     #[test]

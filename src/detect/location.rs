@@ -228,79 +228,119 @@ pub fn function_at(data: &[u8], header_start: usize) -> &[u8] {
 /// Beyond this offset the docstring check gives up (and says "not in a string").
 const MAX_TOKENIZE: usize = 4 << 20;
 
+/// The triple-quoted strings of a Python text, in order, as the ranges
+/// [`python_triple_strings`] returns, found by the rules Python's own tokenizer uses to find
+/// where a string ends:
+///
+/// - outside strings, `#` starts a comment that runs to the end of the line, and a quote always
+///   starts a string (a prefix such as `r`, `b`, `f` or `rb`, in any case, changes what the
+///   string means, never where it ends);
+/// - inside a string, a backslash takes the character after it (two, for `\r\n`) out of the
+///   search for the end, even in a raw string (`r"\""` is one string);
+/// - a one-line string ends at its unescaped quote or, unterminated, at an unescaped newline; a
+///   triple-quoted one at the first unescaped run of its three quotes, or never.
+///
+/// Each byte is looked at a bounded number of times, so a pass costs time linear in the text.
+/// What the scan decides at a place depends only on the text before it and the three bytes after
+/// it, so a scan of a prefix of the text says the same as a scan of the whole text about every
+/// position up to the prefix's end (which [`in_python_triple_string`] relies on).
+struct TripleStrings<'a> {
+    data: &'a [u8],
+    /// Where the scan resumes, outside any string or comment.
+    next: usize,
+}
+
+impl<'a> TripleStrings<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        TripleStrings { data, next: 0 }
+    }
+}
+
+/// Where the string whose text starts at `from`, quoted by `q` (three times when `triple`),
+/// ends: just after its closing quotes, or, for an unterminated one-line string, at the newline
+/// that ends it. `None` when the text ends first.
+fn string_end(data: &[u8], from: usize, q: u8, triple: bool) -> Option<usize> {
+    let mut j = from;
+    loop {
+        let rest = data.get(j..)?;
+        let n = if triple {
+            memchr::memchr2(b'\\', q, rest)
+        } else {
+            memchr::memchr3(b'\\', q, b'\n', rest)
+        }?;
+        let k = j + n;
+        match data[k] {
+            b'\\' => {
+                j = k + if data[k + 1..].starts_with(b"\r\n") {
+                    3
+                } else {
+                    2
+                }
+            }
+            b'\n' => return Some(k),
+            _ if !triple => return Some(k + 1),
+            _ if data[k..].starts_with(&[q, q, q]) => return Some(k + 3),
+            _ => j = k + 1,
+        }
+    }
+}
+
+impl Iterator for TripleStrings<'_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let d = self.data;
+        loop {
+            let i = self.next + memchr::memchr3(b'#', b'"', b'\'', d.get(self.next..)?)?;
+            match d[i] {
+                b'#' => match memchr(b'\n', &d[i..]) {
+                    Some(n) => self.next = i + n + 1,
+                    None => {
+                        self.next = d.len();
+                        return None;
+                    }
+                },
+                q if d[i..].starts_with(&[q, q, q]) => {
+                    let start = i + 3;
+                    return Some(match string_end(d, start, q, true) {
+                        Some(end) => {
+                            self.next = end;
+                            (start, end)
+                        }
+                        None => {
+                            self.next = d.len();
+                            (start, usize::MAX)
+                        }
+                    });
+                }
+                q => self.next = string_end(d, i + 1, q, false).unwrap_or(d.len()),
+            }
+        }
+    }
+}
+
 /// Whether `pos` lies inside a Python triple-quoted string (a docstring, usually prose or an
-/// example), found by a small tokenizer that knows comments and one-line strings.
+/// example): exactly what [`in_triple_strings`] says of [`python_triple_strings`], found by
+/// scanning only the text before `pos`, for a caller with one position to ask about.
 pub fn in_python_triple_string(data: &[u8], pos: usize) -> bool {
     if pos > MAX_TOKENIZE {
         return false;
     }
-    let d = &data[..pos];
-    let mut i = 0;
-    while i < d.len() {
-        match d[i] {
-            b'#' => match memchr(b'\n', &d[i..]) {
-                Some(n) => i += n + 1,
-                None => return false,
-            },
-            q @ (b'"' | b'\'') => {
-                if d[i..].starts_with(&[q, q, q]) {
-                    let close = [q, q, q];
-                    match memchr::memmem::find(&d[i + 3..], &close) {
-                        Some(n) => i += 3 + n + 3,
-                        None => return true,
-                    }
-                } else {
-                    i += 1;
-                    while i < d.len() && d[i] != q && d[i] != b'\n' {
-                        i += if d[i] == b'\\' { 2 } else { 1 };
-                    }
-                    i += 1;
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    false
+    // A string that closes in the text before `pos` closes before `pos`: only one still open
+    // at the end of that text can hold `pos`.
+    TripleStrings::new(&data[..pos.min(data.len())])
+        .last()
+        .is_some_and(|(_, end)| end == usize::MAX)
 }
 
 /// Every triple-quoted Python string, as the byte ranges where [`in_python_triple_string`]
 /// says "inside": from just after the opening quotes to just after the closing ones (to the end
-/// of time when it is never closed). One pass over the text, for all the matches in it.
+/// of time when it is never closed, or not closed within the first [`MAX_TOKENIZE`] bytes).
+/// One pass over the text, for all the matches in it; the strings are found by the rules of
+/// Python's own tokenizer (see `TripleStrings`), so that code after a string with escaped
+/// quotes in it is still seen as code.
 pub fn python_triple_strings(data: &[u8]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let stop = data.len().min(MAX_TOKENIZE);
-    let mut i = 0;
-    while i < stop {
-        match data[i] {
-            b'#' => match memchr(b'\n', &data[i..]) {
-                Some(n) => i += n + 1,
-                None => break,
-            },
-            q @ (b'"' | b'\'') => {
-                if data[i..].starts_with(&[q, q, q]) {
-                    let close = [q, q, q];
-                    match memchr::memmem::find(&data[i + 3..], &close) {
-                        Some(n) => {
-                            out.push((i + 3, i + 3 + n + 3));
-                            i += 3 + n + 3;
-                        }
-                        None => {
-                            out.push((i + 3, usize::MAX));
-                            break;
-                        }
-                    }
-                } else {
-                    i += 1;
-                    while i < data.len() && data[i] != q && data[i] != b'\n' {
-                        i += if data[i] == b'\\' { 2 } else { 1 };
-                    }
-                    i += 1;
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    out
+    TripleStrings::new(&data[..data.len().min(MAX_TOKENIZE)]).collect()
 }
 
 /// Whether `pos` is inside one of the ranges [`python_triple_strings`] returned.
@@ -344,6 +384,116 @@ mod tests {
         let second = d.len() - 13;
         assert!(in_python_triple_string(d, first));
         assert!(!in_python_triple_string(d, second));
+    }
+
+    /// The ranges of `text`, after checking that the one-position check agrees with them
+    /// everywhere (and past the end).
+    #[track_caller]
+    fn ranges(text: &str) -> Vec<(usize, usize)> {
+        let d = text.as_bytes();
+        let r = python_triple_strings(d);
+        for pos in 0..=d.len() + 2 {
+            assert_eq!(
+                in_python_triple_string(d, pos),
+                in_triple_strings(&r, pos),
+                "{text:?} at {pos}"
+            );
+        }
+        r
+    }
+
+    /// Where `needle` starts in `text`.
+    fn at(text: &str, needle: &str) -> usize {
+        text.find(needle).expect("the needle is in the text")
+    }
+
+    #[test]
+    fn code_after_an_escaped_quote_in_a_docstring_is_code() {
+        let t = "N = \"\"\"a\\\"\"\"\n\"\"\"\nSECRET_KEY = \"8f42c1d9e7b3a5f60c2d4e8a1b9f7c3e\"\napp.run(debug=True)\n";
+        // `a\"""` and a newline, closed by the quotes that start line 2.
+        assert_eq!(ranges(t), vec![(7, at(t, "\nSECRET"))]);
+        assert!(!in_python_triple_string(t.as_bytes(), at(t, "SECRET_KEY")));
+        assert!(!in_python_triple_string(t.as_bytes(), at(t, "app.run")));
+    }
+
+    #[test]
+    fn escapes_before_the_closing_quotes() {
+        // `\"` then the closing quotes: the string is `a\"`.
+        let t = "x = \"\"\"a\\\"\"\"\"\nDEBUG = True\n";
+        assert_eq!(ranges(t), vec![(7, at(t, "\nDEBUG"))]);
+        let t = "x = '''a\\''''\nDEBUG = True\n";
+        assert_eq!(ranges(t), vec![(7, at(t, "\nDEBUG"))]);
+        // `\\` is an escaped backslash: the quotes after it close the string.
+        let t = "x = \"\"\"a\\\\\"\"\"\nDEBUG = True\n";
+        assert_eq!(ranges(t), vec![(7, at(t, "\nDEBUG"))]);
+        // ... and close a one-line string, so the docstring after it is one.
+        let t = "x = \"a\\\\\"; y = \"\"\"doc\"\"\"\n";
+        assert_eq!(ranges(t), vec![(at(t, "doc"), at(t, "\n"))]);
+        // A fourth quote after the closing three starts a one-line string.
+        let t = "\"\"\"a\"\"\"\"\nx = '''b'''\n";
+        assert_eq!(ranges(t), vec![(3, 7), (at(t, "b'"), t.len() - 1)]);
+    }
+
+    #[test]
+    fn raw_strings_end_where_other_strings_do() {
+        // Python: `r'\''` is one string, so `'''doc'''` is a docstring.
+        for prefix in ["r", "R", "b", "rb", "Br", "f", "rF", "u", ""] {
+            let t = format!("x = {prefix}'\\'' + '''doc'''\n");
+            assert_eq!(ranges(&t), vec![(at(&t, "doc"), t.len() - 1)], "{t:?}");
+            let t = format!("x = {prefix}\"\"\"a\\\"\"\"\"\nDEBUG = True\n");
+            let s = at(&t, "a\\");
+            assert_eq!(ranges(&t), vec![(s, at(&t, "\nDEBUG"))], "{t:?}");
+        }
+    }
+
+    #[test]
+    fn comments_and_strings_hide_each_other() {
+        // A `#` in a string is not a comment.
+        let t = "x = \"# not a comment\"; y = '''doc'''\n";
+        assert_eq!(ranges(t), vec![(at(t, "doc"), t.len() - 1)]);
+        let t = "x = '''a # b'''\nDEBUG = True\n";
+        assert_eq!(ranges(t), vec![(7, at(t, "\nDEBUG"))]);
+        // Quotes in a comment start nothing.
+        let t = "# it's \"\"\" here\nDEBUG = True\n# '''\n";
+        assert_eq!(ranges(t), vec![]);
+        // Not even a backslash at its end.
+        let t = "# \\\n'''doc'''\n";
+        assert_eq!(ranges(t), vec![(at(t, "doc"), t.len() - 1)]);
+    }
+
+    #[test]
+    fn unterminated_strings() {
+        // A triple-quoted string never closed runs to the end of the text.
+        let t = "x = \"\"\"abc\nDEBUG = True\n";
+        assert_eq!(ranges(t), vec![(7, usize::MAX)]);
+        assert!(in_python_triple_string(t.as_bytes(), t.len()));
+        assert_eq!(ranges("\"\"\"\""), vec![(3, usize::MAX)]);
+        assert_eq!(ranges("'''a\\'''"), vec![(3, usize::MAX)]);
+        // A one-line string ends at the end of its line.
+        let t = "x = \"abc\ny = \"\"\"doc\"\"\"\n";
+        assert_eq!(ranges(t), vec![(at(t, "doc"), t.len() - 1)]);
+        // ... unless the newline is escaped: then it goes on, and here ends at the first quote.
+        assert_eq!(ranges("x = \"a\\\n\"\"\"\n"), vec![]);
+        assert_eq!(ranges("x = \"a\\\r\n\"\"\"\n"), vec![]);
+        // A backslash at the very end.
+        assert_eq!(ranges("'''\\"), vec![(3, usize::MAX)]);
+        assert_eq!(ranges("'\\"), vec![]);
+        assert_eq!(ranges(""), vec![]);
+    }
+
+    #[test]
+    fn gives_up_past_the_limit() {
+        // A string still open at the limit holds everything up to it, closed or not later.
+        let mut d = b"x = '''".to_vec();
+        d.resize(MAX_TOKENIZE + 10, b'a');
+        d.extend_from_slice(b"'''\nDEBUG = True\n");
+        let r = python_triple_strings(&d);
+        assert_eq!(r, vec![(7, usize::MAX)]);
+        for pos in [7, MAX_TOKENIZE, MAX_TOKENIZE + 1, d.len() - 5] {
+            let inside = pos <= MAX_TOKENIZE;
+            assert_eq!(in_triple_strings(&r, pos), inside, "{pos}");
+            assert_eq!(in_python_triple_string(&d, pos), inside, "{pos}");
+        }
     }
 
     #[test]
