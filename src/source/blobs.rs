@@ -144,7 +144,10 @@ impl<'a> BlobScanner<'a> {
                     continue;
                 }
                 self.odb.read_kind(old, Kind::Blob, &mut self.old_buf)?;
-                added = added.intersect(added_lines(&self.old_buf, &self.buf));
+                // UTF-16/32 text is diffed decoded, as the scan read it.
+                let old_text = crate::detect::decode::for_diff(&self.old_buf);
+                let new_text = crate::detect::decode::for_diff(&self.buf);
+                added = added.intersect(added_lines(&old_text, &new_text));
             }
         }
         for m in found.iter().filter(|m| added.contains(m.line)) {

@@ -1319,6 +1319,8 @@ fn path_signature(rules: &Ruleset, path: &[u8]) -> Vec<u64> {
             bits[bit / 64] |= 1 << (bit % 64);
         }
     }
+    // Notebooks are scanned through their cells: a class of their own.
+    bits.push(u64::from(crate::detect::decode::is_notebook_path(path)));
     bits
 }
 
