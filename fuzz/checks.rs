@@ -192,10 +192,14 @@ pub fn detector(data: &[u8]) {
     }
 }
 
-/// What every match of `rules` on `text` at `path` must satisfy; `clean` when the rules' own
-/// descriptions and remediations hold no control characters (the built-in ones).
-pub fn check_matches(rules: &Ruleset, path: &[u8], text: &[u8], clean: bool) {
-    let found = rules.scan(path, text);
+/// What every match of `rules` on `content` at `path` must satisfy; `clean` when the rules' own
+/// descriptions and remediations hold no control characters (the built-in ones). Offsets are
+/// those of the decoded text (UTF-16/32 content, a notebook's cells); a notebook's lines are
+/// the file's, with the cell noted.
+pub fn check_matches(rules: &Ruleset, path: &[u8], content: &[u8], clean: bool) {
+    let found = rules.scan(path, content);
+    let decoded = secretgate::detect::decode::decode(path, content);
+    let text = decoded.text();
     let mut last: Option<(usize, usize, usize)> = None;
     for m in &found {
         let rule = &rules.rules[m.rule];
@@ -217,7 +221,11 @@ pub fn check_matches(rules: &Ruleset, path: &[u8], text: &[u8], clean: bool) {
                 .rposition(|&b| b == b'\n')
                 .map_or(0, |i| i + 1)
             + 1;
-        assert_eq!((m.line, m.column), (line, col), "{m:?}");
+        let (line, cell) = match decoded.place(line) {
+            Some(p) => (p.file_line, Some((p.cell, p.line))),
+            None => (line, None),
+        };
+        assert_eq!((m.line, m.column, m.cell), (line, col, cell), "{m:?}");
         // The value is what the text holds there.
         if rule.kind == secretgate::rules::Kind::Secret {
             assert_eq!(m.value, &text[m.start..m.end]);
@@ -258,7 +266,7 @@ pub fn check_matches(rules: &Ruleset, path: &[u8], text: &[u8], clean: bool) {
         assert!(shown.chars().count() <= (n / 4).min(4) * 4, "{f:?}");
         assert!(f.secret.ends_with(&format!("({n} chars)")), "{f:?}");
     }
-    let again = rules.scan(path, text);
+    let again = rules.scan(path, content);
     assert_eq!(again.len(), found.len(), "the same matches twice");
 }
 

@@ -332,7 +332,7 @@ impl Finding {
             .as_deref()
             .map_or_else(|| "SECRET_KEY".to_owned(), |n| escape(n.as_bytes()));
         let remediation = template.replace("{name}", &name).trim().to_owned();
-        let message = match (rule.kind, &m.name) {
+        let mut message = match (rule.kind, &m.name) {
             (Kind::Secret, Some(n)) => format!("{} ({})", rule.description, escape(n.as_bytes())),
             (Kind::Secret, None) => rule.description.clone(),
             _ => format!(
@@ -341,6 +341,9 @@ impl Finding {
                 m.snippet.as_deref().unwrap_or_default()
             ),
         };
+        if let Some((cell, line)) = m.cell {
+            message.push_str(&format!(" (notebook cell {cell}, line {line})"));
+        }
         Finding {
             rule_id: rule.id.clone(),
             kind: rule.kind,

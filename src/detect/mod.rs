@@ -6,6 +6,7 @@
 //! every keyword; a rule's regex runs only on the lines around its keywords; the allow checks run
 //! only on the few candidates that survive.
 
+pub mod decode;
 pub mod location;
 
 use bstr::ByteSlice;
@@ -15,29 +16,40 @@ use crate::rules::compile::{Pattern, Rule, Ruleset};
 use crate::rules::Severity;
 use location::{LineCounter, MAX_BACK, MAX_FWD};
 
-/// Content with a NUL byte in its first this many bytes is binary.
+/// Content with a NUL byte in its first this many bytes is binary, unless it decodes as UTF-16
+/// or UTF-32 text ([`decode::sniff`]).
 pub const BINARY_SNIFF: usize = 8192;
 
 /// The marker that suppresses findings on its line.
 pub const INLINE_ALLOW: &[u8] = b"secretgate:allow";
 
 /// One thing a rule found, before it is attached to a commit or file.
+///
+/// Offsets, line and column are those of the text the detector scanned ([`decode::decode`]):
+/// the content itself, or its UTF-8 decoding for UTF-16 and UTF-32 content (the column is then a
+/// byte column of the decoded line), or for a notebook its cells' sources, where the line is
+/// that of the notebook file and `cell` says where in the cells the match is.
 #[derive(Debug, Clone)]
 pub struct Match {
     /// Index of the rule in the ruleset.
     pub rule: usize,
     /// Index of the pattern (the form) that matched.
     pub pattern: usize,
-    /// Byte offset of the value (or of the match when there is no value group).
+    /// Byte offset of the value (or of the match when there is no value group) in the scanned
+    /// text.
     pub start: usize,
     /// End of the value.
     pub end: usize,
     /// Byte range of the whole regex match.
     pub span: (usize, usize),
-    /// 1-based line of `start`.
+    /// 1-based line of `start`; in a notebook, the file line where the JSON string holding the
+    /// start of that source line starts (the hooks diff the file's lines).
     pub line: usize,
-    /// 1-based byte column of `start`.
+    /// 1-based byte column of `start` in its line of the scanned text.
     pub column: usize,
+    /// In a notebook: the 1-based cell (among all cells) and the 1-based line in its source,
+    /// which the finding's message names since the file line alone does not say it.
+    pub cell: Option<(usize, usize)>,
     /// The unredacted value (for settings, the whole matched code); never printed, only
     /// redacted and fingerprinted.
     pub value: Vec<u8>,
@@ -56,9 +68,25 @@ pub struct Match {
     pub inline_allowed: bool,
 }
 
-/// Whether content is binary: a NUL byte near the start.
+/// Whether content is binary: a NUL byte near the start, and not UTF-16 or UTF-32 text. The
+/// sources count and skip what this says is binary, so it agrees with what [`Ruleset::scan`]
+/// decodes.
 pub fn is_binary(data: &[u8]) -> bool {
-    memchr::memchr(0, &data[..data.len().min(BINARY_SNIFF)]).is_some()
+    decode::sniff(data) == decode::Sniff::Binary
+}
+
+/// Puts matches found in a notebook's cell sources back in the notebook file: the line becomes
+/// the file's, and the cell and line in it are noted.
+fn relocate(decoded: &decode::Decoded<'_>, out: &mut [Match]) {
+    if !decoded.is_notebook() {
+        return;
+    }
+    for m in out {
+        if let Some(p) = decoded.place(m.line) {
+            m.line = p.file_line;
+            m.cell = Some((p.cell, p.line));
+        }
+    }
 }
 
 /// Shannon entropy in bits per byte.
@@ -211,6 +239,8 @@ impl Ruleset {
                 set(self.patterns.len() + 1 + i);
             }
         }
+        // Notebooks are scanned through their cells: a class of their own.
+        bits.push(u64::from(decode::is_notebook_path(path)));
         bits
     }
 
@@ -220,7 +250,9 @@ impl Ruleset {
     }
 
     /// Finds every match in `data`, read from `path` (`/`-separated, relative to the top).
-    /// Matches on lines marked `secretgate:allow` are dropped unless the ruleset keeps them.
+    /// UTF-16 and UTF-32 text is decoded first, and of a notebook the cells' sources are
+    /// scanned ([`decode::decode`]). Matches on lines marked `secretgate:allow` are dropped
+    /// unless the ruleset keeps them.
     pub fn scan(&self, path: &[u8], data: &[u8]) -> Vec<Match> {
         let mut out = self.scan_all(path, data);
         if !self.keep_inline_allowed {
@@ -241,10 +273,12 @@ impl Ruleset {
         if data.is_empty() || self.skips_path(path) {
             return Vec::new();
         }
-        let binary = is_binary(data);
+        let decoded = decode::decode(path, data);
+        let binary = decoded.is_binary();
         if binary && !self.rules.iter().any(|r| r.binary) {
             return Vec::new();
         }
+        let data = decoded.text();
         let mut applicable = Applicable {
             allowlisted: self.allowlisted_path(path),
             binary,
@@ -294,7 +328,9 @@ impl Ruleset {
         for p in active {
             self.run_pattern(p, path, data, &windows[p], &mut memo, &mut out);
         }
-        self.finish(data, out)
+        let mut out = self.finish(data, out);
+        relocate(&decoded, &mut out);
+        out
     }
 
     fn pattern_applies(&self, p: usize, path: &[u8], memo: &mut Applicable) -> bool {
@@ -474,6 +510,7 @@ impl Ruleset {
             span,
             line: 0,
             column: 0,
+            cell: None,
             // A setting's finding is the whole matched code: `DEBUG = True` and
             // `TESTING = True` in one file are two findings, not one value `True`.
             value: if rule.kind == crate::rules::Kind::Secret {
@@ -553,8 +590,10 @@ impl Ruleset {
     /// Judges the rules of `scope = "tree"` over a whole tree, given as (path, content) pairs:
     /// for each such rule, the first match in each file, unless some file of the tree matches
     /// one of the rule's `unless_in_tree` regexes. Returns the index of the file with each match.
+    /// Files are decoded as [`Self::scan`] decodes them.
     pub fn scan_tree(&self, files: &[(Vec<u8>, Vec<u8>)]) -> Vec<(usize, Match)> {
         let mut out = Vec::new();
+        let mut decoded: Vec<Option<decode::Decoded<'_>>> = files.iter().map(|_| None).collect();
         for rule in &self.rules {
             if rule.scope != crate::rules::syntax::Scope::Tree {
                 continue;
@@ -569,14 +608,21 @@ impl Ruleset {
                         && !is_binary(&files[i].1)
                 })
                 .collect();
+            for &i in &selected {
+                if decoded[i].is_none() {
+                    decoded[i] = Some(decode::decode(&files[i].0, &files[i].1));
+                }
+            }
+            let text = |i: usize| decoded[i].as_ref().map_or(&[][..], |d| d.text());
             let cleared = selected
                 .iter()
-                .any(|&i| rule.unless_in_tree.iter().any(|r| r.is_match(&files[i].1)));
+                .any(|&i| rule.unless_in_tree.iter().any(|r| r.is_match(text(i))));
             if cleared {
                 continue;
             }
             for &i in &selected {
-                let (path, data) = (&files[i].0, &files[i].1);
+                let path = &files[i].0;
+                let data = text(i);
                 let mut found = Vec::new();
                 for &p in &rule.patterns {
                     let pat = &self.patterns[p];
@@ -586,7 +632,11 @@ impl Ruleset {
                     let mut memo = Memo::new(self.rules.len());
                     self.run_pattern(p, path, data, &[(0, data.len())], &mut memo, &mut found);
                 }
-                if let Some(m) = self.finish(data, found).into_iter().next() {
+                let mut found = self.finish(data, found);
+                if let Some(d) = &decoded[i] {
+                    relocate(d, &mut found);
+                }
+                if let Some(m) = found.into_iter().next() {
                     out.push((i, m));
                 }
             }

@@ -171,7 +171,10 @@ impl<'a> BlobScanner<'a> {
                 if is_binary(&self.old_buf) {
                     continue;
                 }
-                added = added.intersect(added_lines(&self.old_buf, &self.buf));
+                // UTF-16/32 text is diffed decoded, as the scan read it.
+                let old_text = crate::detect::decode::for_diff(&self.old_buf);
+                let new_text = crate::detect::decode::for_diff(&self.buf);
+                added = added.intersect(added_lines(&old_text, &new_text));
             }
         }
         for m in found.iter().filter(|m| added.contains(m.line)) {
