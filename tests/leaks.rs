@@ -17,7 +17,13 @@ const PLANTED: &[&str] = &[
     "ghp_R8b2Kc9XmQ4vT7wZ1nP5sL3dF6gH0jA2eY4u",
     "Xk9mQ2vL8pR4wZa8F3kL9qPz",
     "S3cr3t-Pa55w0rd-9f8e",
+    "c41f9e2b7a3d5068e1f2a9b4c7d3e6f1",
+    "q7Wm3Zt9Rv2Kx8Ln5Bp4",
+    "ghp_T4nV8cQ2mZ6xL9pR3wK7sB1dF5gH0jY2eU6a",
 ];
+
+/// Values that only ride along: on a line a settings rule reports, or in a commit message.
+const BESIDE_A_SETTING: usize = 6;
 
 fn plant(repo: &gitutil::Repo) {
     repo.write(
@@ -36,6 +42,24 @@ fn plant(repo: &gitutil::Repo) {
         "settings.py",
         format!("MAIL_PASSWORD = \"{}\"\n", PLANTED[4]),
     );
+    // Values on the same lines as debug settings: the debug finding's code must not carry them.
+    repo.write(
+        "app/__init__.py",
+        format!(
+            "from flask import Flask\napp = Flask(__name__)\n\
+             app.config.update(SECRET_KEY=\"{}\", DEBUG=True)\n\
+             app.run(debug=True, ssl_context=(\"c.pem\", \"{}\"))\n",
+            PLANTED[BESIDE_A_SETTING],
+            PLANTED[BESIDE_A_SETTING + 1]
+        ),
+    );
+    repo.write(
+        "Dockerfile",
+        format!(
+            "FROM python:3.12\nENV FLASK_DEBUG=1 SECRET_KEY={}\n",
+            PLANTED[BESIDE_A_SETTING]
+        ),
+    );
     repo.write(
         "db.py",
         format!(
@@ -52,8 +76,9 @@ fn assert_clean(what: &str, text: &str) {
             !text.contains(v),
             "{what} contains the full value {v:?}:\n{text}"
         );
-        // No long piece either: at most a quarter of a value (four characters) may be shown.
-        for w in v.as_bytes().windows(8) {
+        // No piece either: at most a quarter of a value, four characters at most, may be
+        // shown, so no five characters of one appear anywhere.
+        for w in v.as_bytes().windows(5) {
             let piece = std::str::from_utf8(w).unwrap();
             assert!(
                 !text.contains(piece),
@@ -150,7 +175,26 @@ fn the_rejection_and_the_bypass_log_never_hold_a_value() {
     std::fs::write(&hook, text.replace(" pre-receive", " -vvv pre-receive")).unwrap();
     let repo = sb.work("work");
     plant(&repo);
-    repo.commit_all("planted");
+    // A token in the commit's subject, the tag's message and a ref's name: findings, and
+    // redacted wherever the hook echoes them.
+    let token = PLANTED[BESIDE_A_SETTING + 2];
+    repo.commit_all(&format!("planted {token}"));
+    repo.git(&["tag", "-a", "-m", &format!("release {token}"), "v1"]);
+    let p = repo.push(
+        &server,
+        &[
+            "HEAD:refs/heads/main",
+            &format!("refs/tags/v1:refs/tags/t-{token}"),
+        ],
+    );
+    assert!(!p.ok, "{}", p.stderr);
+    // git itself echoes the refspecs it was given; the hook's own lines are the `remote:` ones.
+    let said = p.remote_lines().join("\n");
+    assert!(said.contains("(commit message)"), "{said}");
+    assert!(said.contains("(tag message)"), "{said}");
+    assert!(said.contains("(ref name)"), "{said}");
+    assert!(said.contains("flask-debug"), "{said}");
+    assert_clean("the rejection", &said);
     let p = repo.push(&server, &["HEAD:refs/heads/main"]);
     assert!(!p.ok, "{}", p.stderr);
     assert!(p.stderr.contains("AKIA…(20 chars)"), "{}", p.stderr);
