@@ -341,6 +341,9 @@ impl Finding {
                 m.snippet.as_deref().unwrap_or_default()
             ),
         };
+        if let Some(note) = m.note {
+            message = format!("{message}: {}", note.text());
+        }
         if let Some((cell, line)) = m.cell {
             message.push_str(&format!(" (notebook cell {cell}, line {line})"));
         }

@@ -75,6 +75,9 @@ pub fn run(config: &Config) -> Result<Exit> {
     let env = HookEnv::from_env();
 
     let budget = Budget::new(start, policy.time_budget);
+    let jobs = config
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let (tx, rx) = mpsc::channel();
     {
         let budget = budget.clone();
@@ -102,7 +105,7 @@ pub fn run(config: &Config) -> Result<Exit> {
                                 .as_ref()
                                 .is_some_and(|b| b.contains(&f.fingerprint))
                     };
-                    let scan = repo.scan(&rules, &updates, &budget, &blocks)?;
+                    let scan = repo.scan(&rules, &updates, &budget, &blocks, jobs)?;
                     Ok(Scanned {
                         scan,
                         repo_path: repo.path().to_owned(),

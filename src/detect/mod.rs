@@ -63,9 +63,39 @@ pub struct Match {
     /// every value in it redacted, and cut to 80 characters, for messages. Never set for
     /// secrets.
     pub snippet: Option<String>,
+    /// What the value's class adds to the message (publicly known, guessable), for secrets.
+    pub note: Option<ValueNote>,
     /// The line carries `secretgate:allow`. Such matches leave [`Ruleset::scan`] only when the
     /// ruleset keeps them ([`Ruleset::keep_inline_allowed`]); the caller decides.
     pub inline_allowed: bool,
+}
+
+/// What a secret's value says about it, beyond its rule: the class of the value in the severity
+/// model (see docs/RULES.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueNote {
+    /// Published in tutorials, books or documentation: anyone who read them holds it.
+    Public,
+    /// Words or a short value a person chose: cracking word lists hold such keys.
+    Guessable,
+    /// A development marker (`dev`, `test`, `local`): a warning, not a block.
+    Development,
+}
+
+impl ValueNote {
+    /// The words appended to the finding's message.
+    pub fn text(self) -> &'static str {
+        match self {
+            ValueNote::Public => {
+                "publicly known: it is published in tutorials or documentation, so anyone can \
+                 use it (for a session key: sign cookies as any user)"
+            }
+            ValueNote::Guessable => {
+                "guessable: words or a short value, the kind cookie-cracking word lists hold"
+            }
+            ValueNote::Development => "a development value",
+        }
+    }
 }
 
 /// Whether content is binary: a NUL byte near the start, and not UTF-16 or UTF-32 text. The
@@ -121,6 +151,8 @@ struct Memo {
     evict: usize,
     /// Per rule: whether one of its `file_requires` matches the text.
     file_requires: Vec<Option<bool>>,
+    /// Per rule: whether one of its `skip_if_file_matches` matches the text.
+    file_excludes: Vec<Option<bool>>,
     /// The triple-quoted strings, once a rule asks.
     triple_strings: Option<Vec<(usize, usize)>>,
     /// The indentation stack, for enclosing blocks.
@@ -148,6 +180,7 @@ impl Memo {
     fn new(rules: usize) -> Self {
         Memo {
             file_requires: vec![None; rules],
+            file_excludes: vec![None; rules],
             ..Memo::default()
         }
     }
@@ -494,14 +527,50 @@ impl Ruleset {
         {
             return None;
         }
+        if !rule.skip_if_file_matches.is_empty()
+            && *memo.file_excludes[rule_idx]
+                .get_or_insert_with(|| rule.skip_if_file_matches.iter().any(|r| r.is_match(data)))
+        {
+            return None;
+        }
+        let weak = rule.weak.as_ref().is_some_and(|w| {
+            is_weak(w, value, entropy)
+                || w.paths.matches(path)
+                || (!w.enclosed_by.is_empty() && {
+                    let slot = memo.line(data, span.0);
+                    let start = memo.line_memo(slot).start;
+                    memo.blocks
+                        .headers(data, start)
+                        .iter()
+                        .any(|h| w.enclosed_by.iter().any(|r| r.is_match(h)))
+                })
+        });
         let severity = match &rule.weak {
-            Some(w) if is_weak(w, value, entropy) || w.paths.matches(path) => w.severity,
+            Some(w) if weak => w.severity,
             _ => rule.severity,
         };
+        let note = (rule.kind == crate::rules::Kind::Secret)
+            .then(|| {
+                let dev = rule
+                    .weak
+                    .as_ref()
+                    .is_some_and(|w| w.values.iter().any(|r| r.is_match(value)));
+                if self.public_values.contains(value.trim()) {
+                    Some(ValueNote::Public)
+                } else if dev {
+                    Some(ValueNote::Development)
+                } else if rule.weak.is_some() && is_guessable(value) {
+                    Some(ValueNote::Guessable)
+                } else {
+                    None
+                }
+            })
+            .flatten();
         let snippet = (rule.kind != crate::rules::Kind::Secret)
             .then(|| crate::finding::excerpt(&data[span.0..span.1]));
         Some(Match {
             snippet,
+            note,
             inline_allowed,
             rule: rule_idx,
             pattern,
@@ -558,6 +627,24 @@ impl Ruleset {
         }
         out
     }
+}
+
+/// A value a person chose: words with separators, or short, or little entropy (`my little
+/// secret`, `kahvi ja pulla`, `s3cret!`). Such a key blocks like a random one, and says why it
+/// is worse.
+fn is_guessable(value: &[u8]) -> bool {
+    let len = value.chars().count();
+    if len < 12 || shannon(value) < 3.0 {
+        return true;
+    }
+    // Mostly letters in words, with few digits: a phrase.
+    let letters = value.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
+    let seps = value
+        .iter()
+        .filter(|b| matches!(b, b' ' | b'_' | b'-' | b'.'))
+        .count();
+    letters + seps == value.len() || (letters * 10 >= value.len() * 8 && digits <= 4 && seps >= 1)
 }
 
 fn is_weak(w: &crate::rules::compile::Weak, value: &[u8], entropy: Option<f64>) -> bool {

@@ -122,6 +122,9 @@ pub struct Weak {
     pub values: Vec<LazyRegex>,
     /// Every value at these paths is weak.
     pub paths: PathFilter,
+    /// Every value inside an indented block whose header matches one of these is weak (a
+    /// `class TestingConfig:`).
+    pub enclosed_by: Vec<LazyRegex>,
 }
 
 /// An example input with its path.
@@ -158,6 +161,8 @@ pub struct Rule {
     pub skip_if_enclosed_by: Vec<LazyRegex>,
     /// One of these must match somewhere in the file.
     pub file_requires: Vec<LazyRegex>,
+    /// None of these may match anywhere in the file.
+    pub skip_if_file_matches: Vec<LazyRegex>,
     /// One of these must match in the enclosing function.
     pub block_requires: Vec<LazyRegex>,
     /// Lines, or the whole tree.
@@ -366,6 +371,8 @@ pub struct Ruleset {
     /// [`crate::detect::Match::inline_allowed`]) instead of dropping them: the server hook shows
     /// and logs what a pusher allowed, and may refuse it.
     pub keep_inline_allowed: bool,
+    /// Values published in tutorials and documentation (trimmed), for the message.
+    pub public_values: std::collections::HashSet<Vec<u8>>,
 }
 
 /// How thoroughly to check regexes at load.
@@ -540,6 +547,11 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
                     .map(|v| lazy(&what("weak value"), v))
                     .collect::<Result<_>>()?,
                 paths: globs(&what("weak paths"), &w.paths)?,
+                enclosed_by: w
+                    .enclosed_by
+                    .iter()
+                    .map(|v| lazy(&what("weak enclosed_by"), v))
+                    .collect::<Result<_>>()?,
             }),
         };
         let many = |field: &str, v: &[String]| -> Result<Vec<LazyRegex>> {
@@ -556,6 +568,7 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
             allow_lines: many("allow_lines", &r.allow_lines)?,
             skip_if_enclosed_by: many("skip_if_enclosed_by", &r.skip_if_enclosed_by)?,
             file_requires: many("file_requires", &r.file_requires)?,
+            skip_if_file_matches: many("skip_if_file_matches", &r.skip_if_file_matches)?,
             block_requires: many("block_requires", &r.block_requires)?,
             scope: r.scope,
             unless_in_tree: many("unless_in_tree", &r.unless_in_tree)?,
@@ -594,6 +607,17 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
             extra_paths: Vec::new(),
         },
     };
+
+    let public_values = file
+        .public_values
+        .map(|p| {
+            p.values
+                .iter()
+                .map(|v| v.trim().as_bytes().to_vec())
+                .filter(|v| !v.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
 
     let mut policy = Policy::default();
     if let Some(p) = file.policy {
@@ -658,5 +682,6 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
         policy,
         prefilter,
         keep_inline_allowed: false,
+        public_values,
     })
 }

@@ -101,6 +101,14 @@ fn merge(mut base: ConfigFile, user: ConfigFile, origin: &str) -> Result<ConfigF
     });
     base.rules.extend(user.rules);
     base.allowlist = add_allowlist(base.allowlist, user.allowlist);
+    base.public_values = match (base.public_values, user.public_values) {
+        (b, None) => b,
+        (None, u) => u,
+        (Some(mut b), Some(u)) => {
+            b.values.extend(u.values);
+            Some(b)
+        }
+    };
     base.policy = match (base.policy, user.policy) {
         (b, None) => b,
         (None, u) => u,

@@ -22,6 +22,18 @@ pub struct ConfigFile {
     /// The rules themselves.
     #[serde(default)]
     pub rules: Vec<RuleSyntax>,
+    /// Keys published in tutorials, books and documentation: anyone who read them holds them.
+    #[serde(default)]
+    pub public_values: Option<PublicValuesSyntax>,
+}
+
+/// Values that are secrets nobody can keep: a finding whose value is one of them says so.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicValuesSyntax {
+    /// The values, exactly as written between the quotes (surrounding spaces ignored).
+    #[serde(default)]
+    pub values: Vec<String>,
 }
 
 /// How a user file combines with the built-in rules.
@@ -207,6 +219,10 @@ pub struct RuleSyntax {
     /// rule to apply: context that no single line carries.
     #[serde(default)]
     pub file_requires: Vec<String>,
+    /// Regexes of which none may match anywhere in the file (another framework's markers, say
+    /// Django's `INSTALLED_APPS`): a match means the rule does not apply to that file.
+    #[serde(default)]
+    pub skip_if_file_matches: Vec<String>,
     /// Regexes of which one must match in the enclosing Python function, decorators included
     /// (a route that deletes or modifies something).
     #[serde(default)]
@@ -292,6 +308,10 @@ pub struct WeakSyntax {
     /// Globs: every value in a file at one of these paths is weak (documentation examples).
     #[serde(default)]
     pub paths: Vec<String>,
+    /// Regexes on the headers of enclosing indented blocks: a value inside one that matches is
+    /// weak (`class TestingConfig(Config):`: a development place).
+    #[serde(default)]
+    pub enclosed_by: Vec<String>,
 }
 
 /// An example: text alone (scanned at the rule's `example_path`) or text with its path.

@@ -1584,6 +1584,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct GroupKey {
     rule: usize,
     value: Vec<u8>,
+    /// The setting that holds the value: the same value in two settings is two findings.
+    name: Option<String>,
     origin: u32,
 }
 
@@ -1656,6 +1658,7 @@ fn held_matches<'a>(
                     GroupKey {
                         rule: m.rule,
                         value: m.value.clone(),
+                        name: m.name.clone(),
                         origin,
                     },
                     path,
@@ -1922,7 +1925,9 @@ fn build_findings(
             ))
     });
     let mut out: Vec<Finding> = Vec::new();
-    let mut by_fingerprint: HashMap<String, (usize, u32)> = HashMap::new();
+    // Folded by fingerprint and setting: `WTF_CSRF_SECRET_KEY` holding the value of
+    // `SECRET_KEY` is a second finding, not an occurrence of the first.
+    let mut by_fingerprint: HashMap<(String, String), (usize, u32)> = HashMap::new();
     for (first, g) in placed {
         let m = &scanned.hits[&(first.blob, first.class)][first.index];
         let path = &history.paths[first.path as usize];
@@ -1945,14 +1950,15 @@ fn build_findings(
             })
             .clone();
         let mut f = Finding::new(rules, m, path, &prov);
-        match by_fingerprint.get(&f.fingerprint).copied() {
+        let key = (f.fingerprint.clone(), f.message.clone());
+        match by_fingerprint.get(&key).copied() {
             Some((i, last)) => {
                 let e = &mut out[i];
                 e.occurrences = Some(e.occurrences.unwrap_or(0) + g.occurrences);
                 e.present_at_head = Some(e.present_at_head == Some(true) || g.present);
                 if g.last > last {
                     e.last_commit = Some(last_id.to_string());
-                    by_fingerprint.insert(f.fingerprint.clone(), (i, g.last));
+                    by_fingerprint.insert(key, (i, g.last));
                 }
             }
             None => {
@@ -1960,7 +1966,7 @@ fn build_findings(
                 f.occurrences = Some(g.occurrences);
                 f.first_commit = Some(commit_id.to_string());
                 f.last_commit = Some(last_id.to_string());
-                by_fingerprint.insert(f.fingerprint.clone(), (out.len(), g.last));
+                by_fingerprint.insert(key, (out.len(), g.last));
                 out.push(f);
             }
         }

@@ -239,7 +239,7 @@ pub const MAX_FINDINGS: usize = 10_000;
 /// What a push scan keeps of its findings (see [`MAX_FINDINGS`]).
 struct Kept<'a> {
     findings: Vec<Finding>,
-    blocks: &'a dyn Fn(&Finding) -> bool,
+    blocks: &'a (dyn Fn(&Finding) -> bool + Sync),
     blocking: bool,
     truncated: bool,
 }
@@ -333,7 +333,8 @@ impl PushRepo {
         rules: &Ruleset,
         updates: &[RefUpdate],
         budget: &Budget,
-        blocks: &dyn Fn(&Finding) -> bool,
+        blocks: &(dyn Fn(&Finding) -> bool + Sync),
+        jobs: usize,
     ) -> Result<PushScan> {
         let mut out = PushScan::default();
         let mut kept = Kept {
@@ -379,16 +380,75 @@ impl PushRepo {
             limited = new.limited,
             "new commits"
         );
-        for (c, t) in new.commits {
-            if kept.done() {
-                break;
-            }
-            budget.check()?;
-            out.commits.push(c);
-            self.scan_commit(&mut scanner, c, &tip_refs[t], &mut buf, &mut kept, budget)
+        let jobs = jobs.max(1).min(new.commits.len() / PARALLEL_FROM).max(1);
+        if jobs == 1 {
+            for &(c, t) in &new.commits {
+                if kept.done() {
+                    break;
+                }
+                budget.check()?;
+                out.commits.push(c);
+                scan_commit(
+                    &self.odb,
+                    &mut scanner,
+                    c,
+                    &tip_refs[t],
+                    &mut buf,
+                    &mut kept,
+                    budget,
+                )
                 .map_err(|e| self.blame(e))?;
+            }
+            out.summary = scanner.summary;
+        } else {
+            // Contiguous shares (neighbouring commits share deltas), one scanner each; the
+            // findings are taken back in commit order, so the verdict and the message are those
+            // of one thread.
+            let per = new.commits.len().div_ceil(jobs);
+            let parts: Vec<Result<Part>> = std::thread::scope(|s| {
+                let handles: Vec<_> = new
+                    .commits
+                    .chunks(per)
+                    .map(|share| {
+                        let tip_refs = &tip_refs;
+                        let odb = self.odb.clone();
+                        let quarantined = self.quarantined;
+                        std::thread::Builder::new()
+                            .name("push-scan".into())
+                            .stack_size(WORKER_STACK)
+                            .spawn_scoped(s, move || {
+                                scan_share(odb, quarantined, rules, share, tip_refs, blocks, budget)
+                            })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| match h {
+                        Ok(h) => h
+                            .join()
+                            .unwrap_or_else(|_| Err(Error::Repo("a scan thread panicked".into()))),
+                        Err(e) => Err(Error::Repo(format!("cannot start a scan thread: {e}"))),
+                    })
+                    .collect()
+            });
+            let mut summary = scanner.summary;
+            for part in parts {
+                let part = part?;
+                out.commits.extend(part.commits);
+                summary.scanned += part.summary.scanned;
+                summary.bytes += part.summary.bytes;
+                summary.binary += part.summary.binary;
+                summary.skipped.extend(part.summary.skipped);
+                summary.unread.extend(part.summary.unread);
+                kept.truncated |= part.truncated;
+                for f in part.findings {
+                    if !kept.take(f) {
+                        break;
+                    }
+                }
+            }
+            out.summary = summary;
         }
-        out.summary = scanner.summary;
         out.truncated = kept.truncated;
         out.findings = kept.findings;
         Ok(out)
@@ -398,11 +458,7 @@ impl PushRepo {
     /// push's own ([`Error::Pushed`]). Without a quarantine (a hook run by hand) every object
     /// is the server's, and its problems are the scanner's.
     fn blame(&self, e: Error) -> Error {
-        if self.quarantined {
-            e.pushed()
-        } else {
-            e
-        }
+        blame(self.quarantined, e)
     }
 
     /// The ref's name for messages, redacted when it carries a token (which is then a finding
@@ -487,69 +543,138 @@ impl PushRepo {
         }
         Ok(())
     }
+}
 
-    fn scan_commit(
-        &self,
-        scanner: &mut BlobScanner<'_>,
-        c: ObjectId,
-        refname: &str,
-        buf: &mut Vec<u8>,
-        kept: &mut Kept<'_>,
-        budget: &Budget,
-    ) -> Result<()> {
-        let (tree, parents) = self.odb.commit_tree_and_parents(&c, buf)?;
-        let mut info = commit_info(buf, self.odb.hash_kind());
-        // The message: provider-format tokens only (prose is not code), and the subject shown
-        // to the pusher with them redacted.
-        let message = gix::objs::CommitRef::from_bytes(buf, self.odb.hash_kind())
-            .map(|c| c.message.to_owned())
-            .unwrap_or_default();
-        let in_message = scanner.rules().scan_message(&message);
-        if !in_message.is_empty() {
-            let summary = gix::objs::commit::MessageRef::from_bytes(&message).summary();
-            info.subject = redact_in(&summary, &in_message);
-        }
-        let prov = Provenance {
-            commit: Some(c.to_string()),
-            author: Some(info.author),
-            date: Some(info.date),
-            refname: Some(refname.to_owned()),
-            subject: Some(info.subject),
-        };
-        for m in &in_message {
-            kept.take(Finding::new(
-                scanner.rules(),
-                m,
-                COMMIT_MESSAGE.as_bytes(),
-                &prov,
-            ));
-        }
-        let mut parent_trees = Vec::with_capacity(parents.len());
-        for p in &parents {
-            parent_trees.push(self.odb.commit_tree_and_parents(p, buf)?.0);
-        }
-        let mut changes = Vec::new();
-        self.odb.diff_trees(
-            parent_trees.first().map(|t| t.as_ref()),
-            Some(&tree),
-            &mut changes,
-        )?;
-        let rules = scanner.rules();
-        pair_renames(&mut changes, &|a, b| rules.same_class(a, b));
-        for ch in changes {
-            let Some(new) = ch.new else { continue };
-            budget.check()?;
-            let mut olds = vec![ch.old];
-            for pt in parent_trees.iter().skip(1) {
-                olds.push(self.odb.lookup_path(pt, &ch.path, buf)?);
-            }
-            scanner.each_added_finding(&ch.path, &new, &olds, &prov, &mut |f| kept.take(f))?;
-            if kept.done() {
-                break;
-            }
-        }
-        Ok(())
+/// Scans one new commit: its message, then the lines its changes add.
+fn scan_commit(
+    odb: &Odb,
+    scanner: &mut BlobScanner<'_>,
+    c: ObjectId,
+    refname: &str,
+    buf: &mut Vec<u8>,
+    kept: &mut Kept<'_>,
+    budget: &Budget,
+) -> Result<()> {
+    let (tree, parents) = odb.commit_tree_and_parents(&c, buf)?;
+    let mut info = commit_info(buf, odb.hash_kind());
+    // The message: provider-format tokens only (prose is not code), and the subject shown
+    // to the pusher with them redacted.
+    let message = gix::objs::CommitRef::from_bytes(buf, odb.hash_kind())
+        .map(|c| c.message.to_owned())
+        .unwrap_or_default();
+    let in_message = scanner.rules().scan_message(&message);
+    if !in_message.is_empty() {
+        let summary = gix::objs::commit::MessageRef::from_bytes(&message).summary();
+        info.subject = redact_in(&summary, &in_message);
     }
+    let prov = Provenance {
+        commit: Some(c.to_string()),
+        author: Some(info.author),
+        date: Some(info.date),
+        refname: Some(refname.to_owned()),
+        subject: Some(info.subject),
+    };
+    for m in &in_message {
+        kept.take(Finding::new(
+            scanner.rules(),
+            m,
+            COMMIT_MESSAGE.as_bytes(),
+            &prov,
+        ));
+    }
+    let mut parent_trees = Vec::with_capacity(parents.len());
+    for p in &parents {
+        parent_trees.push(odb.commit_tree_and_parents(p, buf)?.0);
+    }
+    let mut changes = Vec::new();
+    odb.diff_trees(
+        parent_trees.first().map(|t| t.as_ref()),
+        Some(&tree),
+        &mut changes,
+    )?;
+    let rules = scanner.rules();
+    pair_renames(&mut changes, &|a, b| rules.same_class(a, b));
+    for ch in changes {
+        let Some(new) = ch.new else { continue };
+        budget.check()?;
+        let mut olds = vec![ch.old];
+        for pt in parent_trees.iter().skip(1) {
+            olds.push(odb.lookup_path(pt, &ch.path, buf)?);
+        }
+        scanner.each_added_finding(&ch.path, &new, &olds, &prov, &mut |f| kept.take(f))?;
+        if kept.done() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// One worker's share of the new commits, scanned in order with a scanner of its own.
+fn scan_share(
+    odb: Odb,
+    quarantined: bool,
+    rules: &Ruleset,
+    share: &[(ObjectId, usize)],
+    tip_refs: &[String],
+    blocks: &(dyn Fn(&Finding) -> bool + Sync),
+    budget: &Budget,
+) -> Result<Part> {
+    let mut scanner = BlobScanner::new(rules, &odb);
+    let mut kept = Kept {
+        findings: Vec::new(),
+        blocks,
+        blocking: false,
+        truncated: false,
+    };
+    let mut buf = Vec::new();
+    let mut commits = Vec::with_capacity(share.len());
+    for &(c, t) in share {
+        if kept.done() {
+            break;
+        }
+        budget.check()?;
+        commits.push(c);
+        scan_commit(
+            &odb,
+            &mut scanner,
+            c,
+            &tip_refs[t],
+            &mut buf,
+            &mut kept,
+            budget,
+        )
+        .map_err(|e| blame(quarantined, e))?;
+    }
+    Ok(Part {
+        findings: kept.findings,
+        truncated: kept.truncated,
+        summary: scanner.summary,
+        commits,
+    })
+}
+
+/// See [`PushRepo::blame`].
+fn blame(quarantined: bool, e: Error) -> Error {
+    if quarantined {
+        e.pushed()
+    } else {
+        e
+    }
+}
+
+/// Below this many new commits per thread, a push is scanned on one thread: starting threads
+/// costs more than a small push's scan.
+const PARALLEL_FROM: usize = 16;
+
+/// Stack of a scan thread: deep trees are walked recursively.
+const WORKER_STACK: usize = 32 << 20;
+
+/// What one scan thread found in its share of the commits.
+struct Part {
+    findings: Vec<Finding>,
+    truncated: bool,
+    summary: Summary,
+    commits: Vec<ObjectId>,
 }
 
 /// Where a finding in a commit's message is reported.

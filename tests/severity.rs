@@ -1,0 +1,143 @@
+//! The severity model end to end: a key's value class (development marker, publicly known,
+//! guessable, random) and its place (development classes and folders, samples, another
+//! framework) decide what blocks, and the message says why.
+
+mod gitutil;
+
+use gitutil::{secretgate, Sandbox};
+use serde_json::Value;
+
+fn scan_json(dir: &std::path::Path, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["scan", "--format", "json"];
+    args.extend_from_slice(extra);
+    args.push(".");
+    let o = secretgate(dir, &args);
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", gitutil::text(&o)))
+}
+
+fn at<'a>(found: &'a [Value], path: &str, line: u64) -> &'a Value {
+    found
+        .iter()
+        .find(|f| f["path"] == path && f["line"] == line)
+        .unwrap_or_else(|| panic!("no finding at {path}:{line} in {found:#?}"))
+}
+
+#[test]
+fn guessable_and_published_keys_block_and_say_why() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    repo.write(
+        "app.py",
+        "SECRET_KEY = 'correct horse battery'\n\
+         JWT_SECRET_KEY = 'hard to guess string'\n\
+         WTF_CSRF_SECRET_KEY = '0f5e9a3c7b1d8e2f4a6c9b0d3e7f1a5c'\n\
+         SECURITY_PASSWORD_SALT = 'local-dev-key'\n",
+    );
+    let found = scan_json(&repo.dir, &[]);
+    let guessable = at(&found, "app.py", 1);
+    assert_eq!(guessable["severity"], "high");
+    assert!(
+        guessable["message"].as_str().unwrap().contains("guessable"),
+        "{guessable}"
+    );
+    let public = at(&found, "app.py", 2);
+    assert_eq!(public["severity"], "high");
+    assert!(
+        public["message"]
+            .as_str()
+            .unwrap()
+            .contains("publicly known"),
+        "{public}"
+    );
+    let random = at(&found, "app.py", 3);
+    assert_eq!(random["severity"], "high");
+    assert!(
+        !random["message"].as_str().unwrap().contains(':'),
+        "{random}"
+    );
+    let dev = at(&found, "app.py", 4);
+    assert_eq!(dev["severity"], "low");
+    assert!(
+        dev["message"]
+            .as_str()
+            .unwrap()
+            .contains("development value"),
+        "{dev}"
+    );
+}
+
+#[test]
+fn an_admin_adds_published_keys_by_config() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    repo.write("app.py", "SECRET_KEY = 'q8Zr4Wm1Xt7Kv3Lp9Bn2'\n");
+    let found = scan_json(&repo.dir, &[]);
+    assert!(!at(&found, "app.py", 1)["message"]
+        .as_str()
+        .unwrap()
+        .contains("publicly known"));
+    let cfg = sb.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[extend]\ndefault = true\n[public_values]\nvalues = ['q8Zr4Wm1Xt7Kv3Lp9Bn2']\n",
+    )
+    .unwrap();
+    let found = scan_json(&repo.dir, &["--config", cfg.to_str().unwrap()]);
+    let f = at(&found, "app.py", 1);
+    assert!(
+        f["message"].as_str().unwrap().contains("publicly known"),
+        "{f}"
+    );
+    // The built-in list is still there.
+    repo.write("b.py", "SECRET_KEY = 'you-will-never-guess'\n");
+    let found = scan_json(&repo.dir, &["--config", cfg.to_str().unwrap()]);
+    assert!(at(&found, "b.py", 1)["message"]
+        .as_str()
+        .unwrap()
+        .contains("publicly known"));
+}
+
+#[test]
+fn the_same_value_in_two_settings_is_two_findings_in_the_audit() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    repo.commit_file(
+        "config.py",
+        "SECRET_KEY = '3c9e1a7f5b2d8e4a6c0f9b3d7e1a5c8f'\n\
+         WTF_CSRF_SECRET_KEY = '3c9e1a7f5b2d8e4a6c0f9b3d7e1a5c8f'\n",
+        "config",
+    );
+    let o = secretgate(&repo.dir, &["audit", "--format", "json", "."]);
+    let found: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let lines: Vec<u64> = found
+        .iter()
+        .filter(|f| f["rule_id"] == "flask-secret-key")
+        .map(|f| f["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![1, 2], "{found:#?}");
+}
+
+#[test]
+fn django_settings_are_judged_as_django() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    repo.write(
+        "site/settings.py",
+        "import os\nINSTALLED_APPS = ['django.contrib.auth']\n\
+         SECRET_KEY = 'x7#k2@q9!m4v$w8z^r1t&y5u*e3o(p6l'\nDEBUG = True\n",
+    );
+    let found = scan_json(&repo.dir, &[]);
+    let ids: Vec<&str> = found
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["django-secret-key"], "{found:#?}");
+    let f = &found[0];
+    assert!(
+        f["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("DJANGO_SECRET_KEY"),
+        "{f}"
+    );
+}
