@@ -1138,3 +1138,88 @@ fn broken_baselines_are_configuration_errors() {
         r.expect(code, needle);
     }
 }
+
+/// A FIFO at `p`, made with the `mkfifo` binary.
+fn mkfifo(p: &Path) {
+    let ok = Command::new("mkfifo").arg(p).status().expect("mkfifo runs");
+    assert!(ok.success(), "mkfifo {}", p.display());
+}
+
+#[test]
+fn configuration_is_read_only_from_bounded_regular_files() {
+    let sb = Sandbox::new();
+    let dir = sb.path().join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.py"), secret_py()).unwrap();
+    let fifo = sb.path().join("config.fifo");
+    mkfifo(&fifo);
+    let big = sb.path().join("big.toml");
+    std::fs::write(&big, format!("# {}\n", "x".repeat(2 << 20))).unwrap();
+    let many = sb.path().join("many.toml");
+    let values: Vec<String> = (0..5000).map(|i| format!("\"v{i}\"")).collect();
+    std::fs::write(
+        &many,
+        format!(
+            "[extend]\ndefault = true\n[allowlist]\nvalues = [{}]\n",
+            values.join(", ")
+        ),
+    )
+    .unwrap();
+    let long = sb.path().join("long.toml");
+    std::fs::write(
+        &long,
+        format!(
+            "[extend]\ndefault = true\n[allowlist]\nvalues = [\"{}\"]\n",
+            "a".repeat(5000)
+        ),
+    )
+    .unwrap();
+    let cases: [(&Path, &str); 5] = [
+        (&fifo, "a FIFO, not a regular file"),
+        (Path::new("/dev/zero"), "a character device"),
+        (&big, "cap on configuration files"),
+        (&many, "patterns, more than the 4096 allowed"),
+        (&long, "a pattern of 5000 bytes"),
+    ];
+    for (cfg, needle) in cases {
+        let c = cfg.to_str().unwrap();
+        eprintln!("{c}");
+        let r = sg_run(&dir, &["scan", ".", "--config", c]);
+        r.expect(2, needle);
+        assert!(r.secs < 10.0, "{}", r.show());
+        sg_run(&dir, &["rules", "check", c]).expect(2, needle);
+        let mut env = sg(&dir, &["scan", "."]);
+        env.env("SECRETGATE_CONFIG", c);
+        run(env, Vec::new()).expect(2, needle);
+    }
+
+    // A repository's own file committed as a symbolic link to /dev/zero: pre-commit and the
+    // audit refuse it at once instead of reading until memory runs out.
+    let repo = sb.work("linked");
+    std::os::unix::fs::symlink("/dev/zero", repo.dir.join(".secretgate.toml")).unwrap();
+    repo.commit_file("app.py", "print('hello')\n", "initial");
+    repo.write("app.py", "print('hello again')\n");
+    repo.git(&["add", "app.py"]);
+    sg_run(&repo.dir, &["pre-commit"]).expect(2, ".secretgate.toml (staged): is a symbolic link");
+    sg_run(&repo.dir, &["audit", "."]).expect(2, "is a symbolic link");
+    let bare = sb.path().join("linked.git");
+    git(
+        sb.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.dir.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    sg_run(&bare, &["audit", "."]).expect(2, ".secretgate.toml at HEAD: is a symbolic link");
+    // Not tracked, only on disk: still not followed.
+    repo.git(&["rm", "-q", "--cached", ".secretgate.toml"]);
+    sg_run(&repo.dir, &["pre-commit"]).expect(2, "is a symbolic link");
+    // A tracked file over the cap.
+    std::fs::remove_file(repo.dir.join(".secretgate.toml")).unwrap();
+    repo.write(".secretgate.toml", format!("# {}\n", "x".repeat(2 << 20)));
+    repo.git(&["add", ".secretgate.toml"]);
+    sg_run(&repo.dir, &["pre-commit"]).expect(2, "cap on configuration files");
+}

@@ -183,17 +183,15 @@ impl HistoryRepo {
     }
 
     /// The repository's own `.secretgate.toml` as (origin, text): the work tree's if there is
-    /// one, else the file at the top of `HEAD`'s tree.
+    /// one, else the file at the top of `HEAD`'s tree. Only a regular file (in the work tree and
+    /// in the tree alike) of at most [`crate::source::config::MAX_CONFIG_BYTES`] is read: a
+    /// symbolic link there is a configuration error, never followed.
     pub fn repo_config(&self) -> Result<Option<(String, String)>> {
         const NAME: &str = ".secretgate.toml";
         let repo = self.repo.to_thread_local();
         if let Some(dir) = repo.workdir() {
             let p = dir.join(NAME);
-            if p.is_file() {
-                let text = std::fs::read_to_string(&p).map_err(|e| Error::Io {
-                    path: p.clone(),
-                    source: e,
-                })?;
+            if let Some(text) = crate::source::config::read_repo_config(&p)? {
                 return Ok(Some((p.display().to_string(), text)));
             }
         }
@@ -212,19 +210,32 @@ impl HistoryRepo {
             Ok(Some(d)) if d.kind == Kind::Tree => {
                 gix::objs::TreeRefIter::from_bytes(d.data, self.hash)
                     .filter_map(|e| e.ok())
-                    .find(|e| e.filename == NAME && EntryKind::of(e.mode) == EntryKind::File)
-                    .map(|e| e.oid.to_owned())
+                    .find(|e| e.filename == NAME)
+                    .map(|e| (e.oid.to_owned(), EntryKind::of(e.mode)))
             }
             _ => None,
         };
-        let Some(blob) = found else {
-            return Ok(None);
+        let origin = format!("{NAME} at HEAD");
+        let blob = match found {
+            None => return Ok(None),
+            Some((id, EntryKind::File)) => id,
+            Some((_, EntryKind::Link)) => {
+                return Err(crate::source::config::not_regular(
+                    &origin,
+                    "a symbolic link",
+                ))
+            }
+            Some(_) => return Ok(None),
         };
+        if let Ok(Some(h)) = gix::prelude::Header::try_header(&odb, &blob) {
+            if h.size() > crate::source::config::MAX_CONFIG_BYTES {
+                return Err(crate::source::config::too_large(&origin, Some(h.size())));
+            }
+        }
         match odb.try_find(&blob, &mut buf) {
-            Ok(Some(d)) if d.kind == Kind::Blob => Ok(Some((
-                format!("{NAME} at HEAD"),
-                String::from_utf8_lossy(d.data).into_owned(),
-            ))),
+            Ok(Some(d)) if d.kind == Kind::Blob => {
+                Ok(Some((origin, String::from_utf8_lossy(d.data).into_owned())))
+            }
             _ => Ok(None),
         }
     }
