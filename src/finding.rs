@@ -81,6 +81,51 @@ pub struct Finding {
     pub inline_allowed: bool,
 }
 
+/// Whether a character can reorder or split what a reader sees around it: the bidirectional
+/// embeddings, overrides, isolates and marks, and the Unicode line and paragraph separators. A
+/// path or a value holding one could make a report show something other than what it says.
+pub fn is_bidi_or_separator(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{2028}'
+            | '\u{2029}'
+    )
+}
+
+/// Whether a character shows nothing by itself: control characters, bidirectional controls and
+/// separators, and the zero-width and other default-ignorable characters (U+200B..U+200D,
+/// U+2060, U+FEFF, variation selectors, ...). Text made only of these is empty to a reader, so
+/// a reason that must be given (a bypass) is judged without them.
+pub fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || is_bidi_or_separator(c)
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200D}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
 /// Escapes a path (or any text from the repository) for output: control characters and bytes
 /// that are not UTF-8 become `\xNN`, so nothing a pusher names a file can drive a terminal.
 pub fn escape(bytes: &[u8]) -> String {

@@ -1223,3 +1223,41 @@ fn configuration_is_read_only_from_bounded_regular_files() {
     repo.git(&["add", ".secretgate.toml"]);
     sg_run(&repo.dir, &["pre-commit"]).expect(2, "cap on configuration files");
 }
+
+#[test]
+fn a_bypass_reason_of_invisible_characters_is_no_reason() {
+    let sb = Sandbox::new();
+    let log = sb.path().join("bypass.jsonl");
+    let config = format!(
+        "[extend]\ndefault = true\n[policy.bypass]\nenabled = true\nlog = '{}'\n",
+        log.display()
+    );
+    let server = sb.server("server.git", Some(&config));
+    let repo = sb.work("work");
+    repo.commit_file("config.py", secret_py(), "secret");
+    for reason in [
+        "\u{200B}\u{200C}\u{200D}",
+        "\u{2060}\u{FEFF}",
+        "\u{202E}\u{2066}\u{200F} \u{2069}",
+        "\u{0001}\u{007F} \u{2028}",
+    ] {
+        let opt = format!("secretgate.skip={reason}");
+        let p = repo.push_with(&server, &["-o", &opt], &["HEAD:refs/heads/main"]);
+        assert!(!p.ok, "{reason:?} accepted:\n{}", p.stderr);
+        assert!(
+            p.stderr.contains("needs a reason"),
+            "{reason:?}:\n{}",
+            p.stderr
+        );
+        assert!(!log.exists(), "{reason:?} was logged");
+    }
+    let p = repo.push_with(
+        &server,
+        &["-o", "secretgate.skip=\u{200B} fixture\u{202E} "],
+        &["HEAD:refs/heads/main"],
+    );
+    assert!(p.ok, "{}", p.stderr);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let entry: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["reason"], "fixture");
+}
