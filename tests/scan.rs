@@ -846,3 +846,62 @@ fn code_after_an_escaped_quote_in_a_docstring_is_scanned() {
     assert_eq!(key, vec![3], "{r}");
     assert_eq!(debug, vec![4], "{r}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Symbolic links and special files
+
+/// A FIFO at `p`, made with the `mkfifo` binary.
+fn mkfifo(p: &std::path::Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .expect("mkfifo runs");
+    assert!(ok.success(), "mkfifo {}", p.display());
+}
+
+#[test]
+fn a_file_named_through_a_symlink_is_scanned_and_special_files_are_named() {
+    let tmp = tempdir();
+    let d = tmp.path();
+    write(d, "mounted/app.py", &unsafe_app());
+    std::os::unix::fs::symlink(d.join("mounted/app.py"), d.join("link.py")).unwrap();
+    std::os::unix::fs::symlink(d.join("mounted"), d.join("dirlink")).unwrap();
+    mkfifo(&d.join("fifo"));
+    std::fs::create_dir(d.join("tree")).unwrap();
+    mkfifo(&d.join("tree/pipe"));
+    // A link inside a tree, to a file outside it: not followed.
+    std::os::unix::fs::symlink(d.join("mounted/app.py"), d.join("tree/outside.py")).unwrap();
+
+    // Named explicitly through a link (as a Kubernetes config mount is): its target is scanned,
+    // reported under the name given.
+    let r = run_in(Some(d), &["scan", "--format", "json", "link.py"]);
+    r.expect_code(1);
+    let found = r.json();
+    assert!(!found.is_empty(), "{r}");
+    assert!(found.iter().all(|f| field(f, "path") == "link.py"), "{r}");
+    let r = run_in(Some(d), &["scan", "--format", "json", "dirlink"]);
+    r.expect_code(1);
+    assert!(
+        r.json()
+            .iter()
+            .all(|f| field(f, "path") == "dirlink/app.py"),
+        "{r}"
+    );
+
+    // A FIFO (named, or inside a tree) is not read and is named as not scanned.
+    let r = run_in(Some(d), &["scan", "fifo"]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("fifo: a FIFO, not a regular file"), "{r}");
+    let r = run_in(Some(d), &["scan", "tree"]);
+    r.expect_code(0);
+    assert!(
+        r.stdout.contains("tree/pipe: a FIFO, not a regular file"),
+        "{r}"
+    );
+    assert!(
+        r.stdout.contains("0 scanned"),
+        "the outside link is not followed: {r}"
+    );
+    let r = run_in(Some(d), &["scan", "/dev/null"]);
+    assert!(r.stdout.contains("/dev/null: a character device"), "{r}");
+}
