@@ -268,6 +268,55 @@ fn renamed_file_is_attributed_to_the_commit_that_first_had_the_blob() {
 }
 
 #[test]
+fn a_rename_with_a_small_edit_is_one_finding_at_the_introducing_commit() {
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    // A file large enough that one edited line leaves it about 96% alike (git: R096).
+    let mut body = String::from("import os\n");
+    for i in 0..20 {
+        body.push_str(&format!(
+            "SETTING_{i} = os.environ.get(\"SETTING_{i}\", \"default\")\n"
+        ));
+    }
+    body.push_str(&format!("SECRET_KEY = \"{K1}\"\n"));
+    r.write("config.py", &body);
+    let first = commit_at(&r, "config", 1);
+    r.git(&["mv", "config.py", "settings.py"]);
+    r.write("settings.py", body.replace("SETTING_3 ", "SETTING_THREE "));
+    let renamed = commit_at(&r, "rename and edit", 2);
+    let status = r.git(&["show", "--format=", "-M", "--name-status", &renamed]);
+    assert!(
+        status.starts_with("R09"),
+        "git sees a rename with an edit: {status}"
+    );
+
+    let a = audit(&r.dir, &[]);
+    assert_eq!(a.findings.len(), 1, "{}", text(&a.out));
+    let f = a.only("config.py");
+    assert_eq!(f["commit"], first.as_str());
+    assert_eq!(f["present_at_head"], true);
+    assert_eq!(f["occurrences"], 2);
+    assert_eq!(f["last_commit"], renamed.as_str());
+
+    // Two files deleted and two added, each renamed with an edit: each pairs with its own.
+    r.write("a.py", format!("{body}A = 1\n"));
+    r.write("b.py", format!("{}\nB = 2\n", config_py(K2)));
+    commit_at(&r, "two more", 3);
+    r.git(&["mv", "a.py", "a2.py"]);
+    r.git(&["mv", "b.py", "b2.py"]);
+    r.write("a2.py", format!("{body}A = 10\n"));
+    r.write("b2.py", format!("{}\nB = 20\n", config_py(K2)));
+    commit_at(&r, "rename both", 4);
+    let a = audit(&r.dir, &[]);
+    assert_eq!(
+        a.paths(),
+        ["a.py", "b.py", "config.py"].map(String::from).into(),
+        "{}",
+        text(&a.out)
+    );
+}
+
+#[test]
 fn shallow_clone_attributes_to_the_boundary_commit() {
     let sb = Sandbox::new();
     let r = sb.work("w");

@@ -347,7 +347,7 @@ impl HistoryRepo {
 
         // Attribution.
         let head_idx = head.and_then(|h| graph.index.get(&h).copied());
-        let mut groups = attribute(&graph, &history, &scanned, head_idx);
+        let mut groups = attribute(&graph, &history, &scanned, head_idx, &odb);
         if head_idx.is_none() {
             if let Some(h) = head {
                 mark_present_fallback(&odb, self.hash, h, &history, &mut groups);
@@ -1727,12 +1727,15 @@ fn flush(held: &Held, history: &History, scanned: &Scanned, groups: &mut HashMap
 /// The origin of a file at a path is inherited, in this order: from a parent other than the
 /// first that holds the same blob there (a merge brings the file from that side); from the
 /// first parent's file at the same path (an edit); from the path a pure rename moved the blob
-/// from; from any parent's file at that path (a merge resolution); else the path itself.
+/// from; from the path a rename with edits moved the file from (judged by content, as git
+/// does: see [`similar_renames`]); from any parent's file at that path (a merge resolution);
+/// else the path itself.
 fn attribute(
     graph: &Graph,
     history: &History,
     scanned: &Scanned,
     head: Option<u32>,
+    odb: &gix::odb::Handle,
 ) -> HashMap<GroupKey, Group> {
     let mut groups: HashMap<GroupKey, Group> = HashMap::new();
     if scanned.hits.is_empty() {
@@ -1790,6 +1793,7 @@ fn attribute(
                 for &i in &relevant {
                     map.remove(&history.ch_path[i]);
                 }
+                let renamed = similar_renames(&relevant, history, &base, &others, odb);
                 for &i in &relevant {
                     let (path, blob) = (history.ch_path[i], history.ch_blob[i]);
                     if blob == NONE {
@@ -1806,6 +1810,7 @@ fn attribute(
                                 .flatten()
                                 .filter(|&(b, _)| b == blob)
                         })
+                        .or_else(|| renamed.get(&path).map(|&o| (blob, o)))
                         .or_else(|| others.iter().find_map(|h| h.get(path)))
                         .map(|(_, o)| o)
                         .unwrap_or(path);
@@ -1845,6 +1850,124 @@ fn attribute(
         release(slot, &mut groups);
     }
     groups
+}
+
+/// Git's default rename threshold: files at least this alike (in percent) are one file moved.
+const RENAME_SCORE: u64 = 50;
+
+/// Above this many (deleted, added) pairs in one commit, only files of the same name are
+/// compared (git has a limit of its own for the same reason).
+const RENAME_PAIRS: usize = 10_000;
+
+/// The lines of a blob, hashed, with the bytes each line accounts for.
+fn line_weights(data: &[u8]) -> HashMap<u64, u64> {
+    use std::hash::{Hash, Hasher};
+    let mut out: HashMap<u64, u64> = HashMap::new();
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        line.hash(&mut h);
+        *out.entry(h.finish()).or_default() += line.len() as u64;
+    }
+    out
+}
+
+/// How alike two blobs are, in percent, as git's rename detection judges it: the bytes of
+/// the lines they share over the size of the larger one.
+fn similarity(a: &HashMap<u64, u64>, a_len: u64, b: &HashMap<u64, u64>, b_len: u64) -> u64 {
+    let larger = a_len.max(b_len);
+    if larger == 0 {
+        return 100;
+    }
+    let shared: u64 = a
+        .iter()
+        .filter_map(|(k, &n)| b.get(k).map(|&m| n.min(m)))
+        .sum();
+    shared * 100 / larger
+}
+
+/// Renames with edits among a commit's changes at the paths that matter: a file added at a new
+/// path and one deleted from another path of the first parent, alike enough (git's
+/// [`RENAME_SCORE`]), are one file moved and edited; the added path inherits the origin of the
+/// deleted one. Each deleted file pairs with at most one added file, the most alike first.
+/// Returns added path -> origin.
+fn similar_renames(
+    relevant: &[usize],
+    history: &History,
+    base: &Held,
+    others: &[Rc<Held>],
+    odb: &gix::odb::Handle,
+) -> HashMap<u32, u32> {
+    let mut out = HashMap::new();
+    let mut dels: Vec<(u32, u32, u32)> = Vec::new();
+    let mut adds: Vec<(u32, u32)> = Vec::new();
+    let mut pure = HashSet::new();
+    for &i in relevant {
+        let (path, blob, from) = (history.ch_path[i], history.ch_blob[i], history.ch_from[i]);
+        if blob == NONE {
+            if let Some((b, o)) = base.get(path) {
+                dels.push((path, b, o));
+            }
+            continue;
+        }
+        if base.get(path).is_some() || others.iter().any(|h| h.get(path).is_some()) {
+            continue;
+        }
+        if from != NONE && base.get(from).is_some_and(|(b, _)| b == blob) {
+            pure.insert(from);
+            continue;
+        }
+        adds.push((path, blob));
+    }
+    dels.retain(|d| !pure.contains(&d.0));
+    if dels.is_empty() || adds.is_empty() {
+        return out;
+    }
+    let mut buf = Vec::new();
+    let mut weights = |blob: u32| -> Option<(HashMap<u64, u64>, u64)> {
+        let d = odb
+            .try_find(&history.blobs.ids[blob as usize], &mut buf)
+            .ok()??;
+        (d.kind == Kind::Blob).then(|| (line_weights(d.data), d.data.len() as u64))
+    };
+    let add_w: Vec<_> = adds.iter().map(|&(_, b)| weights(b)).collect();
+    let del_w: Vec<_> = dels.iter().map(|&(_, b, _)| weights(b)).collect();
+    let name = |p: u32| {
+        let p = &history.paths[p as usize];
+        p.rfind_byte(b'/').map_or(&p[..], |i| &p[i + 1..]).to_vec()
+    };
+    let all_pairs = adds.len() * dels.len() <= RENAME_PAIRS;
+    let mut scores: Vec<(u64, usize, usize)> = Vec::new();
+    for (ai, a) in add_w.iter().enumerate() {
+        let Some((aw, al)) = a else { continue };
+        for (di, d) in del_w.iter().enumerate() {
+            let Some((dw, dl)) = d else { continue };
+            if !all_pairs && name(adds[ai].0) != name(dels[di].0) {
+                continue;
+            }
+            let score = similarity(aw, *al, dw, *dl);
+            if score >= RENAME_SCORE {
+                scores.push((score, ai, di));
+            }
+        }
+    }
+    // The most alike first; ties by path, so the pairing does not depend on the diff's order.
+    scores.sort_by(|x, y| {
+        y.0.cmp(&x.0)
+            .then_with(|| {
+                history.paths[adds[x.1].0 as usize].cmp(&history.paths[adds[y.1].0 as usize])
+            })
+            .then_with(|| {
+                history.paths[dels[x.2].0 as usize].cmp(&history.paths[dels[y.2].0 as usize])
+            })
+    });
+    let mut used = HashSet::new();
+    for (_, ai, di) in scores {
+        if out.contains_key(&adds[ai].0) || !used.insert(di) {
+            continue;
+        }
+        out.insert(adds[ai].0, dels[di].2);
+    }
+    out
 }
 
 /// With `--range` the tip of the default branch may be outside the audited commits: a group is
