@@ -527,6 +527,33 @@ fn oversized_files_are_listed_not_read() {
         &["pre-commit", "--config", config.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+
+    // By policy, a file that cannot be read blocks the commit, and is named.
+    r.git(&["rm", "-q", "--cached", "small.py"]);
+    std::fs::write(
+        &config,
+        "[extend]\ndefault = true\n\n[policy]\nmax_blob_bytes = 200\noversize = \"block\"\n",
+    )
+    .unwrap();
+    for format in ["human", "json"] {
+        let o = secretgate(
+            &r.dir,
+            &[
+                "pre-commit",
+                "--format",
+                format,
+                "--config",
+                config.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("big.py") && err.contains("rejected"),
+            "{}",
+            text(&o)
+        );
+    }
 }
 
 #[test]

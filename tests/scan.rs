@@ -905,3 +905,75 @@ fn a_file_named_through_a_symlink_is_scanned_and_special_files_are_named() {
     let r = run_in(Some(d), &["scan", "/dev/null"]);
     assert!(r.stdout.contains("/dev/null: a character device"), "{r}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Files over the size cap
+
+#[test]
+fn files_over_the_cap_are_named_in_every_format_and_block_by_policy() {
+    let tmp = tempdir();
+    let d = tmp.path();
+    let mut big = unsafe_app();
+    big.push_str(&"# padding\n".repeat(40));
+    write(d, "tree/big.py", &big);
+    let warn = write(
+        d,
+        "warn.toml",
+        "[extend]\ndefault = true\n[policy]\nmax_blob_bytes = 200\n",
+    );
+    let block = write(
+        d,
+        "block.toml",
+        "[extend]\ndefault = true\n[policy]\nmax_blob_bytes = 200\noversize = \"block\"\n",
+    );
+    let (warn, block) = (warn.to_str().unwrap(), block.to_str().unwrap());
+
+    // Findings-only formats stay findings only, and stderr names the file.
+    for format in ["json", "jsonl"] {
+        let r = run_in(
+            Some(d),
+            &["scan", "tree", "--format", format, "--config", warn],
+        );
+        r.expect_code(0);
+        assert!(r.stdout.trim().is_empty() || r.stdout.trim() == "[]", "{r}");
+        assert!(r.stderr.contains("tree/big.py"), "{r}");
+        let r = run_in(
+            Some(d),
+            &["scan", "tree", "--format", format, "--config", block],
+        );
+        r.expect_code(1);
+        assert!(r.stderr.contains("oversize = \"block\""), "{r}");
+        assert!(r.stderr.contains("tree/big.py"), "{r}");
+    }
+    // Human: in the report, and blocking by policy.
+    let r = run_in(Some(d), &["scan", "tree", "--config", warn]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("tree/big.py"), "{r}");
+    run_in(Some(d), &["scan", "tree", "--config", block]).expect_code(1);
+    // SARIF: one notification per file not scanned.
+    let r = run_in(
+        Some(d),
+        &["scan", "tree", "--format", "sarif", "--config", warn],
+    );
+    r.expect_code(0);
+    let log: Value = serde_json::from_str(&r.stdout).unwrap();
+    let notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no notifications: {r}"));
+    assert_eq!(notes.len(), 1, "{r}");
+    assert!(
+        notes[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("tree/big.py"),
+        "{r}"
+    );
+    // Standard input over the cap.
+    let mut cmd = secretgate();
+    cmd.current_dir(d)
+        .args(["scan", "-", "--format", "json", "--config", block])
+        .write_stdin(big.clone());
+    let r = run(&mut cmd);
+    r.expect_code(1);
+    assert!(r.stderr.contains("standard input"), "{r}");
+}

@@ -10,7 +10,25 @@ use super::{load_baseline, load_rules, with_pool, write_verdict, Exit};
 use crate::cli::Config;
 use crate::error::{Error, Result};
 use crate::policy::{sort_findings, Verdict};
+use crate::report::{Format, Unread};
+use crate::rules::syntax::Oversize;
 use crate::source::files;
+
+/// What stderr says when the policy (`oversize = "block"`) blocks on files it could not read.
+pub fn oversize_message(unread: &[Unread]) -> String {
+    let mut out = format!(
+        "secretgate: {} not scanned because of {} size, and the policy (oversize = \"block\") blocks what it cannot read:\n",
+        if unread.len() == 1 { "1 file".to_owned() } else { format!("{} files", unread.len()) },
+        if unread.len() == 1 { "its" } else { "their" },
+    );
+    for u in unread {
+        out.push_str(&format!(
+            "    {}  {} bytes (cap {})\n",
+            u.path, u.size, u.cap
+        ));
+    }
+    out
+}
 
 /// Scans `paths` and writes the report.
 pub fn run(config: &Config, paths: &[PathBuf], stdin_name: Option<&str>) -> Result<Exit> {
@@ -34,13 +52,26 @@ pub fn run(config: &Config, paths: &[PathBuf], stdin_name: Option<&str>) -> Resu
     let mut findings = outcome.findings;
     sort_findings(&mut findings);
     let verdict = Verdict::new(findings, &rules.policy, baseline.as_ref());
+    let skipped = outcome.summary.skipped.clone();
+    let unread = outcome.summary.unread.clone();
     write_verdict(config, &verdict, &rules, outcome.summary)?;
+    // The human report on stdout lists what was not scanned; any other report is findings
+    // only, so it is said on stderr.
+    if config.format != Format::Human || config.output.is_some() {
+        for s in &skipped {
+            tracing::warn!("not scanned: {s}");
+        }
+    }
+    let oversize_blocks = !unread.is_empty() && rules.policy.oversize == Oversize::Block;
+    if oversize_blocks {
+        eprint!("{}", oversize_message(&unread));
+    }
     for e in &outcome.errors {
         tracing::error!("{e}");
     }
     Ok(if !outcome.errors.is_empty() {
         Exit::Io
-    } else if verdict.blocks() {
+    } else if verdict.blocks() || oversize_blocks {
         Exit::Findings
     } else {
         Exit::Clean

@@ -37,8 +37,15 @@ fn uri(path: &str) -> String {
     out
 }
 
-/// Writes the SARIF log.
-pub fn write(out: &mut dyn Write, findings: &[&Finding], rules: &Ruleset) -> io::Result<()> {
+/// Writes the SARIF log. What was not scanned (`skipped`: too large, not a regular file) is
+/// one `toolExecutionNotifications` entry each in the run's invocation, so a code-scanning
+/// service shows that the scan was incomplete instead of a clean result.
+pub fn write(
+    out: &mut dyn Write,
+    findings: &[&Finding],
+    rules: &Ruleset,
+    skipped: &[String],
+) -> io::Result<()> {
     let descriptors: Vec<Value> = rules
         .rules
         .iter()
@@ -111,6 +118,14 @@ pub fn write(out: &mut dyn Write, findings: &[&Finding], rules: &Ruleset) -> io:
                 "rules": descriptors,
             }},
             "results": results,
+            "invocations": [{
+                "executionSuccessful": true,
+                "toolExecutionNotifications": skipped.iter().map(|s| json!({
+                    "level": "warning",
+                    "descriptor": { "id": "not-scanned" },
+                    "message": { "text": format!("not scanned: {s}") },
+                })).collect::<Vec<Value>>(),
+            }],
         }],
     });
     serde_json::to_writer_pretty(&mut *out, &log)?;

@@ -134,6 +134,8 @@ fn collect(root: &Path, out: &mut Vec<Target>, errors: &mut Vec<Error>, skipped:
 enum FileResult {
     Scanned(Vec<Finding>, u64),
     Skipped(String),
+    /// Over the size cap: (path shown, size if known, cap).
+    Oversize(String, Option<u64>, u64),
     Ignored,
     Binary,
     Failed(Error),
@@ -173,7 +175,7 @@ fn scan_one(rules: &Ruleset, t: &Target) -> FileResult {
     let len = meta.len();
     let shown = crate::finding::escape(&t.reported);
     if len > limit {
-        return FileResult::Skipped(format!("{shown}: {len} bytes, over the {limit}-byte cap"));
+        return FileResult::Oversize(shown, Some(len), limit);
     }
     let mut data = Vec::with_capacity(len.min(limit) as usize);
     if let Err(e) = file.take(limit.saturating_add(1)).read_to_end(&mut data) {
@@ -183,7 +185,7 @@ fn scan_one(rules: &Ruleset, t: &Target) -> FileResult {
         });
     }
     if data.len() as u64 > limit {
-        return FileResult::Skipped(format!("{shown}: over the {limit}-byte cap"));
+        return FileResult::Oversize(shown, None, limit);
     }
     if crate::detect::is_binary(&data) && !rules.rules.iter().any(|r| r.binary) {
         return FileResult::Binary;
@@ -222,10 +224,10 @@ pub fn scan_paths(
                     source: e,
                 })?;
             let name = stdin_name.unwrap_or("-").as_bytes();
-            if data.len() as u64 > rules.policy.max_blob_bytes {
-                out.summary
-                    .skipped
-                    .push("standard input: over the size cap".into());
+            let cap = rules.policy.max_blob_bytes;
+            if data.len() as u64 > cap {
+                let shown = format!("standard input ({})", crate::finding::escape(name));
+                out.summary.over_cap(shown, None, cap);
                 continue;
             }
             out.findings.extend(scan_bytes(rules, name, name, &data));
@@ -244,6 +246,7 @@ pub fn scan_paths(
                 out.summary.bytes += n;
             }
             FileResult::Skipped(why) => out.summary.skipped.push(why),
+            FileResult::Oversize(path, size, cap) => out.summary.over_cap(path, size, cap),
             FileResult::Binary => out.summary.binary += 1,
             FileResult::Ignored => {}
             FileResult::Failed(e) => out.errors.push(e),
