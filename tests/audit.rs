@@ -317,6 +317,27 @@ fn a_rename_with_a_small_edit_is_one_finding_at_the_introducing_commit() {
 }
 
 #[test]
+fn commits_only_a_linked_worktrees_head_reaches_are_audited() {
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    r.write("README.md", "hello\n");
+    commit_at(&r, "readme", 1);
+    let wt = sb.path().join("linked");
+    r.git(&["worktree", "add", "-q", "--detach", wt.to_str().unwrap()]);
+    let linked = Repo { dir: wt.clone() };
+    linked.write("config.py", config_py(K1));
+    let c = commit_at(&linked, "secret on a detached HEAD", 2);
+    // git itself counts it as reachable from the main repository.
+    assert!(r.git(&["rev-list", "--all"]).contains(&c));
+
+    for dir in [&r.dir, &wt] {
+        let a = audit(dir, &[]);
+        assert_eq!(a.code, 1, "{}", text(&a.out));
+        assert_eq!(a.only("config.py")["commit"], c.as_str());
+    }
+}
+
+#[test]
 fn shallow_clone_attributes_to_the_boundary_commit() {
     let sb = Sandbox::new();
     let r = sb.work("w");

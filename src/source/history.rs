@@ -404,6 +404,7 @@ impl HistoryRepo {
             Ok(_) => {}
             Err(e) => problems.push(Problem::Error(format!("cannot read HEAD: {e}"))),
         }
+        targets.extend(other_worktree_heads(repo));
         summary.refs = targets.len() as u64;
         let mut buf = Vec::new();
         let mut tips = Vec::new();
@@ -500,6 +501,46 @@ impl HistoryRepo {
 }
 
 /// Whether objects may be missing on purpose: a promisor pack or `extensions.partialClone`.
+/// The detached `HEAD`s of the repository's other work trees (the main one's, seen from a linked
+/// work tree, and every linked one's, in `worktrees/<name>/HEAD`), as `git rev-list --all` counts
+/// them: a commit made on a detached `HEAD` in a linked work tree is reachable from nothing else.
+/// A `HEAD` naming a branch adds nothing (the branch is among the refs).
+fn other_worktree_heads(repo: &gix::Repository) -> Vec<(String, ObjectId)> {
+    use std::io::Read;
+    let common = repo.common_dir();
+    let own = repo.git_dir().join("HEAD");
+    let mut files = vec![("HEAD".to_owned(), common.join("HEAD"))];
+    if let Ok(dir) = std::fs::read_dir(common.join("worktrees")) {
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            files.push((format!("worktrees/{name}/HEAD"), e.path().join("HEAD")));
+        }
+    }
+    let mut out = Vec::new();
+    for (name, path) in files {
+        if path == own {
+            continue;
+        }
+        let mut text = Vec::new();
+        let read = std::fs::File::open(&path).and_then(|f| f.take(1024).read_to_end(&mut text));
+        if read.is_err() {
+            continue;
+        }
+        let text = text.trim();
+        if text.starts_with(b"ref:") {
+            continue;
+        }
+        match ObjectId::from_hex(text) {
+            Ok(id) => out.push((name, id)),
+            Err(_) => tracing::info!(
+                "{}: not a commit id, skipped",
+                escape(path.as_os_str().as_encoded_bytes())
+            ),
+        }
+    }
+    out
+}
+
 fn is_partial_clone(repo: &gix::Repository, objects: &Path) -> bool {
     let promisor_pack = std::fs::read_dir(objects.join("pack"))
         .map(|d| {
