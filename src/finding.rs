@@ -126,13 +126,15 @@ pub fn is_invisible(c: char) -> bool {
         )
 }
 
-/// Escapes a path (or any text from the repository) for output: control characters and bytes
-/// that are not UTF-8 become `\xNN`, so nothing a pusher names a file can drive a terminal.
+/// Escapes a path (or any text from the repository) for output: control characters,
+/// bidirectional controls and line separators ([`is_bidi_or_separator`]) and bytes that are not
+/// UTF-8 become `\xNN`, so nothing a pusher names a file can drive a terminal or reorder what
+/// the reader sees.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if c.is_control() {
+            if c.is_control() || is_bidi_or_separator(c) {
                 let mut buf = [0u8; 4];
                 for b in c.encode_utf8(&mut buf).bytes() {
                     out.push_str(&format!("\\x{b:02x}"));
@@ -462,6 +464,10 @@ mod tests {
     fn escapes_control_and_invalid_bytes() {
         assert_eq!(escape(b"a/b\xff\n.py"), "a/b\\xff\\x0a.py");
         assert_eq!(escape("é.py".as_bytes()), "é.py");
+        assert_eq!(
+            escape("a\u{202E}b\u{2066}c\u{2028}d\u{200F}".as_bytes()),
+            "a\\xe2\\x80\\xaeb\\xe2\\x81\\xa6c\\xe2\\x80\\xa8d\\xe2\\x80\\x8f"
+        );
     }
 
     #[test]

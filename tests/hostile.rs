@@ -1261,3 +1261,46 @@ fn a_bypass_reason_of_invisible_characters_is_no_reason() {
     let entry: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(entry["reason"], "fixture");
 }
+
+#[test]
+fn bidirectional_controls_and_line_separators_are_escaped_in_every_output() {
+    const RAW: [char; 6] = [
+        '\u{202E}', '\u{2066}', '\u{2069}', '\u{200F}', '\u{2028}', '\u{2029}',
+    ];
+    let sb = Sandbox::new();
+    let repo = sb.work("work");
+    repo.commit_file("README.md", "hello\n", "initial");
+    let name = "set\u{202E}\u{2066}tings\u{2069}\u{200F}\u{2028}x\u{2029}.py";
+    std::fs::write(repo.dir.join(name), secret_py()).unwrap();
+    repo.git(&["add", "-A"]);
+    let clean = |r: &Ran| {
+        let all = format!("{}{}", r.out(), r.err());
+        assert!(
+            !all.contains(RAW),
+            "a raw bidirectional control or separator:\n{}",
+            r.show()
+        );
+    };
+    for f in ["human", "json", "jsonl", "sarif"] {
+        let r = sg_run(&repo.dir, &["scan", ".", "--format", f]);
+        r.expect(1, "");
+        clean(&r);
+        let r = sg_run(&repo.dir, &["pre-commit", "--format", f]);
+        r.expect(1, "");
+        clean(&r);
+    }
+    let r = sg_run(&repo.dir, &["scan", "."]);
+    assert!(r.out().contains("set\\xe2\\x80\\xae"), "{}", r.show());
+    let mut c = gitutil::git_cmd(&repo.dir);
+    c.args(["commit", "-q", "--no-verify", "-m", "subject \u{202E}"])
+        .env("GIT_AUTHOR_NAME", "Eve \u{2066}x");
+    assert!(c.status().unwrap().success());
+    for f in ["human", "json"] {
+        let r = sg_run(&repo.dir, &["audit", ".", "--format", f]);
+        r.expect(1, "");
+        clean(&r);
+    }
+    let r = sg_run(&repo.dir, &["scan", "no\u{202E}such"]);
+    r.expect(3, "no\\xe2\\x80\\xaesuch");
+    clean(&r);
+}
