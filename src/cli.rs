@@ -93,6 +93,10 @@ enum CommandArgs {
         /// The path that rules see for standard input.
         #[arg(long, value_name = "PATH")]
         stdin_filename: Option<String>,
+        /// Apply the allow patterns of a scanned folder's own `.secretgate.toml` (off by
+        /// default: a tree being scanned could otherwise silence its own scan).
+        #[arg(long)]
+        repo_config: bool,
     },
     /// List or check rules.
     Rules {
@@ -170,6 +174,8 @@ pub enum Command {
         paths: Vec<PathBuf>,
         /// The path rules see for stdin.
         stdin_filename: Option<String>,
+        /// `--repo-config`: trust a scanned folder's own `.secretgate.toml`.
+        repo_config: bool,
     },
     /// `rules list`.
     RulesList,
@@ -227,7 +233,9 @@ impl Cli {
             CommandArgs::Scan {
                 paths,
                 stdin_filename,
+                repo_config,
             } => Command::Scan {
+                repo_config,
                 paths: if paths.is_empty() {
                     vec![PathBuf::from(".")]
                 } else {

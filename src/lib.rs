@@ -43,7 +43,8 @@ pub fn run(config: &Config) -> Result<Exit> {
         Command::Scan {
             paths,
             stdin_filename,
-        } => cmd::scan::run(config, paths, stdin_filename.as_deref()),
+            repo_config,
+        } => cmd::scan::run(config, paths, stdin_filename.as_deref(), *repo_config),
         Command::RulesList => cmd::rules::list(config),
         Command::RulesCheck { file } => cmd::rules::check(config, file.as_deref()),
         Command::PreReceive => cmd::pre_receive::run(config),

@@ -765,13 +765,23 @@ fn a_folders_own_allowlist_applies_to_its_scan() {
         ".secretgate.toml",
         "[allowlist]\npaths = [\"fixtures/**\"]\n",
     );
+    // Not trusted by default: the tree being scanned could silence its own scan. Said on
+    // stderr.
     let r = run_in(None, &["scan", "--format", "json", root]);
+    assert_eq!(r.json().len(), 2, "{r}");
+    assert!(
+        r.stderr.contains(".secretgate.toml: ignored") && r.stderr.contains("--repo-config"),
+        "{r}"
+    );
+    let r = run_in(None, &["scan", "--repo-config", "--format", "json", root]);
     let found = r.json();
     assert_eq!(found.len(), 1, "{r}");
     assert!(field(&found[0], "path").ends_with("app/config.py"), "{r}");
+    assert!(!r.stderr.contains("ignored"), "{r}");
     write(dir.path(), ".secretgate.toml", "[policy]\nblock = []\n");
-    let r = run_in(None, &["scan", root]);
+    let r = run_in(None, &["scan", "--repo-config", root]);
     assert_eq!(r.code, 2, "a folder cannot change the policy\n{r}");
+    run_in(None, &["scan", root]).expect_code(1);
 }
 
 #[test]
