@@ -116,7 +116,7 @@ enum RulesArgs {
     List,
     /// Validate a rules file and run every rule's examples.
     Check {
-        /// The file (default: the built-in rules.toml).
+        /// The file (default: --config when given, else the built-in rules.toml).
         file: Option<PathBuf>,
     },
 }

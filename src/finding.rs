@@ -79,6 +79,10 @@ pub struct Finding {
     /// logs what a pusher allowed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inline_allowed: bool,
+    /// Audit of a shallow clone: the commit it is attributed to is the clone's boundary, so the
+    /// value may have come in earlier, in history the clone does not have.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shallow_boundary: bool,
 }
 
 /// Whether a character can reorder or split what a reader sees around it: the bidirectional
@@ -413,6 +417,7 @@ impl Finding {
             first_commit: None,
             last_commit: None,
             inline_allowed: m.inline_allowed,
+            shallow_boundary: false,
         }
     }
 }

@@ -39,6 +39,14 @@ use cli::{Command, Config};
 
 /// Runs one command; the error is reported by the caller with its exit code.
 pub fn run(config: &Config) -> Result<Exit> {
+    if let Some(n) = config.jobs {
+        if !(1..=cmd::MAX_JOBS).contains(&n) {
+            return Err(Error::Usage(format!(
+                "--jobs must be between 1 and {}, not {n}",
+                cmd::MAX_JOBS
+            )));
+        }
+    }
     match &config.command {
         Command::Scan {
             paths,

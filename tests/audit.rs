@@ -338,6 +338,30 @@ fn commits_only_a_linked_worktrees_head_reaches_are_audited() {
 }
 
 #[test]
+fn refs_to_trees_and_blobs_and_symbolic_links_are_named_in_the_summary() {
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    r.write("README.md", "hello\n");
+    std::os::unix::fs::symlink("README.md", r.dir.join("link")).unwrap();
+    commit_at(&r, "readme and a link", 1);
+    let blob = r.git(&["hash-object", "-w", "--stdin"]);
+    r.git(&["tag", "-a", "blobtag", "-m", "a blob", &blob]);
+    r.git(&["tag", "treetag", "HEAD^{tree}"]);
+    let (code, report) = human(&r.dir, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains(
+            "2 refs point to a tree or a blob, not a commit: not audited (refs/tags/blobtag, refs/tags/treetag)"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("1 symbolic links (not followed, not scanned)"),
+        "{report}"
+    );
+}
+
+#[test]
 fn shallow_clone_attributes_to_the_boundary_commit() {
     let sb = Sandbox::new();
     let r = sb.work("w");
@@ -365,6 +389,9 @@ fn shallow_clone_attributes_to_the_boundary_commit() {
     // The boundary commit holds config.py: the first place this history can show.
     assert_eq!(a.only("config.py")["commit"], c3.as_str());
     assert_eq!(a.only("later.py")["commit"], c4.as_str());
+    // The boundary attribution is marked in JSON too, and only there.
+    assert_eq!(a.only("config.py")["shallow_boundary"], true);
+    assert!(a.only("later.py").get("shallow_boundary").is_none());
     let (_, report) = human(&shallow, &[]);
     assert!(report.contains("shallow clone"), "{report}");
     let _ = c2;

@@ -557,6 +557,35 @@ fn oversized_files_are_listed_not_read() {
 }
 
 #[test]
+fn a_bare_repository_is_a_usage_error() {
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    r.commit_file("README.md", "hello\n", "initial");
+    let bare = sb.path().join("bare.git");
+    gitutil::git(
+        sb.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            r.dir.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    for args in [vec!["pre-commit"], vec!["pre-commit", "--format", "json"]] {
+        let o = secretgate(&bare, &args);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("is a bare repository"),
+            "{}",
+            text(&o)
+        );
+    }
+    let o = secretgate(sb.path(), &["pre-commit", "-C", "bare.git"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
 fn dash_c_and_errors() {
     let sb = Sandbox::new();
     let r = sb.work("w");

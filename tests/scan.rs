@@ -705,6 +705,37 @@ fn builtin_rules_pass_their_own_examples() {
 }
 
 #[test]
+fn rules_check_checks_the_config_file_given() {
+    let dir = tempdir();
+    let bad = valid_rule("tok").replace(
+        "examples = [\"token = tok_0123456789abcdef\"]",
+        "examples = [\"token = tok_nothexnothexnot\"]",
+    );
+    let file = write(dir.path(), "rules.toml", &bad);
+    let f = file.to_str().unwrap();
+    for args in [
+        vec!["--config", f, "rules", "check"],
+        vec!["rules", "check", "--config", f],
+        vec!["rules", "check", f],
+    ] {
+        let r = run_in(None, &args);
+        r.expect_code(1);
+        assert!(r.stdout.contains("FAIL rule tok"), "{r}");
+        assert!(r.stdout.contains("1 rules"), "{r}");
+    }
+}
+
+#[test]
+fn jobs_has_an_upper_bound() {
+    for jobs in ["0", "257", "100000"] {
+        let r = run_in(None, &["scan", "--jobs", jobs, "src/lib.rs"]);
+        r.expect_code(2);
+        assert!(r.stderr.contains("secretgate: error: --jobs"), "{r}");
+    }
+    run_in(None, &["scan", "--jobs", "256", "src/lib.rs"]).expect_code(0);
+}
+
+#[test]
 fn rules_list_shows_the_flask_rules() {
     let r = run_in(None, &["rules", "list"]);
     r.expect_code(0);

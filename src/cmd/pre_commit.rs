@@ -64,6 +64,8 @@ pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
             ));
             return Err(e);
         }
+        // A usage mistake (a bare repository) is not the scanner failing: no fail-open.
+        Err(e @ Error::Usage(_)) => return Err(e),
         Err(e) => return cannot_decide(e, &policy, &ctx),
     };
     tracing::info!(

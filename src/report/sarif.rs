@@ -79,6 +79,9 @@ pub fn write(
             props.insert("severity".into(), json!(f.severity.as_str()));
             props.insert("kind".into(), json!(f.kind.as_str()));
             props.insert("secret".into(), json!(f.secret));
+            if f.shallow_boundary {
+                props.insert("shallow_boundary".into(), json!(true));
+            }
             for (k, v) in [
                 ("commit", &f.commit),
                 ("author", &f.author),

@@ -311,6 +311,7 @@ impl HistoryRepo {
         );
         problems.extend(history.problems.iter().cloned());
         summary.submodules = history.gitlinks as u64;
+        summary.links = history.links as u64;
         // Unmap what the diff pass read before the blob pass maps the packs again: the peak
         // memory of a large repository is mostly mapped pack pages.
         drop(handles);
@@ -353,7 +354,15 @@ impl HistoryRepo {
                 mark_present_fallback(&odb, self.hash, h, &history, &mut groups);
             }
         }
-        let findings = build_findings(rules, &odb, self.hash, &graph, &history, &scanned, groups);
+        let mut findings =
+            build_findings(rules, &odb, self.hash, &graph, &history, &scanned, groups);
+        for f in &mut findings {
+            f.shallow_boundary = f
+                .commit
+                .as_deref()
+                .and_then(|c| ObjectId::from_hex(c.as_bytes()).ok())
+                .is_some_and(|c| self.shallow.contains(&c));
+        }
 
         for p in problems {
             match p {
@@ -417,6 +426,7 @@ impl HistoryRepo {
                         escape(name.as_bytes())
                     );
                     summary.non_commit_refs += 1;
+                    summary.non_commit_names.push(escape(name.as_bytes()));
                 }
                 Err(e) => problems.push(Problem::Error(format!(
                     "ref {}: {e}",
@@ -833,6 +843,7 @@ struct ChunkOut {
     commits: Vec<(u32, u32, u32)>,
     changes: Vec<RawChange>,
     gitlinks: Vec<u32>,
+    links: Vec<ObjectId>,
     problems: Vec<Problem>,
 }
 
@@ -853,6 +864,8 @@ enum Event<'p> {
     Modified(&'p [u8], ObjectId),
     Deleted(&'p [u8], ObjectId),
     Gitlink(&'p [u8]),
+    /// A symbolic link's blob (its target path): counted, not scanned.
+    Link(ObjectId),
     Problem(Problem),
 }
 
@@ -1193,6 +1206,7 @@ impl Differ<'_> {
             EntryKind::File if is_new => sink(Event::Added(&self.path, id.to_owned())),
             EntryKind::File => sink(Event::Deleted(&self.path, id.to_owned())),
             EntryKind::Gitlink if is_new => sink(Event::Gitlink(&self.path)),
+            EntryKind::Link if is_new => sink(Event::Link(id.to_owned())),
             EntryKind::Gitlink | EntryKind::Link => {}
         }
         self.path.truncate(len);
@@ -1256,6 +1270,7 @@ fn diff_chunk(
                 let path = out.intern(p);
                 out.gitlinks.push(path);
             }
+            Event::Link(id) => out.links.push(id),
             Event::Problem(p) => out.problems.push(p),
         });
         if !dels.is_empty() {
@@ -1297,6 +1312,8 @@ struct History {
     ch_blob: Vec<u32>,
     ch_from: Vec<u32>,
     gitlinks: usize,
+    /// Unique symbolic link blobs: not scanned.
+    links: usize,
     problems: Vec<Problem>,
 }
 
@@ -1399,6 +1416,7 @@ fn diff_all(
     let mut ch_blob_ids: Vec<Option<ObjectId>> = Vec::with_capacity(total);
     let mut ch_from = Vec::with_capacity(total);
     let mut gitlinks: HashSet<u32> = HashSet::new();
+    let mut links: HashSet<ObjectId> = HashSet::new();
     let mut problems = Vec::new();
     for out in outs {
         let remap: Vec<u32> = out
@@ -1428,6 +1446,7 @@ fn diff_all(
             ranges[c as usize] = (base, base + (e - s));
         }
         gitlinks.extend(out.gitlinks.iter().map(|&p| remap[p as usize]));
+        links.extend(out.links);
         problems.extend(out.problems);
     }
     drop(path_index);
@@ -1460,6 +1479,7 @@ fn diff_all(
         ch_blob,
         ch_from,
         gitlinks: gitlinks.len(),
+        links: links.len(),
         problems,
     }
 }

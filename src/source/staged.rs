@@ -126,6 +126,14 @@ impl StagedRepo {
             .as_ref()
             .map(|w| base.join(w))
             .or_else(|| repo.workdir().map(Path::to_owned));
+        // Nothing is ever committed from a bare repository: judging its (absent) index would
+        // accept in silence, so it is a usage error.
+        if work_tree.is_none() && env.index_file.is_none() {
+            return Err(Error::Usage(format!(
+                "pre-commit needs a work tree: {} is a bare repository",
+                escape(repo.git_dir().as_os_str().as_encoded_bytes())
+            )));
+        }
         let index_path = env
             .index_file
             .as_ref()
