@@ -557,6 +557,21 @@ fn oversized_files_are_listed_not_read() {
 }
 
 #[test]
+fn git_reads_its_home_inside_the_sandbox() {
+    // A global ignore file in the sandbox's home is honoured, so the developer's own (which
+    // could make `git add .env` fail) is never read.
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    let ignore = gitutil::home_for(&r.dir).join(".config/git/ignore");
+    std::fs::create_dir_all(ignore.parent().unwrap()).unwrap();
+    std::fs::write(&ignore, "only-in-the-sandbox.txt\n").unwrap();
+    assert!(ignore.starts_with(sb.path()), "{}", ignore.display());
+    r.write("only-in-the-sandbox.txt", "x\n");
+    let o = git_output(&r.dir, &["check-ignore", "-q", "only-in-the-sandbox.txt"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
 fn a_bare_repository_is_a_usage_error() {
     let sb = Sandbox::new();
     let r = sb.work("w");

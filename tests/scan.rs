@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use common::{
     crate_root, field, keys_of, read_expected, run, run_in, secretgate, tempdir, valid_rule, write,
@@ -84,6 +84,23 @@ fn expected_manifest_is_well_formed() {
 }
 
 #[test]
+fn expected_manifests_compare_as_multisets() {
+    let dir = tempdir();
+    let file = write(
+        dir.path(),
+        "EXPECTED",
+        "# two values of one rule on one line\napp.py:3:flask-secret-key:high\napp.py:3:flask-secret-key:high\n",
+    );
+    let expected = read_expected(&file).unwrap();
+    assert_eq!(expected.len(), 2);
+    // One finding where two are due is a failure.
+    let one = vec![expected[0].clone()];
+    assert_eq!(common::missing_from(&expected, &one).len(), 1);
+    assert!(common::missing_from(&one, &expected).is_empty());
+    assert!(common::missing_from(&expected, &expected).is_empty());
+}
+
+#[test]
 fn fixture_findings_match_expected() {
     let root = crate_root().join(FIXTURE);
     let expected = read_expected(&root.join("EXPECTED")).unwrap_or_else(|e| panic!("{e}"));
@@ -95,7 +112,8 @@ fn fixture_findings_match_expected() {
     let findings = r.json();
     let prefix = format!("{FIXTURE}/");
     let found_list = keys_of(&findings, &prefix);
-    let found: BTreeSet<Key> = found_list.iter().cloned().collect();
+    let mut found = found_list.clone();
+    found.sort();
 
     // Details of each unexpected finding, to show the developer what fired.
     let mut detail: BTreeMap<Key, String> = BTreeMap::new();
@@ -110,8 +128,9 @@ fn fixture_findings_match_expected() {
         });
     }
 
-    let missing: Vec<&Key> = expected.difference(&found).collect();
-    let unexpected: Vec<&Key> = found.difference(&expected).collect();
+    // As multisets: two values of one rule on one line are two findings, and both are due.
+    let missing = common::missing_from(&expected, &found);
+    let unexpected = common::missing_from(&found, &expected);
     if missing.is_empty() && unexpected.is_empty() {
         return;
     }
