@@ -598,6 +598,19 @@ fn a_bare_repository_is_a_usage_error() {
     }
     let o = secretgate(sb.path(), &["pre-commit", "-C", "bare.git"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = gitutil::secretgate_cmd(sb.path())
+        .arg("pre-commit")
+        .env("GIT_DIR", &bare)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // GIT_DIR naming a repository that is not bare: the current folder is the work tree.
+    let o = gitutil::secretgate_cmd(&r.dir)
+        .arg("pre-commit")
+        .env("GIT_DIR", r.dir.join(".git"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
 #[test]

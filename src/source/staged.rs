@@ -127,8 +127,11 @@ impl StagedRepo {
             .map(|w| base.join(w))
             .or_else(|| repo.workdir().map(Path::to_owned));
         // Nothing is ever committed from a bare repository: judging its (absent) index would
-        // accept in silence, so it is a usage error.
-        if work_tree.is_none() && env.index_file.is_none() {
+        // accept in silence, so it is a usage error. (With `GIT_DIR` set, git takes the current
+        // directory as the work tree unless the repository says it is bare.)
+        let said_bare = || repo.config_snapshot().boolean("core.bare") == Some(true);
+        if work_tree.is_none() && env.index_file.is_none() && (env.git_dir.is_none() || said_bare())
+        {
             return Err(Error::Usage(format!(
                 "pre-commit needs a work tree: {} is a bare repository",
                 escape(repo.git_dir().as_os_str().as_encoded_bytes())
