@@ -1137,6 +1137,16 @@ fn broken_baselines_are_configuration_errors() {
         let r = sg_run(&dir, &["scan", ".", "--baseline", b.to_str().unwrap()]);
         r.expect(code, needle);
     }
+    // Never read from a FIFO (a hang) or a device (until memory runs out).
+    let fifo = sb.path().join("baseline.fifo");
+    mkfifo(&fifo);
+    for (b, needle) in [
+        (fifo.as_path(), "a FIFO, not a regular file"),
+        (Path::new("/dev/zero"), "a character device"),
+    ] {
+        let r = sg_run(&dir, &["scan", ".", "--baseline", b.to_str().unwrap()]);
+        r.expect(2, needle);
+    }
 }
 
 /// A FIFO at `p`, made with the `mkfifo` binary.

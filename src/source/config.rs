@@ -67,6 +67,15 @@ pub fn too_large(origin: &str, size: Option<u64>) -> Error {
 /// FIFO or a device is refused at once), at most [`MAX_CONFIG_BYTES`]. Every failure is a
 /// configuration error (exit 2) naming `origin`.
 pub fn read_config(path: &Path, links: Links, origin: &str) -> Result<String> {
+    read_regular(path, links, origin, MAX_CONFIG_BYTES)
+}
+
+/// The largest baseline read (256 MiB): a report of a few hundred thousand findings.
+pub const MAX_BASELINE_BYTES: u64 = 256 << 20;
+
+/// Like [`read_config`], with a cap of `cap` bytes (a baseline is a report, larger than any
+/// configuration, but read under the same rules).
+pub fn read_regular(path: &Path, links: Links, origin: &str, cap: u64) -> Result<String> {
     let mut flags = libc::O_NONBLOCK;
     if links == Links::Refuse {
         flags |= libc::O_NOFOLLOW;
@@ -88,15 +97,21 @@ pub fn read_config(path: &Path, links: Links, origin: &str) -> Result<String> {
     if !meta.is_file() {
         return Err(not_regular(origin, kind_of(meta.file_type())));
     }
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(too_large(origin, Some(meta.len())));
+    let over = |size| {
+        Error::config(
+            origin,
+            format!("is {size} over the {cap}-byte cap on configuration files"),
+        )
+    };
+    if meta.len() > cap {
+        return Err(over(format!("{} bytes,", meta.len())));
     }
     let mut data = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_CONFIG_BYTES + 1)
+    file.take(cap + 1)
         .read_to_end(&mut data)
         .map_err(|e| Error::config(origin, format!("cannot read the configuration: {e}")))?;
-    if data.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(too_large(origin, None));
+    if data.len() as u64 > cap {
+        return Err(over("more than".to_owned()));
     }
     String::from_utf8(data).map_err(|_| Error::config(origin, "the file is not UTF-8"))
 }
