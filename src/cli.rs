@@ -93,6 +93,10 @@ enum CommandArgs {
         /// The path that rules see for standard input.
         #[arg(long, value_name = "PATH")]
         stdin_filename: Option<String>,
+        /// Apply the allow patterns of a scanned folder's own `.secretgate.toml` (off by
+        /// default: a tree being scanned could otherwise silence its own scan).
+        #[arg(long)]
+        repo_config: bool,
     },
     /// List or check rules.
     Rules {
@@ -112,7 +116,7 @@ enum RulesArgs {
     List,
     /// Validate a rules file and run every rule's examples.
     Check {
-        /// The file (default: the built-in rules.toml).
+        /// The file (default: --config when given, else the built-in rules.toml).
         file: Option<PathBuf>,
     },
 }
@@ -170,6 +174,8 @@ pub enum Command {
         paths: Vec<PathBuf>,
         /// The path rules see for stdin.
         stdin_filename: Option<String>,
+        /// `--repo-config`: trust a scanned folder's own `.secretgate.toml`.
+        repo_config: bool,
     },
     /// `rules list`.
     RulesList,
@@ -227,7 +233,9 @@ impl Cli {
             CommandArgs::Scan {
                 paths,
                 stdin_filename,
+                repo_config,
             } => Command::Scan {
+                repo_config,
                 paths: if paths.is_empty() {
                     vec![PathBuf::from(".")]
                 } else {

@@ -29,8 +29,9 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
-    /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    /// A file could not be read or written (the path escaped: it may come from a repository
+    /// and is shown by logs that do not escape it again).
+    #[error("{}: {source}", crate::finding::escape(path.as_os_str().as_encoded_bytes()))]
     Io {
         /// The file.
         path: PathBuf,

@@ -79,15 +79,66 @@ pub struct Finding {
     /// logs what a pusher allowed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inline_allowed: bool,
+    /// Audit of a shallow clone: the commit it is attributed to is the clone's boundary, so the
+    /// value may have come in earlier, in history the clone does not have.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shallow_boundary: bool,
 }
 
-/// Escapes a path (or any text from the repository) for output: control characters and bytes
-/// that are not UTF-8 become `\xNN`, so nothing a pusher names a file can drive a terminal.
+/// Whether a character can reorder or split what a reader sees around it: the bidirectional
+/// embeddings, overrides, isolates and marks, and the Unicode line and paragraph separators. A
+/// path or a value holding one could make a report show something other than what it says.
+pub fn is_bidi_or_separator(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{2028}'
+            | '\u{2029}'
+    )
+}
+
+/// Whether a character shows nothing by itself: control characters, bidirectional controls and
+/// separators, and the zero-width and other default-ignorable characters (U+200B..U+200D,
+/// U+2060, U+FEFF, variation selectors, ...). Text made only of these is empty to a reader, so
+/// a reason that must be given (a bypass) is judged without them.
+pub fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || is_bidi_or_separator(c)
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200D}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
+/// Escapes a path (or any text from the repository) for output: control characters,
+/// bidirectional controls and line separators ([`is_bidi_or_separator`]) and bytes that are not
+/// UTF-8 become `\xNN`, so nothing a pusher names a file can drive a terminal or reorder what
+/// the reader sees.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if c.is_control() {
+            if c.is_control() || is_bidi_or_separator(c) {
                 let mut buf = [0u8; 4];
                 for b in c.encode_utf8(&mut buf).bytes() {
                     out.push_str(&format!("\\x{b:02x}"));
@@ -369,6 +420,7 @@ impl Finding {
             first_commit: None,
             last_commit: None,
             inline_allowed: m.inline_allowed,
+            shallow_boundary: false,
         }
     }
 }
@@ -420,6 +472,10 @@ mod tests {
     fn escapes_control_and_invalid_bytes() {
         assert_eq!(escape(b"a/b\xff\n.py"), "a/b\\xff\\x0a.py");
         assert_eq!(escape("é.py".as_bytes()), "é.py");
+        assert_eq!(
+            escape("a\u{202E}b\u{2066}c\u{2028}d\u{200F}".as_bytes()),
+            "a\\xe2\\x80\\xaeb\\xe2\\x81\\xa6c\\xe2\\x80\\xa8d\\xe2\\x80\\x8f"
+        );
     }
 
     #[test]

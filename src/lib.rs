@@ -39,11 +39,20 @@ use cli::{Command, Config};
 
 /// Runs one command; the error is reported by the caller with its exit code.
 pub fn run(config: &Config) -> Result<Exit> {
+    if let Some(n) = config.jobs {
+        if !(1..=cmd::MAX_JOBS).contains(&n) {
+            return Err(Error::Usage(format!(
+                "--jobs must be between 1 and {}, not {n}",
+                cmd::MAX_JOBS
+            )));
+        }
+    }
     match &config.command {
         Command::Scan {
             paths,
             stdin_filename,
-        } => cmd::scan::run(config, paths, stdin_filename.as_deref()),
+            repo_config,
+        } => cmd::scan::run(config, paths, stdin_filename.as_deref(), *repo_config),
         Command::RulesList => cmd::rules::list(config),
         Command::RulesCheck { file } => cmd::rules::check(config, file.as_deref()),
         Command::PreReceive => cmd::pre_receive::run(config),

@@ -268,6 +268,100 @@ fn renamed_file_is_attributed_to_the_commit_that_first_had_the_blob() {
 }
 
 #[test]
+fn a_rename_with_a_small_edit_is_one_finding_at_the_introducing_commit() {
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    // A file large enough that one edited line leaves it about 96% alike (git: R096).
+    let mut body = String::from("import os\n");
+    for i in 0..20 {
+        body.push_str(&format!(
+            "SETTING_{i} = os.environ.get(\"SETTING_{i}\", \"default\")\n"
+        ));
+    }
+    body.push_str(&format!("SECRET_KEY = \"{K1}\"\n"));
+    r.write("config.py", &body);
+    let first = commit_at(&r, "config", 1);
+    r.git(&["mv", "config.py", "settings.py"]);
+    r.write("settings.py", body.replace("SETTING_3 ", "SETTING_THREE "));
+    let renamed = commit_at(&r, "rename and edit", 2);
+    let status = r.git(&["show", "--format=", "-M", "--name-status", &renamed]);
+    assert!(
+        status.starts_with("R09"),
+        "git sees a rename with an edit: {status}"
+    );
+
+    let a = audit(&r.dir, &[]);
+    assert_eq!(a.findings.len(), 1, "{}", text(&a.out));
+    let f = a.only("config.py");
+    assert_eq!(f["commit"], first.as_str());
+    assert_eq!(f["present_at_head"], true);
+    assert_eq!(f["occurrences"], 2);
+    assert_eq!(f["last_commit"], renamed.as_str());
+
+    // Two files deleted and two added, each renamed with an edit: each pairs with its own.
+    r.write("a.py", format!("{body}A = 1\n"));
+    r.write("b.py", format!("{}\nB = 2\n", config_py(K2)));
+    commit_at(&r, "two more", 3);
+    r.git(&["mv", "a.py", "a2.py"]);
+    r.git(&["mv", "b.py", "b2.py"]);
+    r.write("a2.py", format!("{body}A = 10\n"));
+    r.write("b2.py", format!("{}\nB = 20\n", config_py(K2)));
+    commit_at(&r, "rename both", 4);
+    let a = audit(&r.dir, &[]);
+    assert_eq!(
+        a.paths(),
+        ["a.py", "b.py", "config.py"].map(String::from).into(),
+        "{}",
+        text(&a.out)
+    );
+}
+
+#[test]
+fn commits_only_a_linked_worktrees_head_reaches_are_audited() {
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    r.write("README.md", "hello\n");
+    commit_at(&r, "readme", 1);
+    let wt = sb.path().join("linked");
+    r.git(&["worktree", "add", "-q", "--detach", wt.to_str().unwrap()]);
+    let linked = Repo { dir: wt.clone() };
+    linked.write("config.py", config_py(K1));
+    let c = commit_at(&linked, "secret on a detached HEAD", 2);
+    // git itself counts it as reachable from the main repository.
+    assert!(r.git(&["rev-list", "--all"]).contains(&c));
+
+    for dir in [&r.dir, &wt] {
+        let a = audit(dir, &[]);
+        assert_eq!(a.code, 1, "{}", text(&a.out));
+        assert_eq!(a.only("config.py")["commit"], c.as_str());
+    }
+}
+
+#[test]
+fn refs_to_trees_and_blobs_and_symbolic_links_are_named_in_the_summary() {
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    r.write("README.md", "hello\n");
+    std::os::unix::fs::symlink("README.md", r.dir.join("link")).unwrap();
+    commit_at(&r, "readme and a link", 1);
+    let blob = r.git(&["hash-object", "-w", "--stdin"]);
+    r.git(&["tag", "-a", "blobtag", "-m", "a blob", &blob]);
+    r.git(&["tag", "treetag", "HEAD^{tree}"]);
+    let (code, report) = human(&r.dir, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains(
+            "2 refs point to a tree or a blob, not a commit: not audited (refs/tags/blobtag, refs/tags/treetag)"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("1 symbolic links (not followed, not scanned)"),
+        "{report}"
+    );
+}
+
+#[test]
 fn shallow_clone_attributes_to_the_boundary_commit() {
     let sb = Sandbox::new();
     let r = sb.work("w");
@@ -295,6 +389,9 @@ fn shallow_clone_attributes_to_the_boundary_commit() {
     // The boundary commit holds config.py: the first place this history can show.
     assert_eq!(a.only("config.py")["commit"], c3.as_str());
     assert_eq!(a.only("later.py")["commit"], c4.as_str());
+    // The boundary attribution is marked in JSON too, and only there.
+    assert_eq!(a.only("config.py")["shallow_boundary"], true);
+    assert!(a.only("later.py").get("shallow_boundary").is_none());
     let (_, report) = human(&shallow, &[]);
     assert!(report.contains("shallow clone"), "{report}");
     let _ = c2;

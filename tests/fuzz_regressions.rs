@@ -12,12 +12,14 @@ fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
         .join("fuzz")
         .join(kind)
         .join(target);
+    // A missing folder is a failure, not "nothing to check": a moved or renamed folder would
+    // otherwise turn these tests into ones that cannot fail.
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
         Ok(d) => d
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_file() && !p.ends_with(".gitkeep"))
             .collect(),
-        Err(_) => Vec::new(),
+        Err(e) => panic!("cannot read {}: {e}", dir.display()),
     };
     files.sort();
     files
@@ -40,6 +42,7 @@ fn run_all(kind: &str) -> usize {
 fn every_input_that_ever_crashed_a_fuzz_target_passes() {
     let n = run_all("regressions");
     eprintln!("{n} regression inputs");
+    assert!(n > 0, "the regression inputs are where they should be");
 }
 
 #[test]

@@ -1137,4 +1137,180 @@ fn broken_baselines_are_configuration_errors() {
         let r = sg_run(&dir, &["scan", ".", "--baseline", b.to_str().unwrap()]);
         r.expect(code, needle);
     }
+    // Never read from a FIFO (a hang) or a device (until memory runs out).
+    let fifo = sb.path().join("baseline.fifo");
+    mkfifo(&fifo);
+    for (b, needle) in [
+        (fifo.as_path(), "a FIFO, not a regular file"),
+        (Path::new("/dev/zero"), "a character device"),
+    ] {
+        let r = sg_run(&dir, &["scan", ".", "--baseline", b.to_str().unwrap()]);
+        r.expect(2, needle);
+    }
+}
+
+/// A FIFO at `p`, made with the `mkfifo` binary.
+fn mkfifo(p: &Path) {
+    let ok = Command::new("mkfifo").arg(p).status().expect("mkfifo runs");
+    assert!(ok.success(), "mkfifo {}", p.display());
+}
+
+#[test]
+fn configuration_is_read_only_from_bounded_regular_files() {
+    let sb = Sandbox::new();
+    let dir = sb.path().join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.py"), secret_py()).unwrap();
+    let fifo = sb.path().join("config.fifo");
+    mkfifo(&fifo);
+    let big = sb.path().join("big.toml");
+    std::fs::write(&big, format!("# {}\n", "x".repeat(2 << 20))).unwrap();
+    let many = sb.path().join("many.toml");
+    let values: Vec<String> = (0..5000).map(|i| format!("\"v{i}\"")).collect();
+    std::fs::write(
+        &many,
+        format!(
+            "[extend]\ndefault = true\n[allowlist]\nvalues = [{}]\n",
+            values.join(", ")
+        ),
+    )
+    .unwrap();
+    let long = sb.path().join("long.toml");
+    std::fs::write(
+        &long,
+        format!(
+            "[extend]\ndefault = true\n[allowlist]\nvalues = [\"{}\"]\n",
+            "a".repeat(5000)
+        ),
+    )
+    .unwrap();
+    let cases: [(&Path, &str); 5] = [
+        (&fifo, "a FIFO, not a regular file"),
+        (Path::new("/dev/zero"), "a character device"),
+        (&big, "cap on configuration files"),
+        (&many, "patterns, more than the 4096 allowed"),
+        (&long, "a pattern of 5000 bytes"),
+    ];
+    for (cfg, needle) in cases {
+        let c = cfg.to_str().unwrap();
+        eprintln!("{c}");
+        let r = sg_run(&dir, &["scan", ".", "--config", c]);
+        r.expect(2, needle);
+        assert!(r.secs < 10.0, "{}", r.show());
+        sg_run(&dir, &["rules", "check", c]).expect(2, needle);
+        let mut env = sg(&dir, &["scan", "."]);
+        env.env("SECRETGATE_CONFIG", c);
+        run(env, Vec::new()).expect(2, needle);
+    }
+
+    // A repository's own file committed as a symbolic link to /dev/zero: pre-commit and the
+    // audit refuse it at once instead of reading until memory runs out.
+    let repo = sb.work("linked");
+    std::os::unix::fs::symlink("/dev/zero", repo.dir.join(".secretgate.toml")).unwrap();
+    repo.commit_file("app.py", "print('hello')\n", "initial");
+    repo.write("app.py", "print('hello again')\n");
+    repo.git(&["add", "app.py"]);
+    sg_run(&repo.dir, &["pre-commit"]).expect(2, ".secretgate.toml (staged): is a symbolic link");
+    sg_run(&repo.dir, &["audit", "."]).expect(2, "is a symbolic link");
+    let bare = sb.path().join("linked.git");
+    git(
+        sb.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.dir.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    sg_run(&bare, &["audit", "."]).expect(2, ".secretgate.toml at HEAD: is a symbolic link");
+    // Not tracked, only on disk: still not followed.
+    repo.git(&["rm", "-q", "--cached", ".secretgate.toml"]);
+    sg_run(&repo.dir, &["pre-commit"]).expect(2, "is a symbolic link");
+    // A tracked file over the cap.
+    std::fs::remove_file(repo.dir.join(".secretgate.toml")).unwrap();
+    repo.write(".secretgate.toml", format!("# {}\n", "x".repeat(2 << 20)));
+    repo.git(&["add", ".secretgate.toml"]);
+    sg_run(&repo.dir, &["pre-commit"]).expect(2, "cap on configuration files");
+}
+
+#[test]
+fn a_bypass_reason_of_invisible_characters_is_no_reason() {
+    let sb = Sandbox::new();
+    let log = sb.path().join("bypass.jsonl");
+    let config = format!(
+        "[extend]\ndefault = true\n[policy.bypass]\nenabled = true\nlog = '{}'\n",
+        log.display()
+    );
+    let server = sb.server("server.git", Some(&config));
+    let repo = sb.work("work");
+    repo.commit_file("config.py", secret_py(), "secret");
+    for reason in [
+        "\u{200B}\u{200C}\u{200D}",
+        "\u{2060}\u{FEFF}",
+        "\u{202E}\u{2066}\u{200F} \u{2069}",
+        "\u{0001}\u{007F} \u{2028}",
+    ] {
+        let opt = format!("secretgate.skip={reason}");
+        let p = repo.push_with(&server, &["-o", &opt], &["HEAD:refs/heads/main"]);
+        assert!(!p.ok, "{reason:?} accepted:\n{}", p.stderr);
+        assert!(
+            p.stderr.contains("needs a reason"),
+            "{reason:?}:\n{}",
+            p.stderr
+        );
+        assert!(!log.exists(), "{reason:?} was logged");
+    }
+    let p = repo.push_with(
+        &server,
+        &["-o", "secretgate.skip=\u{200B} fixture\u{202E} "],
+        &["HEAD:refs/heads/main"],
+    );
+    assert!(p.ok, "{}", p.stderr);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let entry: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["reason"], "fixture");
+}
+
+#[test]
+fn bidirectional_controls_and_line_separators_are_escaped_in_every_output() {
+    const RAW: [char; 6] = [
+        '\u{202E}', '\u{2066}', '\u{2069}', '\u{200F}', '\u{2028}', '\u{2029}',
+    ];
+    let sb = Sandbox::new();
+    let repo = sb.work("work");
+    repo.commit_file("README.md", "hello\n", "initial");
+    let name = "set\u{202E}\u{2066}tings\u{2069}\u{200F}\u{2028}x\u{2029}.py";
+    std::fs::write(repo.dir.join(name), secret_py()).unwrap();
+    repo.git(&["add", "-A"]);
+    let clean = |r: &Ran| {
+        let all = format!("{}{}", r.out(), r.err());
+        assert!(
+            !all.contains(RAW),
+            "a raw bidirectional control or separator:\n{}",
+            r.show()
+        );
+    };
+    for f in ["human", "json", "jsonl", "sarif"] {
+        let r = sg_run(&repo.dir, &["scan", ".", "--format", f]);
+        r.expect(1, "");
+        clean(&r);
+        let r = sg_run(&repo.dir, &["pre-commit", "--format", f]);
+        r.expect(1, "");
+        clean(&r);
+    }
+    let r = sg_run(&repo.dir, &["scan", "."]);
+    assert!(r.out().contains("set\\xe2\\x80\\xae"), "{}", r.show());
+    let mut c = gitutil::git_cmd(&repo.dir);
+    c.args(["commit", "-q", "--no-verify", "-m", "subject \u{202E}"])
+        .env("GIT_AUTHOR_NAME", "Eve \u{2066}x");
+    assert!(c.status().unwrap().success());
+    for f in ["human", "json"] {
+        let r = sg_run(&repo.dir, &["audit", ".", "--format", f]);
+        r.expect(1, "");
+        clean(&r);
+    }
+    let r = sg_run(&repo.dir, &["scan", "no\u{202E}such"]);
+    r.expect(3, "no\\xe2\\x80\\xaesuch");
+    clean(&r);
 }

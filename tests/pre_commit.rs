@@ -527,6 +527,90 @@ fn oversized_files_are_listed_not_read() {
         &["pre-commit", "--config", config.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+
+    // By policy, a file that cannot be read blocks the commit, and is named.
+    r.git(&["rm", "-q", "--cached", "small.py"]);
+    std::fs::write(
+        &config,
+        "[extend]\ndefault = true\n\n[policy]\nmax_blob_bytes = 200\noversize = \"block\"\n",
+    )
+    .unwrap();
+    for format in ["human", "json"] {
+        let o = secretgate(
+            &r.dir,
+            &[
+                "pre-commit",
+                "--format",
+                format,
+                "--config",
+                config.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("big.py") && err.contains("rejected"),
+            "{}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn git_reads_its_home_inside_the_sandbox() {
+    // A global ignore file in the sandbox's home is honoured, so the developer's own (which
+    // could make `git add .env` fail) is never read.
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    let ignore = gitutil::home_for(&r.dir).join(".config/git/ignore");
+    std::fs::create_dir_all(ignore.parent().unwrap()).unwrap();
+    std::fs::write(&ignore, "only-in-the-sandbox.txt\n").unwrap();
+    assert!(ignore.starts_with(sb.path()), "{}", ignore.display());
+    r.write("only-in-the-sandbox.txt", "x\n");
+    let o = git_output(&r.dir, &["check-ignore", "-q", "only-in-the-sandbox.txt"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_bare_repository_is_a_usage_error() {
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    r.commit_file("README.md", "hello\n", "initial");
+    let bare = sb.path().join("bare.git");
+    gitutil::git(
+        sb.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            r.dir.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    for args in [vec!["pre-commit"], vec!["pre-commit", "--format", "json"]] {
+        let o = secretgate(&bare, &args);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("is a bare repository"),
+            "{}",
+            text(&o)
+        );
+    }
+    let o = secretgate(sb.path(), &["pre-commit", "-C", "bare.git"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = gitutil::secretgate_cmd(sb.path())
+        .arg("pre-commit")
+        .env("GIT_DIR", &bare)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // GIT_DIR naming a repository that is not bare: the current folder is the work tree.
+    let o = gitutil::secretgate_cmd(&r.dir)
+        .arg("pre-commit")
+        .env("GIT_DIR", r.dir.join(".git"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use common::{
     crate_root, field, keys_of, read_expected, run, run_in, secretgate, tempdir, valid_rule, write,
@@ -84,6 +84,23 @@ fn expected_manifest_is_well_formed() {
 }
 
 #[test]
+fn expected_manifests_compare_as_multisets() {
+    let dir = tempdir();
+    let file = write(
+        dir.path(),
+        "EXPECTED",
+        "# two values of one rule on one line\napp.py:3:flask-secret-key:high\napp.py:3:flask-secret-key:high\n",
+    );
+    let expected = read_expected(&file).unwrap();
+    assert_eq!(expected.len(), 2);
+    // One finding where two are due is a failure.
+    let one = vec![expected[0].clone()];
+    assert_eq!(common::missing_from(&expected, &one).len(), 1);
+    assert!(common::missing_from(&one, &expected).is_empty());
+    assert!(common::missing_from(&expected, &expected).is_empty());
+}
+
+#[test]
 fn fixture_findings_match_expected() {
     let root = crate_root().join(FIXTURE);
     let expected = read_expected(&root.join("EXPECTED")).unwrap_or_else(|e| panic!("{e}"));
@@ -95,7 +112,8 @@ fn fixture_findings_match_expected() {
     let findings = r.json();
     let prefix = format!("{FIXTURE}/");
     let found_list = keys_of(&findings, &prefix);
-    let found: BTreeSet<Key> = found_list.iter().cloned().collect();
+    let mut found = found_list.clone();
+    found.sort();
 
     // Details of each unexpected finding, to show the developer what fired.
     let mut detail: BTreeMap<Key, String> = BTreeMap::new();
@@ -110,8 +128,9 @@ fn fixture_findings_match_expected() {
         });
     }
 
-    let missing: Vec<&Key> = expected.difference(&found).collect();
-    let unexpected: Vec<&Key> = found.difference(&expected).collect();
+    // As multisets: two values of one rule on one line are two findings, and both are due.
+    let missing = common::missing_from(&expected, &found);
+    let unexpected = common::missing_from(&found, &expected);
     if missing.is_empty() && unexpected.is_empty() {
         return;
     }
@@ -705,6 +724,37 @@ fn builtin_rules_pass_their_own_examples() {
 }
 
 #[test]
+fn rules_check_checks_the_config_file_given() {
+    let dir = tempdir();
+    let bad = valid_rule("tok").replace(
+        "examples = [\"token = tok_0123456789abcdef\"]",
+        "examples = [\"token = tok_nothexnothexnot\"]",
+    );
+    let file = write(dir.path(), "rules.toml", &bad);
+    let f = file.to_str().unwrap();
+    for args in [
+        vec!["--config", f, "rules", "check"],
+        vec!["rules", "check", "--config", f],
+        vec!["rules", "check", f],
+    ] {
+        let r = run_in(None, &args);
+        r.expect_code(1);
+        assert!(r.stdout.contains("FAIL rule tok"), "{r}");
+        assert!(r.stdout.contains("1 rules"), "{r}");
+    }
+}
+
+#[test]
+fn jobs_has_an_upper_bound() {
+    for jobs in ["0", "257", "100000"] {
+        let r = run_in(None, &["scan", "--jobs", jobs, "src/lib.rs"]);
+        r.expect_code(2);
+        assert!(r.stderr.contains("secretgate: error: --jobs"), "{r}");
+    }
+    run_in(None, &["scan", "--jobs", "256", "src/lib.rs"]).expect_code(0);
+}
+
+#[test]
 fn rules_list_shows_the_flask_rules() {
     let r = run_in(None, &["rules", "list"]);
     r.expect_code(0);
@@ -765,13 +815,23 @@ fn a_folders_own_allowlist_applies_to_its_scan() {
         ".secretgate.toml",
         "[allowlist]\npaths = [\"fixtures/**\"]\n",
     );
+    // Not trusted by default: the tree being scanned could silence its own scan. Said on
+    // stderr.
     let r = run_in(None, &["scan", "--format", "json", root]);
+    assert_eq!(r.json().len(), 2, "{r}");
+    assert!(
+        r.stderr.contains(".secretgate.toml: ignored") && r.stderr.contains("--repo-config"),
+        "{r}"
+    );
+    let r = run_in(None, &["scan", "--repo-config", "--format", "json", root]);
     let found = r.json();
     assert_eq!(found.len(), 1, "{r}");
     assert!(field(&found[0], "path").ends_with("app/config.py"), "{r}");
+    assert!(!r.stderr.contains("ignored"), "{r}");
     write(dir.path(), ".secretgate.toml", "[policy]\nblock = []\n");
-    let r = run_in(None, &["scan", root]);
+    let r = run_in(None, &["scan", "--repo-config", root]);
     assert_eq!(r.code, 2, "a folder cannot change the policy\n{r}");
+    run_in(None, &["scan", root]).expect_code(1);
 }
 
 #[test]
@@ -845,4 +905,135 @@ fn code_after_an_escaped_quote_in_a_docstring_is_scanned() {
     r.expect_code(1);
     assert_eq!(key, vec![3], "{r}");
     assert_eq!(debug, vec![4], "{r}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Symbolic links and special files
+
+/// A FIFO at `p`, made with the `mkfifo` binary.
+fn mkfifo(p: &std::path::Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .expect("mkfifo runs");
+    assert!(ok.success(), "mkfifo {}", p.display());
+}
+
+#[test]
+fn a_file_named_through_a_symlink_is_scanned_and_special_files_are_named() {
+    let tmp = tempdir();
+    let d = tmp.path();
+    write(d, "mounted/app.py", &unsafe_app());
+    std::os::unix::fs::symlink(d.join("mounted/app.py"), d.join("link.py")).unwrap();
+    std::os::unix::fs::symlink(d.join("mounted"), d.join("dirlink")).unwrap();
+    mkfifo(&d.join("fifo"));
+    std::fs::create_dir(d.join("tree")).unwrap();
+    mkfifo(&d.join("tree/pipe"));
+    // A link inside a tree, to a file outside it: not followed.
+    std::os::unix::fs::symlink(d.join("mounted/app.py"), d.join("tree/outside.py")).unwrap();
+
+    // Named explicitly through a link (as a Kubernetes config mount is): its target is scanned,
+    // reported under the name given.
+    let r = run_in(Some(d), &["scan", "--format", "json", "link.py"]);
+    r.expect_code(1);
+    let found = r.json();
+    assert!(!found.is_empty(), "{r}");
+    assert!(found.iter().all(|f| field(f, "path") == "link.py"), "{r}");
+    let r = run_in(Some(d), &["scan", "--format", "json", "dirlink"]);
+    r.expect_code(1);
+    assert!(
+        r.json()
+            .iter()
+            .all(|f| field(f, "path") == "dirlink/app.py"),
+        "{r}"
+    );
+
+    // A FIFO (named, or inside a tree) is not read and is named as not scanned.
+    let r = run_in(Some(d), &["scan", "fifo"]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("fifo: a FIFO, not a regular file"), "{r}");
+    let r = run_in(Some(d), &["scan", "tree"]);
+    r.expect_code(0);
+    assert!(
+        r.stdout.contains("tree/pipe: a FIFO, not a regular file"),
+        "{r}"
+    );
+    assert!(
+        r.stdout.contains("0 scanned"),
+        "the outside link is not followed: {r}"
+    );
+    let r = run_in(Some(d), &["scan", "/dev/null"]);
+    assert!(r.stdout.contains("/dev/null: a character device"), "{r}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files over the size cap
+
+#[test]
+fn files_over_the_cap_are_named_in_every_format_and_block_by_policy() {
+    let tmp = tempdir();
+    let d = tmp.path();
+    let mut big = unsafe_app();
+    big.push_str(&"# padding\n".repeat(40));
+    write(d, "tree/big.py", &big);
+    let warn = write(
+        d,
+        "warn.toml",
+        "[extend]\ndefault = true\n[policy]\nmax_blob_bytes = 200\n",
+    );
+    let block = write(
+        d,
+        "block.toml",
+        "[extend]\ndefault = true\n[policy]\nmax_blob_bytes = 200\noversize = \"block\"\n",
+    );
+    let (warn, block) = (warn.to_str().unwrap(), block.to_str().unwrap());
+
+    // Findings-only formats stay findings only, and stderr names the file.
+    for format in ["json", "jsonl"] {
+        let r = run_in(
+            Some(d),
+            &["scan", "tree", "--format", format, "--config", warn],
+        );
+        r.expect_code(0);
+        assert!(r.stdout.trim().is_empty() || r.stdout.trim() == "[]", "{r}");
+        assert!(r.stderr.contains("tree/big.py"), "{r}");
+        let r = run_in(
+            Some(d),
+            &["scan", "tree", "--format", format, "--config", block],
+        );
+        r.expect_code(1);
+        assert!(r.stderr.contains("oversize = \"block\""), "{r}");
+        assert!(r.stderr.contains("tree/big.py"), "{r}");
+    }
+    // Human: in the report, and blocking by policy.
+    let r = run_in(Some(d), &["scan", "tree", "--config", warn]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("tree/big.py"), "{r}");
+    run_in(Some(d), &["scan", "tree", "--config", block]).expect_code(1);
+    // SARIF: one notification per file not scanned.
+    let r = run_in(
+        Some(d),
+        &["scan", "tree", "--format", "sarif", "--config", warn],
+    );
+    r.expect_code(0);
+    let log: Value = serde_json::from_str(&r.stdout).unwrap();
+    let notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no notifications: {r}"));
+    assert_eq!(notes.len(), 1, "{r}");
+    assert!(
+        notes[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("tree/big.py"),
+        "{r}"
+    );
+    // Standard input over the cap.
+    let mut cmd = secretgate();
+    cmd.current_dir(d)
+        .args(["scan", "-", "--format", "json", "--config", block])
+        .write_stdin(big.clone());
+    let r = run(&mut cmd);
+    r.expect_code(1);
+    assert!(r.stderr.contains("standard input"), "{r}");
 }

@@ -72,6 +72,12 @@ pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
     .and_then(|()| out.flush());
     report_io(r, config)?;
 
+    // The human report lists blobs over the cap; the other formats are findings only.
+    if config.format != Format::Human || config.output.is_some() {
+        for s in &summary.over_cap {
+            tracing::warn!("not scanned: {s}");
+        }
+    }
     if !summary.not_fetched.is_empty() {
         tracing::warn!(
             "{} objects were never fetched by this partial clone and were not scanned",

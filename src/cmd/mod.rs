@@ -33,6 +33,10 @@ pub enum Exit {
     Io = 3,
 }
 
+/// The most worker threads `--jobs` may ask for: each has a [`WORKER_STACK`] of address space
+/// and its own caches, so a typo (100000) must be an error, not a machine brought to a halt.
+pub const MAX_JOBS: usize = 256;
+
 /// The stack of every thread that walks trees or delta chains: deep enough for the deepest
 /// tree git accepts (`MAX_TREE_DEPTH` levels, one call each) even in a debug build, which needs
 /// 16 MiB for 4,000 levels (the default 2 MiB overflowed at 1,000). Only the pages a walk

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::finding::Finding;
 use crate::policy::Verdict;
 use crate::report::pusher::{self, Hook, MessageContext};
+use crate::rules::syntax::Oversize;
 use crate::rules::{parse_repo_allowlist, Ruleset};
 use crate::source::staged::{StagedChanges, StagedEnv, StagedRepo, StagedScan};
 
@@ -63,6 +64,8 @@ pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
             ));
             return Err(e);
         }
+        // A usage mistake (a bare repository) is not the scanner failing: no fail-open.
+        Err(e @ Error::Usage(_)) => return Err(e),
         Err(e) => return cannot_decide(e, &policy, &ctx),
     };
     tracing::info!(
@@ -72,7 +75,13 @@ pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
         "staged change scanned"
     );
     for s in &scan.summary.skipped {
-        tracing::warn!("not scanned: {s}");
+        tracing::info!("not scanned: {s}");
+    }
+    // Named whatever the policy; blocking when it says `oversize = "block"`.
+    let unread = &scan.summary.unread;
+    let oversize_blocks = !unread.is_empty() && policy.oversize == Oversize::Block;
+    if !unread.is_empty() {
+        say(&pusher::unread(unread, oversize_blocks, &ctx));
     }
     if !scan.unmerged.is_empty() {
         tracing::info!(
@@ -90,7 +99,7 @@ pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
     if !blocking.is_empty() || !warnings.is_empty() {
         say(&pusher::message(&blocking, &warnings, &ctx));
     }
-    Ok(if verdict.blocks() {
+    Ok(if verdict.blocks() || oversize_blocks {
         Exit::Findings
     } else {
         Exit::Clean

@@ -318,21 +318,20 @@ fn bypass(env: &HookEnv, policy: &Policy, scanned: &Scanned, verdict: &Verdict) 
             "the push option {name} is not enabled on this server."
         ));
     }
-    let reason = opt
+    // Judged after cleaning: a reason of only control or zero-width characters is no reason.
+    let cleaned: String = opt
         .strip_prefix(name.as_str())
         .and_then(|r| r.strip_prefix('='))
-        .map(str::trim)
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !crate::finding::is_invisible(*c))
+        .collect();
+    let reason: String = cleaned.trim().chars().take(500).collect();
     if reason.is_empty() {
         return Bypass::Refused(format!(
             "a bypass needs a reason: git push -o {name}=\"why this is safe\""
         ));
     }
-    let reason: String = reason
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(500)
-        .collect();
     let entry = LogEntry {
         event: "bypass",
         reason: &reason,

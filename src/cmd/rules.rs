@@ -123,9 +123,10 @@ pub fn check_examples(rules: &Ruleset) -> (usize, Vec<ExampleFailure>) {
     (ran, failures)
 }
 
-/// Validates a rules file (default: the built-in one), builds every regex and runs the examples.
+/// Validates a rules file (default: `--config` when given, as every other command would use it,
+/// else the built-in one), builds every regex and runs the examples.
 pub fn check(config: &Config, file: Option<&Path>) -> Result<Exit> {
-    let rules = match file {
+    let rules = match file.or(config.config.as_deref()) {
         Some(p) => rules::load_file(p)?,
         None => {
             let parsed = rules::parse(rules::BUILTIN_RULES, rules::BUILTIN_ORIGIN)?;

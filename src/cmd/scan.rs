@@ -1,30 +1,62 @@
 //! `secretgate scan`: files and folders on disk, no git.
 //!
-//! A folder given on the command line that holds a `.secretgate.toml` (a project's own allow
-//! patterns, as the pre-commit hook and the audit read them) has those patterns applied, with
-//! its globs relative to that folder, as they are in the repository.
+//! A folder given on the command line may hold a `.secretgate.toml` (a project's own allow
+//! patterns, as the pre-commit hook and the audit read them). The tree being scanned is not
+//! trusted by default, since its own file could silence its scan: the patterns apply only with
+//! `--repo-config` (globs relative to that folder, as they are in the repository); without it,
+//! stderr says the file was present and ignored.
 
 use std::path::PathBuf;
 
 use super::{load_baseline, load_rules, with_pool, write_verdict, Exit};
 use crate::cli::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::policy::{sort_findings, Verdict};
+use crate::report::{Format, Unread};
+use crate::rules::syntax::Oversize;
 use crate::source::files;
 
-/// Scans `paths` and writes the report.
-pub fn run(config: &Config, paths: &[PathBuf], stdin_name: Option<&str>) -> Result<Exit> {
+/// What stderr says when the policy (`oversize = "block"`) blocks on files it could not read.
+pub fn oversize_message(unread: &[Unread]) -> String {
+    let mut out = format!(
+        "secretgate: {} not scanned because of {} size, and the policy (oversize = \"block\") blocks what it cannot read:\n",
+        if unread.len() == 1 { "1 file".to_owned() } else { format!("{} files", unread.len()) },
+        if unread.len() == 1 { "its" } else { "their" },
+    );
+    for u in unread {
+        out.push_str(&format!(
+            "    {}  {} bytes (cap {})\n",
+            u.path, u.size, u.cap
+        ));
+    }
+    out
+}
+
+/// Scans `paths` and writes the report; `repo_config`: apply the allow patterns of a scanned
+/// folder's own `.secretgate.toml`.
+pub fn run(
+    config: &Config,
+    paths: &[PathBuf],
+    stdin_name: Option<&str>,
+    repo_config: bool,
+) -> Result<Exit> {
     let mut rules = load_rules(config)?;
     for dir in paths.iter().filter(|p| p.is_dir()) {
         let file = dir.join(crate::source::staged::REPO_CONFIG);
-        if !file.is_file() {
+        if std::fs::symlink_metadata(&file).is_err() {
             continue;
         }
         let origin = file.display().to_string();
-        let text = std::fs::read_to_string(&file).map_err(|e| Error::Io {
-            path: file.clone(),
-            source: e,
-        })?;
+        if !repo_config {
+            tracing::warn!(
+                "{}: ignored (the scanned tree's own allow patterns apply only with --repo-config)",
+                crate::finding::escape(origin.as_bytes())
+            );
+            continue;
+        }
+        let Some(text) = crate::source::config::read_repo_config(&file)? else {
+            continue;
+        };
         let allow = crate::rules::parse_repo_allowlist(&text, &origin)?;
         rules.add_allowlist(allow, &origin)?;
         tracing::info!("allow patterns added from {origin}");
@@ -34,13 +66,26 @@ pub fn run(config: &Config, paths: &[PathBuf], stdin_name: Option<&str>) -> Resu
     let mut findings = outcome.findings;
     sort_findings(&mut findings);
     let verdict = Verdict::new(findings, &rules.policy, baseline.as_ref());
+    let skipped = outcome.summary.skipped.clone();
+    let unread = outcome.summary.unread.clone();
     write_verdict(config, &verdict, &rules, outcome.summary)?;
+    // The human report on stdout lists what was not scanned; any other report is findings
+    // only, so it is said on stderr.
+    if config.format != Format::Human || config.output.is_some() {
+        for s in &skipped {
+            tracing::warn!("not scanned: {s}");
+        }
+    }
+    let oversize_blocks = !unread.is_empty() && rules.policy.oversize == Oversize::Block;
+    if oversize_blocks {
+        eprint!("{}", oversize_message(&unread));
+    }
     for e in &outcome.errors {
         tracing::error!("{e}");
     }
     Ok(if !outcome.errors.is_empty() {
         Exit::Io
-    } else if verdict.blocks() {
+    } else if verdict.blocks() || oversize_blocks {
         Exit::Findings
     } else {
         Exit::Clean

@@ -15,14 +15,13 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// Reads a report written with `--format json` (an array) or `--format jsonl`.
+    /// Reads a report written with `--format json` (an array) or `--format jsonl`: only from a
+    /// regular file (a FIFO or a device is refused at once), of at most
+    /// [`crate::source::config::MAX_BASELINE_BYTES`].
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::config(
-                path.display().to_string(),
-                format!("cannot read baseline: {e}"),
-            )
-        })?;
+        use crate::source::config::{read_regular, Links, MAX_BASELINE_BYTES};
+        let origin = path.display().to_string();
+        let text = read_regular(path, Links::Follow, &origin, MAX_BASELINE_BYTES)?;
         Self::parse(&text).map_err(|m| Error::config(path.display().to_string(), m))
     }
 

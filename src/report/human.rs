@@ -61,6 +61,12 @@ fn write_finding(out: &mut dyn Write, f: &Finding, p: &Paint) -> io::Result<()> 
             _ => writeln!(out, "    held by {n} commits")?,
         }
     }
+    if f.shallow_boundary {
+        writeln!(
+            out,
+            "    at the shallow clone's boundary: it may have come in earlier"
+        )?;
+    }
     if let Some(present) = f.present_at_head {
         writeln!(
             out,
@@ -143,6 +149,10 @@ pub struct AuditSummary {
     pub refs: u64,
     /// Refs that point to a tree or a blob: nothing to walk.
     pub non_commit_refs: u64,
+    /// The names of those refs (escaped), for the summary.
+    pub non_commit_names: Vec<String>,
+    /// Unique symbolic link blobs (a link's content is its target's path): not scanned.
+    pub links: u64,
     /// Commits audited.
     pub commits: u64,
     /// Unique blobs those commits hold.
@@ -222,6 +232,7 @@ pub fn write_audit(
         (s.lfs, "Git LFS pointers"),
         (s.path_skipped, "at skipped paths only"),
         (s.submodules, "submodules (not followed)"),
+        (s.links, "symbolic links (not followed, not scanned)"),
     ] {
         if n > 0 {
             line.push_str(&format!("; {n} {what}"));
@@ -235,10 +246,20 @@ pub fn write_audit(
         )?;
     }
     if s.non_commit_refs > 0 {
+        let mut names = s
+            .non_commit_names
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>();
+        if s.non_commit_names.len() > 10 {
+            names.push(format!("and {} more", s.non_commit_names.len() - 10));
+        }
         writeln!(
             out,
-            "  {} refs point to a tree or a blob, not a commit: not audited",
-            s.non_commit_refs
+            "  {} refs point to a tree or a blob, not a commit: not audited ({})",
+            s.non_commit_refs,
+            names.join(", ")
         )?;
     }
     let total = s.blocking + s.warnings;

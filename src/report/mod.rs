@@ -56,6 +56,25 @@ pub struct Summary {
     pub unread: Vec<Unread>,
 }
 
+impl Summary {
+    /// Records a file not read because it is over the size cap: listed with the skipped ones
+    /// (every format shows those) and kept for the policy's `oversize` verdict.
+    /// `size` is `None` when only "more than the cap" is known (standard input is not read
+    /// past it).
+    pub fn over_cap(&mut self, path: String, size: Option<u64>, cap: u64) {
+        self.skipped.push(match size {
+            Some(n) => format!("{path}: {n} bytes, over the {cap}-byte cap"),
+            None => format!("{path}: over the {cap}-byte cap"),
+        });
+        self.unread.push(Unread {
+            path,
+            size: size.unwrap_or(cap.saturating_add(1)),
+            cap,
+            commit: None,
+        });
+    }
+}
+
 /// A blob that was not read because of its size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unread {
@@ -82,6 +101,6 @@ pub fn write(
         Format::Human => human::write(out, findings, summary, style),
         Format::Json => json::write_array(out, findings),
         Format::Jsonl => json::write_lines(out, findings),
-        Format::Sarif => sarif::write(out, findings, rules),
+        Format::Sarif => sarif::write(out, findings, rules, &summary.skipped),
     }
 }

@@ -37,8 +37,15 @@ fn uri(path: &str) -> String {
     out
 }
 
-/// Writes the SARIF log.
-pub fn write(out: &mut dyn Write, findings: &[&Finding], rules: &Ruleset) -> io::Result<()> {
+/// Writes the SARIF log. What was not scanned (`skipped`: too large, not a regular file) is
+/// one `toolExecutionNotifications` entry each in the run's invocation, so a code-scanning
+/// service shows that the scan was incomplete instead of a clean result.
+pub fn write(
+    out: &mut dyn Write,
+    findings: &[&Finding],
+    rules: &Ruleset,
+    skipped: &[String],
+) -> io::Result<()> {
     let descriptors: Vec<Value> = rules
         .rules
         .iter()
@@ -72,6 +79,9 @@ pub fn write(out: &mut dyn Write, findings: &[&Finding], rules: &Ruleset) -> io:
             props.insert("severity".into(), json!(f.severity.as_str()));
             props.insert("kind".into(), json!(f.kind.as_str()));
             props.insert("secret".into(), json!(f.secret));
+            if f.shallow_boundary {
+                props.insert("shallow_boundary".into(), json!(true));
+            }
             for (k, v) in [
                 ("commit", &f.commit),
                 ("author", &f.author),
@@ -111,6 +121,14 @@ pub fn write(out: &mut dyn Write, findings: &[&Finding], rules: &Ruleset) -> io:
                 "rules": descriptors,
             }},
             "results": results,
+            "invocations": [{
+                "executionSuccessful": true,
+                "toolExecutionNotifications": skipped.iter().map(|s| json!({
+                    "level": "warning",
+                    "descriptor": { "id": "not-scanned" },
+                    "message": { "text": format!("not scanned: {s}") },
+                })).collect::<Vec<Value>>(),
+            }],
         }],
     });
     serde_json::to_writer_pretty(&mut *out, &log)?;

@@ -395,6 +395,33 @@ fn is_valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// The most allow patterns one configuration may hold (values, paths and lines together): each
+/// is compiled at load, so an unbounded list is an unbounded cost in time and memory.
+pub const MAX_ALLOW_PATTERNS: usize = 4096;
+
+/// The longest allow pattern, in bytes.
+pub const MAX_ALLOW_PATTERN_BYTES: usize = 4096;
+
+fn check_allow_bounds(a: &super::syntax::AllowlistSyntax) -> std::result::Result<(), String> {
+    let count = a.values.len() + a.paths.len() + a.lines.len();
+    if count > MAX_ALLOW_PATTERNS {
+        return Err(format!(
+            "allowlist: {count} patterns, more than the {MAX_ALLOW_PATTERNS} allowed"
+        ));
+    }
+    if let Some(p) = [&a.values, &a.paths, &a.lines]
+        .into_iter()
+        .flatten()
+        .find(|p| p.len() > MAX_ALLOW_PATTERN_BYTES)
+    {
+        return Err(format!(
+            "allowlist: a pattern of {} bytes, longer than the {MAX_ALLOW_PATTERN_BYTES} allowed",
+            p.len()
+        ));
+    }
+    Ok(())
+}
+
 /// Compiles a configuration file (already merged with the built-in one where it extends it).
 pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result<Ruleset> {
     let err = |msg: String| Error::config(origin, msg);
@@ -592,20 +619,23 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
 
     let allowlist = match file.allowlist {
         None => Allowlist::default(),
-        Some(a) => Allowlist {
-            values: a
-                .values
-                .iter()
-                .map(|v| lazy("allowlist.values", v))
-                .collect::<Result<_>>()?,
-            paths: globs("allowlist.paths", &a.paths)?,
-            lines: a
-                .lines
-                .iter()
-                .map(|v| lazy("allowlist.lines", v))
-                .collect::<Result<_>>()?,
-            extra_paths: Vec::new(),
-        },
+        Some(a) => {
+            check_allow_bounds(&a).map_err(err)?;
+            Allowlist {
+                values: a
+                    .values
+                    .iter()
+                    .map(|v| lazy("allowlist.values", v))
+                    .collect::<Result<_>>()?,
+                paths: globs("allowlist.paths", &a.paths)?,
+                lines: a
+                    .lines
+                    .iter()
+                    .map(|v| lazy("allowlist.lines", v))
+                    .collect::<Result<_>>()?,
+                extra_paths: Vec::new(),
+            }
+        }
     };
 
     let public_values = file

@@ -63,14 +63,12 @@ pub fn builtin() -> Result<Ruleset> {
 }
 
 /// Loads a configuration file: it replaces the built-in rules, or extends them when it says so.
-/// Its regexes are all built now, so a bad user rule fails at load.
+/// Its regexes are all built now, so a bad user rule fails at load. Only a regular file is
+/// read, and at most [`crate::source::config::MAX_CONFIG_BYTES`] of it.
 pub fn load_file(path: &Path) -> Result<Ruleset> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::config(
-            path.display().to_string(),
-            format!("cannot read the rules file: {e}"),
-        )
-    })?;
+    let origin = path.display().to_string();
+    let text =
+        crate::source::config::read_config(path, crate::source::config::Links::Follow, &origin)?;
     load_str(&text, &path.display().to_string())
 }
 
@@ -156,6 +154,12 @@ pub fn load(config: Option<&Path>) -> Result<Ruleset> {
 /// The subset of a repository's own `.secretgate.toml` that may loosen the rules: its allowlist.
 /// Anything else in it is an error, so nobody believes a repository can change the policy.
 pub fn parse_repo_allowlist(text: &str, origin: &str) -> Result<syntax::AllowlistSyntax> {
+    if text.len() as u64 > crate::source::config::MAX_CONFIG_BYTES {
+        return Err(crate::source::config::too_large(
+            origin,
+            Some(text.len() as u64),
+        ));
+    }
     let file = parse(text, origin)?;
     if file.extend.is_some() || file.policy.is_some() || !file.rules.is_empty() {
         return Err(Error::config(

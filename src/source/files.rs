@@ -1,11 +1,15 @@
 //! Files and folders as they are on disk (`secretgate scan`), or standard input.
 //!
 //! Folders are walked without honouring `.gitignore` (a `.env` that git ignores is exactly
-//! what a scan should see) but skipping `.git` directories; symbolic links are not followed.
+//! what a scan should see) but skipping `.git` directories; symbolic links inside a folder are
+//! not followed, while a file or folder named on the command line through a link is (its
+//! target is scanned under the name given). A FIFO, a device or a socket is never read, and is
+//! named in the list of what was not scanned.
 //! Rules match paths relative to the folder given, so `scan path/to/app` judges `config.py`
 //! as the repository would.
 
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -41,20 +45,51 @@ pub struct FilesOutcome {
     pub errors: Vec<Error>,
 }
 
-fn collect(root: &Path, targets: &mut Vec<Target>, errors: &mut Vec<Error>) {
+/// What a file that is neither a regular file nor a folder is, for the list of what was not
+/// scanned.
+fn special_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The line naming a file that was not scanned because of what it is.
+fn not_a_file(path: &Path, kind: &str) -> String {
+    format!(
+        "{}: {kind}, not a regular file",
+        crate::finding::escape(&bytes_of(path))
+    )
+}
+
+/// Adds the files under `root` (a file or a folder named on the command line) to `targets`.
+/// A symbolic link named on the command line is followed (a file mounted through one is what
+/// the user asked for); inside a folder, links are not followed. Anything that is not read
+/// (a FIFO, a device, a socket) is named in `skipped`.
+fn collect(root: &Path, out: &mut Vec<Target>, errors: &mut Vec<Error>, skipped: &mut Vec<String>) {
+    let io_err = |e: std::io::Error| Error::Io {
+        path: root.to_owned(),
+        source: e,
+    };
     let meta = match std::fs::symlink_metadata(root) {
+        Ok(m) if m.file_type().is_symlink() => match std::fs::metadata(root) {
+            Ok(m) => m,
+            Err(e) => return errors.push(io_err(e)),
+        },
         Ok(m) => m,
-        Err(e) => {
-            errors.push(Error::Io {
-                path: root.to_owned(),
-                source: e,
-            });
-            return;
-        }
+        Err(e) => return errors.push(io_err(e)),
     };
     if meta.is_file() {
         let b = bytes_of(root);
-        targets.push(Target {
+        out.push(Target {
             fs_path: root.to_owned(),
             reported: b.clone(),
             rel: b,
@@ -62,6 +97,7 @@ fn collect(root: &Path, targets: &mut Vec<Target>, errors: &mut Vec<Error>) {
         return;
     }
     if !meta.is_dir() {
+        skipped.push(not_a_file(root, special_kind(meta.file_type())));
         return;
     }
     let walker = ignore::WalkBuilder::new(root)
@@ -72,11 +108,16 @@ fn collect(root: &Path, targets: &mut Vec<Target>, errors: &mut Vec<Error>) {
     for entry in walker {
         match entry {
             Ok(e) => {
-                if !e.file_type().is_some_and(|t| t.is_file()) {
+                let Some(t) = e.file_type() else { continue };
+                if t.is_dir() || t.is_symlink() {
+                    continue;
+                }
+                if !t.is_file() {
+                    skipped.push(not_a_file(e.path(), special_kind(t)));
                     continue;
                 }
                 let rel = e.path().strip_prefix(root).unwrap_or(e.path());
-                targets.push(Target {
+                out.push(Target {
                     fs_path: e.path().to_owned(),
                     reported: bytes_of(e.path()),
                     rel: bytes_of(rel),
@@ -93,6 +134,8 @@ fn collect(root: &Path, targets: &mut Vec<Target>, errors: &mut Vec<Error>) {
 enum FileResult {
     Scanned(Vec<Finding>, u64),
     Skipped(String),
+    /// Over the size cap: (path shown, size if known, cap).
+    Oversize(String, Option<u64>, u64),
     Ignored,
     Binary,
     Failed(Error),
@@ -103,7 +146,12 @@ fn scan_one(rules: &Ruleset, t: &Target) -> FileResult {
         return FileResult::Ignored;
     }
     let limit = rules.policy.max_blob_bytes;
-    let file = match std::fs::File::open(&t.fs_path) {
+    // Without blocking: a file replaced by a FIFO since the walk must not hang the scan.
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&t.fs_path)
+    {
         Ok(f) => f,
         Err(e) => {
             return FileResult::Failed(Error::Io {
@@ -112,10 +160,22 @@ fn scan_one(rules: &Ruleset, t: &Target) -> FileResult {
             })
         }
     };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let meta = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => {
+            return FileResult::Failed(Error::Io {
+                path: t.fs_path.clone(),
+                source: e,
+            })
+        }
+    };
+    if !meta.is_file() {
+        return FileResult::Skipped(not_a_file(&t.fs_path, special_kind(meta.file_type())));
+    }
+    let len = meta.len();
     let shown = crate::finding::escape(&t.reported);
     if len > limit {
-        return FileResult::Skipped(format!("{shown}: {len} bytes, over the {limit}-byte cap"));
+        return FileResult::Oversize(shown, Some(len), limit);
     }
     let mut data = Vec::with_capacity(len.min(limit) as usize);
     if let Err(e) = file.take(limit.saturating_add(1)).read_to_end(&mut data) {
@@ -125,7 +185,7 @@ fn scan_one(rules: &Ruleset, t: &Target) -> FileResult {
         });
     }
     if data.len() as u64 > limit {
-        return FileResult::Skipped(format!("{shown}: over the {limit}-byte cap"));
+        return FileResult::Oversize(shown, None, limit);
     }
     if crate::detect::is_binary(&data) && !rules.rules.iter().any(|r| r.binary) {
         return FileResult::Binary;
@@ -164,17 +224,17 @@ pub fn scan_paths(
                     source: e,
                 })?;
             let name = stdin_name.unwrap_or("-").as_bytes();
-            if data.len() as u64 > rules.policy.max_blob_bytes {
-                out.summary
-                    .skipped
-                    .push("standard input: over the size cap".into());
+            let cap = rules.policy.max_blob_bytes;
+            if data.len() as u64 > cap {
+                let shown = format!("standard input ({})", crate::finding::escape(name));
+                out.summary.over_cap(shown, None, cap);
                 continue;
             }
             out.findings.extend(scan_bytes(rules, name, name, &data));
             out.summary.scanned += 1;
             out.summary.bytes += data.len() as u64;
         } else {
-            collect(p, &mut targets, &mut out.errors);
+            collect(p, &mut targets, &mut out.errors, &mut out.summary.skipped);
         }
     }
     let results: Vec<FileResult> = targets.par_iter().map(|t| scan_one(rules, t)).collect();
@@ -186,6 +246,7 @@ pub fn scan_paths(
                 out.summary.bytes += n;
             }
             FileResult::Skipped(why) => out.summary.skipped.push(why),
+            FileResult::Oversize(path, size, cap) => out.summary.over_cap(path, size, cap),
             FileResult::Binary => out.summary.binary += 1,
             FileResult::Ignored => {}
             FileResult::Failed(e) => out.errors.push(e),

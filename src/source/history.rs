@@ -183,17 +183,15 @@ impl HistoryRepo {
     }
 
     /// The repository's own `.secretgate.toml` as (origin, text): the work tree's if there is
-    /// one, else the file at the top of `HEAD`'s tree.
+    /// one, else the file at the top of `HEAD`'s tree. Only a regular file (in the work tree and
+    /// in the tree alike) of at most [`crate::source::config::MAX_CONFIG_BYTES`] is read: a
+    /// symbolic link there is a configuration error, never followed.
     pub fn repo_config(&self) -> Result<Option<(String, String)>> {
         const NAME: &str = ".secretgate.toml";
         let repo = self.repo.to_thread_local();
         if let Some(dir) = repo.workdir() {
             let p = dir.join(NAME);
-            if p.is_file() {
-                let text = std::fs::read_to_string(&p).map_err(|e| Error::Io {
-                    path: p.clone(),
-                    source: e,
-                })?;
+            if let Some(text) = crate::source::config::read_repo_config(&p)? {
                 return Ok(Some((p.display().to_string(), text)));
             }
         }
@@ -212,19 +210,32 @@ impl HistoryRepo {
             Ok(Some(d)) if d.kind == Kind::Tree => {
                 gix::objs::TreeRefIter::from_bytes(d.data, self.hash)
                     .filter_map(|e| e.ok())
-                    .find(|e| e.filename == NAME && EntryKind::of(e.mode) == EntryKind::File)
-                    .map(|e| e.oid.to_owned())
+                    .find(|e| e.filename == NAME)
+                    .map(|e| (e.oid.to_owned(), EntryKind::of(e.mode)))
             }
             _ => None,
         };
-        let Some(blob) = found else {
-            return Ok(None);
+        let origin = format!("{NAME} at HEAD");
+        let blob = match found {
+            None => return Ok(None),
+            Some((id, EntryKind::File)) => id,
+            Some((_, EntryKind::Link)) => {
+                return Err(crate::source::config::not_regular(
+                    &origin,
+                    "a symbolic link",
+                ))
+            }
+            Some(_) => return Ok(None),
         };
+        if let Ok(Some(h)) = gix::prelude::Header::try_header(&odb, &blob) {
+            if h.size() > crate::source::config::MAX_CONFIG_BYTES {
+                return Err(crate::source::config::too_large(&origin, Some(h.size())));
+            }
+        }
         match odb.try_find(&blob, &mut buf) {
-            Ok(Some(d)) if d.kind == Kind::Blob => Ok(Some((
-                format!("{NAME} at HEAD"),
-                String::from_utf8_lossy(d.data).into_owned(),
-            ))),
+            Ok(Some(d)) if d.kind == Kind::Blob => {
+                Ok(Some((origin, String::from_utf8_lossy(d.data).into_owned())))
+            }
             _ => Ok(None),
         }
     }
@@ -300,6 +311,7 @@ impl HistoryRepo {
         );
         problems.extend(history.problems.iter().cloned());
         summary.submodules = history.gitlinks as u64;
+        summary.links = history.links as u64;
         // Unmap what the diff pass read before the blob pass maps the packs again: the peak
         // memory of a large repository is mostly mapped pack pages.
         drop(handles);
@@ -336,13 +348,21 @@ impl HistoryRepo {
 
         // Attribution.
         let head_idx = head.and_then(|h| graph.index.get(&h).copied());
-        let mut groups = attribute(&graph, &history, &scanned, head_idx);
+        let mut groups = attribute(&graph, &history, &scanned, head_idx, &odb);
         if head_idx.is_none() {
             if let Some(h) = head {
                 mark_present_fallback(&odb, self.hash, h, &history, &mut groups);
             }
         }
-        let findings = build_findings(rules, &odb, self.hash, &graph, &history, &scanned, groups);
+        let mut findings =
+            build_findings(rules, &odb, self.hash, &graph, &history, &scanned, groups);
+        for f in &mut findings {
+            f.shallow_boundary = f
+                .commit
+                .as_deref()
+                .and_then(|c| ObjectId::from_hex(c.as_bytes()).ok())
+                .is_some_and(|c| self.shallow.contains(&c));
+        }
 
         for p in problems {
             match p {
@@ -393,6 +413,7 @@ impl HistoryRepo {
             Ok(_) => {}
             Err(e) => problems.push(Problem::Error(format!("cannot read HEAD: {e}"))),
         }
+        targets.extend(other_worktree_heads(repo));
         summary.refs = targets.len() as u64;
         let mut buf = Vec::new();
         let mut tips = Vec::new();
@@ -405,6 +426,7 @@ impl HistoryRepo {
                         escape(name.as_bytes())
                     );
                     summary.non_commit_refs += 1;
+                    summary.non_commit_names.push(escape(name.as_bytes()));
                 }
                 Err(e) => problems.push(Problem::Error(format!(
                     "ref {}: {e}",
@@ -489,6 +511,46 @@ impl HistoryRepo {
 }
 
 /// Whether objects may be missing on purpose: a promisor pack or `extensions.partialClone`.
+/// The detached `HEAD`s of the repository's other work trees (the main one's, seen from a linked
+/// work tree, and every linked one's, in `worktrees/<name>/HEAD`), as `git rev-list --all` counts
+/// them: a commit made on a detached `HEAD` in a linked work tree is reachable from nothing else.
+/// A `HEAD` naming a branch adds nothing (the branch is among the refs).
+fn other_worktree_heads(repo: &gix::Repository) -> Vec<(String, ObjectId)> {
+    use std::io::Read;
+    let common = repo.common_dir();
+    let own = repo.git_dir().join("HEAD");
+    let mut files = vec![("HEAD".to_owned(), common.join("HEAD"))];
+    if let Ok(dir) = std::fs::read_dir(common.join("worktrees")) {
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            files.push((format!("worktrees/{name}/HEAD"), e.path().join("HEAD")));
+        }
+    }
+    let mut out = Vec::new();
+    for (name, path) in files {
+        if path == own {
+            continue;
+        }
+        let mut text = Vec::new();
+        let read = std::fs::File::open(&path).and_then(|f| f.take(1024).read_to_end(&mut text));
+        if read.is_err() {
+            continue;
+        }
+        let text = text.trim();
+        if text.starts_with(b"ref:") {
+            continue;
+        }
+        match ObjectId::from_hex(text) {
+            Ok(id) => out.push((name, id)),
+            Err(_) => tracing::info!(
+                "{}: not a commit id, skipped",
+                escape(path.as_os_str().as_encoded_bytes())
+            ),
+        }
+    }
+    out
+}
+
 fn is_partial_clone(repo: &gix::Repository, objects: &Path) -> bool {
     let promisor_pack = std::fs::read_dir(objects.join("pack"))
         .map(|d| {
@@ -781,6 +843,7 @@ struct ChunkOut {
     commits: Vec<(u32, u32, u32)>,
     changes: Vec<RawChange>,
     gitlinks: Vec<u32>,
+    links: Vec<ObjectId>,
     problems: Vec<Problem>,
 }
 
@@ -801,6 +864,8 @@ enum Event<'p> {
     Modified(&'p [u8], ObjectId),
     Deleted(&'p [u8], ObjectId),
     Gitlink(&'p [u8]),
+    /// A symbolic link's blob (its target path): counted, not scanned.
+    Link(ObjectId),
     Problem(Problem),
 }
 
@@ -1141,6 +1206,7 @@ impl Differ<'_> {
             EntryKind::File if is_new => sink(Event::Added(&self.path, id.to_owned())),
             EntryKind::File => sink(Event::Deleted(&self.path, id.to_owned())),
             EntryKind::Gitlink if is_new => sink(Event::Gitlink(&self.path)),
+            EntryKind::Link if is_new => sink(Event::Link(id.to_owned())),
             EntryKind::Gitlink | EntryKind::Link => {}
         }
         self.path.truncate(len);
@@ -1204,6 +1270,7 @@ fn diff_chunk(
                 let path = out.intern(p);
                 out.gitlinks.push(path);
             }
+            Event::Link(id) => out.links.push(id),
             Event::Problem(p) => out.problems.push(p),
         });
         if !dels.is_empty() {
@@ -1245,6 +1312,8 @@ struct History {
     ch_blob: Vec<u32>,
     ch_from: Vec<u32>,
     gitlinks: usize,
+    /// Unique symbolic link blobs: not scanned.
+    links: usize,
     problems: Vec<Problem>,
 }
 
@@ -1347,6 +1416,7 @@ fn diff_all(
     let mut ch_blob_ids: Vec<Option<ObjectId>> = Vec::with_capacity(total);
     let mut ch_from = Vec::with_capacity(total);
     let mut gitlinks: HashSet<u32> = HashSet::new();
+    let mut links: HashSet<ObjectId> = HashSet::new();
     let mut problems = Vec::new();
     for out in outs {
         let remap: Vec<u32> = out
@@ -1376,6 +1446,7 @@ fn diff_all(
             ranges[c as usize] = (base, base + (e - s));
         }
         gitlinks.extend(out.gitlinks.iter().map(|&p| remap[p as usize]));
+        links.extend(out.links);
         problems.extend(out.problems);
     }
     drop(path_index);
@@ -1408,6 +1479,7 @@ fn diff_all(
         ch_blob,
         ch_from,
         gitlinks: gitlinks.len(),
+        links: links.len(),
         problems,
     }
 }
@@ -1719,12 +1791,15 @@ fn flush(held: &Held, history: &History, scanned: &Scanned, groups: &mut HashMap
 /// The origin of a file at a path is inherited, in this order: from a parent other than the
 /// first that holds the same blob there (a merge brings the file from that side); from the
 /// first parent's file at the same path (an edit); from the path a pure rename moved the blob
-/// from; from any parent's file at that path (a merge resolution); else the path itself.
+/// from; from the path a rename with edits moved the file from (judged by content, as git
+/// does: see [`similar_renames`]); from any parent's file at that path (a merge resolution);
+/// else the path itself.
 fn attribute(
     graph: &Graph,
     history: &History,
     scanned: &Scanned,
     head: Option<u32>,
+    odb: &gix::odb::Handle,
 ) -> HashMap<GroupKey, Group> {
     let mut groups: HashMap<GroupKey, Group> = HashMap::new();
     if scanned.hits.is_empty() {
@@ -1782,6 +1857,7 @@ fn attribute(
                 for &i in &relevant {
                     map.remove(&history.ch_path[i]);
                 }
+                let renamed = similar_renames(&relevant, history, &base, &others, odb);
                 for &i in &relevant {
                     let (path, blob) = (history.ch_path[i], history.ch_blob[i]);
                     if blob == NONE {
@@ -1798,6 +1874,7 @@ fn attribute(
                                 .flatten()
                                 .filter(|&(b, _)| b == blob)
                         })
+                        .or_else(|| renamed.get(&path).map(|&o| (blob, o)))
                         .or_else(|| others.iter().find_map(|h| h.get(path)))
                         .map(|(_, o)| o)
                         .unwrap_or(path);
@@ -1837,6 +1914,124 @@ fn attribute(
         release(slot, &mut groups);
     }
     groups
+}
+
+/// Git's default rename threshold: files at least this alike (in percent) are one file moved.
+const RENAME_SCORE: u64 = 50;
+
+/// Above this many (deleted, added) pairs in one commit, only files of the same name are
+/// compared (git has a limit of its own for the same reason).
+const RENAME_PAIRS: usize = 10_000;
+
+/// The lines of a blob, hashed, with the bytes each line accounts for.
+fn line_weights(data: &[u8]) -> HashMap<u64, u64> {
+    use std::hash::{Hash, Hasher};
+    let mut out: HashMap<u64, u64> = HashMap::new();
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        line.hash(&mut h);
+        *out.entry(h.finish()).or_default() += line.len() as u64;
+    }
+    out
+}
+
+/// How alike two blobs are, in percent, as git's rename detection judges it: the bytes of
+/// the lines they share over the size of the larger one.
+fn similarity(a: &HashMap<u64, u64>, a_len: u64, b: &HashMap<u64, u64>, b_len: u64) -> u64 {
+    let larger = a_len.max(b_len);
+    if larger == 0 {
+        return 100;
+    }
+    let shared: u64 = a
+        .iter()
+        .filter_map(|(k, &n)| b.get(k).map(|&m| n.min(m)))
+        .sum();
+    shared * 100 / larger
+}
+
+/// Renames with edits among a commit's changes at the paths that matter: a file added at a new
+/// path and one deleted from another path of the first parent, alike enough (git's
+/// [`RENAME_SCORE`]), are one file moved and edited; the added path inherits the origin of the
+/// deleted one. Each deleted file pairs with at most one added file, the most alike first.
+/// Returns added path -> origin.
+fn similar_renames(
+    relevant: &[usize],
+    history: &History,
+    base: &Held,
+    others: &[Rc<Held>],
+    odb: &gix::odb::Handle,
+) -> HashMap<u32, u32> {
+    let mut out = HashMap::new();
+    let mut dels: Vec<(u32, u32, u32)> = Vec::new();
+    let mut adds: Vec<(u32, u32)> = Vec::new();
+    let mut pure = HashSet::new();
+    for &i in relevant {
+        let (path, blob, from) = (history.ch_path[i], history.ch_blob[i], history.ch_from[i]);
+        if blob == NONE {
+            if let Some((b, o)) = base.get(path) {
+                dels.push((path, b, o));
+            }
+            continue;
+        }
+        if base.get(path).is_some() || others.iter().any(|h| h.get(path).is_some()) {
+            continue;
+        }
+        if from != NONE && base.get(from).is_some_and(|(b, _)| b == blob) {
+            pure.insert(from);
+            continue;
+        }
+        adds.push((path, blob));
+    }
+    dels.retain(|d| !pure.contains(&d.0));
+    if dels.is_empty() || adds.is_empty() {
+        return out;
+    }
+    let mut buf = Vec::new();
+    let mut weights = |blob: u32| -> Option<(HashMap<u64, u64>, u64)> {
+        let d = odb
+            .try_find(&history.blobs.ids[blob as usize], &mut buf)
+            .ok()??;
+        (d.kind == Kind::Blob).then(|| (line_weights(d.data), d.data.len() as u64))
+    };
+    let add_w: Vec<_> = adds.iter().map(|&(_, b)| weights(b)).collect();
+    let del_w: Vec<_> = dels.iter().map(|&(_, b, _)| weights(b)).collect();
+    let name = |p: u32| {
+        let p = &history.paths[p as usize];
+        p.rfind_byte(b'/').map_or(&p[..], |i| &p[i + 1..]).to_vec()
+    };
+    let all_pairs = adds.len() * dels.len() <= RENAME_PAIRS;
+    let mut scores: Vec<(u64, usize, usize)> = Vec::new();
+    for (ai, a) in add_w.iter().enumerate() {
+        let Some((aw, al)) = a else { continue };
+        for (di, d) in del_w.iter().enumerate() {
+            let Some((dw, dl)) = d else { continue };
+            if !all_pairs && name(adds[ai].0) != name(dels[di].0) {
+                continue;
+            }
+            let score = similarity(aw, *al, dw, *dl);
+            if score >= RENAME_SCORE {
+                scores.push((score, ai, di));
+            }
+        }
+    }
+    // The most alike first; ties by path, so the pairing does not depend on the diff's order.
+    scores.sort_by(|x, y| {
+        y.0.cmp(&x.0)
+            .then_with(|| {
+                history.paths[adds[x.1].0 as usize].cmp(&history.paths[adds[y.1].0 as usize])
+            })
+            .then_with(|| {
+                history.paths[dels[x.2].0 as usize].cmp(&history.paths[dels[y.2].0 as usize])
+            })
+    });
+    let mut used = HashSet::new();
+    for (_, ai, di) in scores {
+        if out.contains_key(&adds[ai].0) || !used.insert(di) {
+            continue;
+        }
+        out.insert(adds[ai].0, dels[di].2);
+    }
+    out
 }
 
 /// With `--range` the tip of the default branch may be outside the audited commits: a group is

@@ -4,6 +4,7 @@
 //! a push, the history. A source yields blobs with their provenance; it never judges them.
 
 pub mod blobs;
+pub mod config;
 pub mod files;
 pub mod git;
 pub mod history;

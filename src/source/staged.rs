@@ -94,8 +94,9 @@ pub struct StagedChanges {
     pub unmerged: Vec<BString>,
     /// The trees of the commits in `MERGE_HEAD` when a merge is being concluded.
     pub merge_trees: Vec<ObjectId>,
-    /// The staged blob of the repository's own `.secretgate.toml`, if the index has one.
-    pub repo_config: Option<ObjectId>,
+    /// The staged entry of the repository's own `.secretgate.toml`, if the index has one: its
+    /// blob, and whether it is a regular file (a symbolic link is refused, never followed).
+    pub repo_config: Option<(ObjectId, bool)>,
 }
 
 impl StagedRepo {
@@ -125,6 +126,17 @@ impl StagedRepo {
             .as_ref()
             .map(|w| base.join(w))
             .or_else(|| repo.workdir().map(Path::to_owned));
+        // Nothing is ever committed from a bare repository: judging its (absent) index would
+        // accept in silence, so it is a usage error. (With `GIT_DIR` set, git takes the current
+        // directory as the work tree unless the repository says it is bare.)
+        let said_bare = || repo.config_snapshot().boolean("core.bare") == Some(true);
+        if work_tree.is_none() && env.index_file.is_none() && (env.git_dir.is_none() || said_bare())
+        {
+            return Err(Error::Usage(format!(
+                "pre-commit needs a work tree: {} is a bare repository",
+                escape(repo.git_dir().as_os_str().as_encoded_bytes())
+            )));
+        }
         let index_path = env
             .index_file
             .as_ref()
@@ -149,11 +161,22 @@ impl StagedRepo {
     /// version when the index holds one (what is being committed, and what the server would
     /// read once pushed), else the file at the top of the work tree (so patterns can be tried
     /// before they are committed).
+    ///
+    /// Only a regular file is read, never a symbolic link (staged or on disk), and at most
+    /// [`super::config::MAX_CONFIG_BYTES`] of it: the file is whatever the last commit put there.
     pub fn repo_config(&self, staged: &StagedChanges) -> Result<Option<(String, String)>> {
-        if let Some(id) = staged.repo_config {
+        if let Some((id, regular)) = staged.repo_config {
+            let origin = format!("{REPO_CONFIG} (staged)");
+            if !regular {
+                return Err(super::config::not_regular(&origin, "a symbolic link"));
+            }
+            if let Some((_, size)) = self.odb.header(&id)? {
+                if size > super::config::MAX_CONFIG_BYTES {
+                    return Err(super::config::too_large(&origin, Some(size)));
+                }
+            }
             let mut buf = Vec::new();
             self.odb.read_kind(&id, gix::objs::Kind::Blob, &mut buf)?;
-            let origin = format!("{REPO_CONFIG} (staged)");
             let text = String::from_utf8(buf)
                 .map_err(|_| Error::config(&origin, "the file is not UTF-8"))?;
             return Ok(Some((text, origin)));
@@ -162,14 +185,7 @@ impl StagedRepo {
             return Ok(None);
         };
         let path = top.join(REPO_CONFIG);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some((text, path.display().to_string()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::config(
-                path.display().to_string(),
-                format!("cannot read the repository's configuration: {e}"),
-            )),
-        }
+        Ok(super::config::read_repo_config(&path)?.map(|text| (text, path.display().to_string())))
     }
 
     /// The tree of the commit `HEAD` names, or `None` on an unborn branch.
@@ -236,8 +252,13 @@ impl StagedRepo {
         let state: &gix::index::State = &file;
         let repo_config = state
             .entry_by_path_and_stage(REPO_CONFIG.into(), Stage::Unconflicted)
-            .filter(|e| e.mode == Mode::FILE || e.mode == Mode::FILE_EXECUTABLE)
-            .map(|e| e.id);
+            .filter(|e| e.mode != Mode::DIR && e.mode != Mode::COMMIT)
+            .map(|e| {
+                (
+                    e.id,
+                    e.mode == Mode::FILE || e.mode == Mode::FILE_EXECUTABLE,
+                )
+            });
         let mut walk = Walk {
             odb: &self.odb,
             state,

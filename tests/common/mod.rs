@@ -4,7 +4,6 @@
 // Each test crate that includes this module uses only some of it.
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -20,10 +19,15 @@ pub fn crate_root() -> PathBuf {
 }
 
 /// The `secretgate` binary, started in the crate root, with none of the variables that change
-/// its behaviour inherited from the developer's shell.
+/// its behaviour inherited from the developer's shell, and a home folder of its own (in cargo's
+/// temporary folder for tests), so the developer's git configuration is never read.
 pub fn secretgate() -> Command {
     let mut cmd = Command::cargo_bin("secretgate").expect("the secretgate binary is built");
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join(".home");
+    std::fs::create_dir_all(home.join(".config")).expect("create the test home");
     cmd.current_dir(crate_root())
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("HOME", &home)
         .env_remove("SECRETGATE_CONFIG")
         .env_remove("SECRETGATE_LOG")
         .env_remove("RUST_LOG")
@@ -146,10 +150,12 @@ impl Key {
 }
 
 /// Reads an `EXPECTED` manifest: `path:line:rule_id:severity` a line, `#` comments, blank lines.
-pub fn read_expected(file: &Path) -> Result<BTreeSet<Key>, String> {
+/// It is a multiset, sorted: a key listed twice expects two findings (two values of one rule on
+/// one line), so one finding where two are due is a failure, not a match.
+pub fn read_expected(file: &Path) -> Result<Vec<Key>, String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let mut keys = BTreeSet::new();
+    let mut keys = Vec::new();
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -177,11 +183,27 @@ pub fn read_expected(file: &Path) -> Result<BTreeSet<Key>, String> {
             rule: rule.to_owned(),
             severity: severity.to_owned(),
         };
-        if !keys.insert(key) {
-            return Err(bad("listed twice"));
+        keys.push(key);
+    }
+    keys.sort();
+    Ok(keys)
+}
+
+/// The keys of `a` not matched one for one by keys of `b` (multiset difference): a key twice
+/// in `a` and once in `b` is left once.
+pub fn missing_from(a: &[Key], b: &[Key]) -> Vec<Key> {
+    let mut left: std::collections::BTreeMap<&Key, usize> = std::collections::BTreeMap::new();
+    for k in b {
+        *left.entry(k).or_default() += 1;
+    }
+    let mut out = Vec::new();
+    for k in a {
+        match left.get_mut(k) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => out.push(k.clone()),
         }
     }
-    Ok(keys)
+    out
 }
 
 /// A string field of a JSON finding ("" when absent).

@@ -18,9 +18,29 @@ pub fn secretgate_bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("secretgate")
 }
 
+/// The home folder of commands run in `dir`: `.home` in the sandbox that holds `dir` (the
+/// nearest folder named `secretgate-test-*`), else one in cargo's temporary folder for tests.
+/// Git reads files there even with the global config off (`$XDG_CONFIG_HOME/git/ignore`, whose
+/// patterns would make `git add .env` fail), so the developer's own must never be it.
+pub fn home_for(dir: &Path) -> PathBuf {
+    let root = dir
+        .ancestors()
+        .find(|a| {
+            a.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("secretgate-test-"))
+        })
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+            Path::to_owned,
+        );
+    let home = root.join(".home");
+    std::fs::create_dir_all(home.join(".config")).expect("create the test home");
+    home
+}
+
 /// A command in `dir` with nothing inherited that could change what git or secretgate does:
 /// no `GIT_*` from an outer hook, no `SECRETGATE*`, `GL_*` or `RUST_*`, no system or global git
-/// config, no standard input.
+/// config, a home folder inside the sandbox ([`home_for`]), no standard input.
 fn scrubbed(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
     let mut c = Command::new(program);
     c.current_dir(dir);
@@ -33,8 +53,11 @@ fn scrubbed(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
             c.env_remove(&k);
         }
     }
+    let home = home_for(dir);
     c.env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("HOME", home)
         .stdin(Stdio::null());
     c
 }
