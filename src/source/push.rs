@@ -368,10 +368,16 @@ impl PushRepo {
                 Kind::Tag => unreachable!("peeled"),
             }
         }
+        let olds: Vec<ObjectId> = updates
+            .iter()
+            .filter(|u| !u.old.is_null())
+            .map(|u| u.old)
+            .collect();
         let new = super::reach::new_commits(
             &self.odb,
             || RefTips::read(&self.repo),
             &tips,
+            &olds,
             self.quarantined,
             budget,
         )?;

@@ -120,11 +120,14 @@ fn parse(odb: &Odb, id: &ObjectId, buf: &mut Vec<u8>) -> Result<Parsed> {
 }
 
 /// The commits reachable from `tips` (commit ids, in the order of the ref updates) and from no
-/// existing ref. `quarantined`: the first store of `odb` holds exactly what the push brought.
+/// existing ref. `olds`: the updated refs' values before the push, as the input claims them
+/// (used only where a ref really holds them). `quarantined`: the first store of `odb` holds
+/// exactly what the push brought.
 pub fn new_commits(
     odb: &Odb,
     refs: impl FnOnce() -> Result<RefTips>,
     tips: &[ObjectId],
+    olds: &[ObjectId],
     quarantined: bool,
     budget: &Budget,
 ) -> Result<NewCommits> {
@@ -152,6 +155,26 @@ pub fn new_commits(
     if !boundary.is_empty() {
         let refs = refs()?;
         boundary.retain(|b| !refs.is_tip(b));
+        // A boundary below the tip of a ref (a merged branch that started from an older commit
+        // of `main`): first walk from the old values of the updated refs, which are usually
+        // what reaches it. Only the values that some ref really holds count: the hook's input
+        // is the pusher's claim.
+        if !boundary.is_empty() {
+            let mut near = Vec::new();
+            let mut buf = Vec::new();
+            for o in olds.iter().filter(|o| refs.is_tip(o)) {
+                if let Ok(Some(Kind::Commit)) = odb.header(o).map(|h| h.map(|(k, _)| k)) {
+                    if !near.contains(o) {
+                        near.push(*o);
+                    }
+                } else if let Ok((c, Kind::Commit)) = odb.peel(*o, &mut buf) {
+                    near.push(c);
+                }
+            }
+            if !near.is_empty() && limited_walk(odb, &boundary, &near, budget)?.is_empty() {
+                boundary.clear();
+            }
+        }
         if !boundary.is_empty() {
             limited = true;
             let hidden = refs.commits(odb);
