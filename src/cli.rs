@@ -81,10 +81,24 @@ enum CommandArgs {
     /// Scan every blob reachable from every ref, each once, attributed to where it came in.
     Audit {
         /// The repository (default: the current directory).
+        #[arg(conflicts_with = "root")]
         repo: Option<PathBuf>,
         /// Only the commits `git rev-list REVSPEC` lists.
         #[arg(long, value_name = "REVSPEC")]
         range: Option<String>,
+        /// Audit every git repository under DIR (bare or not), into one report.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// With --root: only shard I of N (1-based), a partition stable as repositories come
+        /// and go (by a hash of each one's path under the root).
+        #[arg(long, value_name = "I/N", requires = "root")]
+        shard: Option<String>,
+    },
+    /// Join reports (json, jsonl or sarif) into one, without duplicates.
+    Merge {
+        /// The reports, e.g. one per shard.
+        #[arg(required = true, value_name = "REPORT")]
+        reports: Vec<PathBuf>,
     },
     /// Scan files and folders on disk; `-` reads stdin.
     Scan {
@@ -161,12 +175,21 @@ pub enum Command {
         /// Where to run.
         dir: Option<PathBuf>,
     },
-    /// `audit [REPO] [--range REVSPEC]`.
+    /// `audit [REPO] [--range REVSPEC]`, or `audit --root DIR [--shard I/N]`.
     Audit {
         /// The repository.
         repo: PathBuf,
         /// The revision range.
         range: Option<String>,
+        /// `--root`: every repository under this folder.
+        root: Option<PathBuf>,
+        /// `--shard`, as given (checked when the audit starts).
+        shard: Option<String>,
+    },
+    /// `merge REPORT...`.
+    Merge {
+        /// The reports.
+        reports: Vec<PathBuf>,
     },
     /// `scan [PATH...]`.
     Scan {
@@ -226,10 +249,18 @@ impl Cli {
         let command = match self.command {
             CommandArgs::PreReceive => Command::PreReceive,
             CommandArgs::PreCommit { dir } => Command::PreCommit { dir },
-            CommandArgs::Audit { repo, range } => Command::Audit {
+            CommandArgs::Audit {
+                repo,
+                range,
+                root,
+                shard,
+            } => Command::Audit {
                 repo: repo.unwrap_or_else(|| PathBuf::from(".")),
                 range,
+                root,
+                shard,
             },
+            CommandArgs::Merge { reports } => Command::Merge { reports },
             CommandArgs::Scan {
                 paths,
                 stdin_filename,

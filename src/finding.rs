@@ -75,6 +75,9 @@ pub struct Finding {
     /// Audit: the last commit that holds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_commit: Option<String>,
+    /// `audit --root`: the repository's path relative to the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
     /// Its line carries `secretgate:allow` (reported only by the server hook, which shows and
     /// logs what a pusher allowed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -420,6 +423,7 @@ impl Finding {
             first_commit: None,
             last_commit: None,
             inline_allowed: m.inline_allowed,
+            repository: None,
             shallow_boundary: false,
         }
     }

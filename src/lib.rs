@@ -57,7 +57,19 @@ pub fn run(config: &Config) -> Result<Exit> {
         Command::RulesCheck { file } => cmd::rules::check(config, file.as_deref()),
         Command::PreReceive => cmd::pre_receive::run(config),
         Command::PreCommit { dir } => cmd::pre_commit::run(config, dir.as_deref()),
-        Command::Audit { repo, range } => cmd::audit::run(config, repo, range.as_deref()),
+        Command::Audit {
+            repo,
+            range,
+            root: None,
+            ..
+        } => cmd::audit::run(config, repo, range.as_deref()),
+        Command::Audit {
+            root: Some(root),
+            shard,
+            range,
+            ..
+        } => cmd::audit::run_root(config, root, shard.as_deref(), range.as_deref()),
+        Command::Merge { reports } => cmd::merge::run(config, reports),
         Command::InstallPreCommit { dir } => cmd::install::pre_commit(config, dir.as_deref()),
         Command::InstallPreReceive { repo, flavor } => {
             cmd::install::pre_receive(config, repo, *flavor)

@@ -6,19 +6,27 @@
 //! goes on, ending with exit 3.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{load_baseline, load_rules, open_output, report_io, style, with_pool, Exit};
 use crate::cli::Config;
 use crate::error::Result;
+use crate::finding::Finding;
 use crate::policy::{sort_findings, Verdict};
+use crate::report::human::AuditSummary;
 use crate::report::{Format, Summary};
 use crate::source::history::{AuditOptions, HistoryRepo};
 
-/// Audits the repository at `repo`, optionally only `git rev-list RANGE`.
-pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
+/// What auditing one repository gave.
+struct Audited {
+    findings: Vec<Finding>,
+    summary: AuditSummary,
+    has_errors: bool,
+}
+
+/// Audits one repository with the rules in force and the repository's own allow patterns.
+fn audit_one(config: &Config, repo: &Path, range: Option<&str>) -> Result<Audited> {
     let mut rules = load_rules(config)?;
-    let baseline = load_baseline(config)?;
     let history = HistoryRepo::open(repo)?;
     if let Some((origin, text)) = history.repo_config()? {
         let allow = crate::rules::parse_repo_allowlist(&text, &origin)?;
@@ -32,6 +40,7 @@ pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
     let started = std::time::Instant::now();
     let outcome = with_pool(config, || history.audit(&rules, &opts))??;
     tracing::info!(
+        repository = %repo.display(),
         commits = outcome.summary.commits,
         blobs = outcome.summary.blobs,
         bytes = outcome.summary.bytes,
@@ -44,9 +53,25 @@ pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
     if range.is_none() {
         findings.extend(crate::source::tip::tree_findings(repo, &rules)?);
     }
+    Ok(Audited {
+        findings,
+        summary: outcome.summary,
+        has_errors,
+    })
+}
+
+/// Audits the repository at `repo`, optionally only `git rev-list RANGE`.
+pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
+    let rules = load_rules(config)?;
+    let baseline = load_baseline(config)?;
+    check_output(config)?;
+    let Audited {
+        mut findings,
+        mut summary,
+        has_errors,
+    } = audit_one(config, repo, range)?;
     sort_findings(&mut findings);
     let verdict = Verdict::new(findings, &rules.policy, baseline.as_ref());
-    let mut summary = outcome.summary;
     summary.blocking = verdict.blocking.len();
     summary.warnings = verdict.warnings.len();
     summary.baselined = verdict.baselined;
@@ -56,22 +81,53 @@ pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
     let r = match config.format {
         Format::Human => crate::report::human::write_audit(&mut out, &all, &summary, style(config)),
         format => {
-            let plain = Summary {
-                blocking: summary.blocking,
-                warnings: summary.warnings,
-                baselined: summary.baselined,
-                scanned: summary.scanned,
-                bytes: summary.bytes,
-                skipped: summary.over_cap.clone(),
-                binary: summary.binary,
-                unread: Vec::new(),
-            };
+            let plain = plain_summary(&summary);
             crate::report::write(format, &mut out, &all, &rules, &plain, style(config))
         }
     }
     .and_then(|()| out.flush());
     report_io(r, config)?;
+    warn_unscanned(config, &summary);
+    Ok(if has_errors {
+        Exit::Io
+    } else if verdict.blocks() {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    })
+}
 
+/// Fails before any work when `--output` cannot be written (a long audit must not end in an
+/// error about where to put its report).
+fn check_output(config: &Config) -> Result<()> {
+    if let Some(p) = &config.output {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(crate::error::Error::Usage(format!(
+                    "--output {}: the folder {} does not exist",
+                    p.display(),
+                    dir.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plain_summary(summary: &AuditSummary) -> Summary {
+    Summary {
+        blocking: summary.blocking,
+        warnings: summary.warnings,
+        baselined: summary.baselined,
+        scanned: summary.scanned,
+        bytes: summary.bytes,
+        skipped: summary.over_cap.clone(),
+        binary: summary.binary,
+        unread: Vec::new(),
+    }
+}
+
+fn warn_unscanned(config: &Config, summary: &AuditSummary) {
     // The human report lists blobs over the cap; the other formats are findings only.
     if config.format != Format::Human || config.output.is_some() {
         for s in &summary.over_cap {
@@ -87,6 +143,173 @@ pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
     for e in &summary.errors {
         tracing::error!("{e}");
     }
+}
+
+/// `--shard I/N`: I (1-based) and N.
+pub fn parse_shard(text: &str) -> Result<(u64, u64)> {
+    let bad = || {
+        crate::error::Error::Usage(format!(
+            "--shard {text:?}: expected I/N with 1 <= I <= N (for example 2/8)"
+        ))
+    };
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let i: u64 = i.trim().parse().map_err(|_| bad())?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// Which shard (0-based) of `n` a repository belongs to: by a hash of its path under the root,
+/// so adding or removing other repositories never moves it.
+pub fn shard_of(relative: &str, n: u64) -> u64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(relative.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(first) % n
+}
+
+/// How deep under the root repositories are looked for (GitLab's `@hashed/ab/cd/x.git` is 4).
+const MAX_DEPTH: usize = 16;
+
+/// Every git repository under `root`, as (path relative to the root, path), sorted: a folder
+/// holding `.git` (a work tree) or `HEAD`, `objects/` and `refs/` (bare). A repository's own
+/// folders are not searched further; symbolic links are not followed.
+pub fn discover(root: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let meta = std::fs::metadata(root).map_err(|e| crate::error::Error::Io {
+        path: root.to_owned(),
+        source: e,
+    })?;
+    if !meta.is_dir() {
+        return Err(crate::error::Error::Usage(format!(
+            "--root {}: not a folder",
+            root.display()
+        )));
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![(root.to_owned(), 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        let is_repo = dir.join(".git").exists()
+            || (dir.join("HEAD").is_file()
+                && dir.join("objects").is_dir()
+                && dir.join("refs").is_dir());
+        if is_repo {
+            let rel = dir.strip_prefix(root).unwrap_or(&dir);
+            let rel = if rel.as_os_str().is_empty() {
+                ".".to_owned()
+            } else {
+                crate::finding::escape(rel.as_os_str().as_encoded_bytes()).replace('\\', "/")
+            };
+            out.push((rel, dir));
+            continue;
+        }
+        if depth >= MAX_DEPTH {
+            continue;
+        }
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!("cannot list {}: {e}", dir.display());
+                continue;
+            }
+        };
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push((e.path(), depth + 1));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `audit --root DIR [--shard I/N]`: every repository under DIR, one report. Each finding names
+/// its repository; a repository that cannot be audited is reported and the others go on (exit 3
+/// at the end).
+pub fn run_root(
+    config: &Config,
+    root: &Path,
+    shard: Option<&str>,
+    range: Option<&str>,
+) -> Result<Exit> {
+    let shard = shard.map(parse_shard).transpose()?;
+    let rules = load_rules(config)?;
+    let baseline = load_baseline(config)?;
+    check_output(config)?;
+    let mut repos = discover(root)?;
+    if let Some((i, n)) = shard {
+        repos.retain(|(rel, _)| shard_of(rel, n) == i - 1);
+    }
+    tracing::info!(repositories = repos.len(), "repositories to audit");
+    let mut findings = Vec::new();
+    let mut per_repo: Vec<(String, Result<AuditSummary, String>)> = Vec::new();
+    let mut has_errors = false;
+    for (rel, path) in &repos {
+        match audit_one(config, path, range) {
+            Ok(a) => {
+                has_errors |= a.has_errors;
+                for mut f in a.findings {
+                    f.repository = Some(rel.clone());
+                    findings.push(f);
+                }
+                per_repo.push((rel.clone(), Ok(a.summary)));
+            }
+            Err(e) => {
+                tracing::error!("{rel}: {e}");
+                has_errors = true;
+                per_repo.push((rel.clone(), Err(e.to_string())));
+            }
+        }
+    }
+    findings.sort_by(|a, b| a.repository.cmp(&b.repository));
+    let mut by_repo: Vec<Vec<Finding>> = Vec::new();
+    for f in findings {
+        match by_repo.last_mut() {
+            Some(v) if v[0].repository == f.repository => v.push(f),
+            _ => by_repo.push(vec![f]),
+        }
+    }
+    let findings: Vec<Finding> = by_repo
+        .into_iter()
+        .flat_map(|mut v| {
+            sort_findings(&mut v);
+            v
+        })
+        .collect();
+    let verdict = Verdict::new(findings, &rules.policy, baseline.as_ref());
+    let all = verdict.all();
+    let mut out = open_output(config)?;
+    let r = match config.format {
+        Format::Human => write_root_human(&mut out, &all, &per_repo, &rules.policy, style(config)),
+        format => {
+            let mut plain = Summary {
+                blocking: verdict.blocking.len(),
+                warnings: verdict.warnings.len(),
+                baselined: verdict.baselined,
+                ..Summary::default()
+            };
+            for (_, s) in &per_repo {
+                if let Ok(s) = s {
+                    plain.scanned += s.scanned;
+                    plain.bytes += s.bytes;
+                    plain.binary += s.binary;
+                    plain.skipped.extend(s.over_cap.iter().cloned());
+                }
+            }
+            crate::report::write(format, &mut out, &all, &rules, &plain, style(config))
+        }
+    }
+    .and_then(|()| out.flush());
+    report_io(r, config)?;
+    for (rel, s) in &per_repo {
+        if let Ok(s) = s {
+            if !s.errors.is_empty() {
+                tracing::error!("{rel}: {} corrupt or missing objects", s.errors.len());
+            }
+        }
+    }
     Ok(if has_errors {
         Exit::Io
     } else if verdict.blocks() {
@@ -94,4 +317,52 @@ pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
     } else {
         Exit::Clean
     })
+}
+
+/// The human report of a root audit: each repository's findings under its name, then one line
+/// per repository with its counts.
+fn write_root_human(
+    out: &mut dyn Write,
+    findings: &[&Finding],
+    per_repo: &[(String, Result<AuditSummary, String>)],
+    policy: &crate::rules::Policy,
+    style: crate::report::Style,
+) -> std::io::Result<()> {
+    let mut i = 0;
+    while i < findings.len() {
+        let repo = findings[i].repository.clone();
+        let mut j = i;
+        while j < findings.len() && findings[j].repository == repo {
+            j += 1;
+        }
+        writeln!(out, "== {}", repo.as_deref().unwrap_or("."))?;
+        crate::report::human::write(out, &findings[i..j], &Summary::default(), style)?;
+        i = j;
+    }
+    writeln!(out, "repositories audited: {}", per_repo.len())?;
+    for (rel, s) in per_repo {
+        match s {
+            Ok(s) => {
+                let mine: Vec<&&Finding> = findings
+                    .iter()
+                    .filter(|f| f.repository.as_deref() == Some(rel.as_str()))
+                    .collect();
+                let blocking = mine.iter().filter(|f| policy.blocks(f.severity)).count();
+                writeln!(
+                    out,
+                    "  {rel}: {} commits, {} blobs, {blocking} blocking, {} warnings{}",
+                    s.commits,
+                    s.blobs,
+                    mine.len() - blocking,
+                    if s.errors.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} corrupt or missing objects", s.errors.len())
+                    }
+                )?;
+            }
+            Err(e) => writeln!(out, "  {rel}: not audited: {e}")?,
+        }
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod hook;
 pub mod install;
+pub mod merge;
 pub mod pre_commit;
 pub mod pre_receive;
 pub mod rules;

@@ -79,6 +79,9 @@ pub fn write(
             props.insert("severity".into(), json!(f.severity.as_str()));
             props.insert("kind".into(), json!(f.kind.as_str()));
             props.insert("secret".into(), json!(f.secret));
+            if let Some(r) = &f.repository {
+                props.insert("repository".into(), json!(r));
+            }
             if f.shallow_boundary {
                 props.insert("shallow_boundary".into(), json!(true));
             }
