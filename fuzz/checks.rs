@@ -212,11 +212,19 @@ pub fn check_matches(rules: &Ruleset, path: &[u8], content: &[u8], clean: bool) 
             assert!(l < key, "sorted and without duplicates: {l:?} then {key:?}");
         }
         last = Some(key);
-        // Line and column of the value's first byte.
+        // Line and column: of the value's first byte, or of the match's start when the match
+        // begins on an earlier line (a form over several lines is reported where it starts).
         let before = &text[..m.start];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let col = m.start
-            - before
+        let value_line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let from = m.span.0.min(m.start);
+        let at = if text[from..m.start].contains(&b'\n') {
+            from
+        } else {
+            m.start
+        };
+        let line = text[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        let col = at
+            - text[..at]
                 .iter()
                 .rposition(|&b| b == b'\n')
                 .map_or(0, |i| i + 1)
@@ -226,6 +234,10 @@ pub fn check_matches(rules: &Ruleset, path: &[u8], content: &[u8], clean: bool) 
             None => (line, None),
         };
         assert_eq!((m.line, m.column, m.cell), (line, col, cell), "{m:?}");
+        let value_line = decoded
+            .place(value_line)
+            .map_or(value_line, |p| p.file_line.max(line));
+        assert_eq!(m.value_line, value_line, "{m:?}");
         // The value is what the text holds there.
         if rule.kind == secretgate::rules::Kind::Secret {
             assert_eq!(m.value, &text[m.start..m.end]);

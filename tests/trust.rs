@@ -457,3 +457,35 @@ fn an_oversize_blob_is_named_and_blocks_when_the_policy_says() {
         );
     }
 }
+
+#[test]
+fn a_form_over_two_lines_is_judged_when_only_its_value_line_changes() {
+    let (_sb, server, repo) = setup(None);
+    repo.commit_file(
+        "settings.py",
+        "import os\nSECRET_KEY = \\\n    os.environ[\"SECRET_KEY\"]\n",
+        "from the environment",
+    );
+    let p = repo.push(&server, &["HEAD:refs/heads/main"]);
+    assert!(p.ok, "{}", p.stderr);
+    // Only the second line changes; the finding is reported where the form starts.
+    repo.commit_file(
+        "settings.py",
+        format!("import os\nSECRET_KEY = \\\n    \"{KEY}\"\n"),
+        "inline",
+    );
+    let p = repo.push(&server, &["HEAD:refs/heads/main"]);
+    rejected(&p);
+    assert!(p.stderr.contains("settings.py:2"), "{}", p.stderr);
+    // A private key is reported at its BEGIN line.
+    repo.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    let body = "MIIEowIBAAKCAQEA7O+CwGw3rS4JZ6l2y5YZI6blnb9E+TthvVO/u6vjXSkDSu/+\n".repeat(6);
+    repo.commit_file(
+        "deploy/key.pem",
+        format!("-----BEGIN RSA PRIVATE KEY-----\n{body}-----END RSA PRIVATE KEY-----\n"),
+        "key",
+    );
+    let p = repo.push(&server, &["HEAD:refs/heads/main"]);
+    rejected(&p);
+    assert!(p.stderr.contains("deploy/key.pem:1"), "{}", p.stderr);
+}

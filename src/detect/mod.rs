@@ -42,9 +42,13 @@ pub struct Match {
     pub end: usize,
     /// Byte range of the whole regex match.
     pub span: (usize, usize),
-    /// 1-based line of `start`; in a notebook, the file line where the JSON string holding the
-    /// start of that source line starts (the hooks diff the file's lines).
+    /// 1-based line where the match starts (a `-----BEGIN` line, the `SECRET_KEY = \` line of a
+    /// continued assignment), the value's own line when the match starts on it; in a notebook,
+    /// the file line where the JSON string holding that source line starts.
     pub line: usize,
+    /// 1-based line of the value's start (after `line` when a form spans lines). A hook counts
+    /// the match as added when any line from `line` to `value_line` is.
+    pub value_line: usize,
     /// 1-based byte column of `start` in its line of the scanned text.
     pub column: usize,
     /// In a notebook: the 1-based cell (among all cells) and the 1-based line in its source,
@@ -115,6 +119,9 @@ fn relocate(decoded: &decode::Decoded<'_>, out: &mut [Match]) {
         if let Some(p) = decoded.place(m.line) {
             m.line = p.file_line;
             m.cell = Some((p.cell, p.line));
+        }
+        if let Some(p) = decoded.place(m.value_line) {
+            m.value_line = p.file_line.max(m.line);
         }
     }
 }
@@ -535,7 +542,8 @@ impl Ruleset {
         }
         let weak = rule.weak.as_ref().is_some_and(|w| {
             is_weak(w, value, entropy)
-                || w.paths.matches(path)
+                || (w.paths.matches(path)
+                    && (w.lines.is_empty() || w.lines.iter().any(|r| r.is_match(line))))
                 || (!w.enclosed_by.is_empty() && {
                     let slot = memo.line(data, span.0);
                     let start = memo.line_memo(slot).start;
@@ -578,6 +586,7 @@ impl Ruleset {
             end: ve,
             span,
             line: 0,
+            value_line: 0,
             column: 0,
             cell: None,
             // A setting's finding is the whole matched code: `DEBUG = True` and
@@ -622,8 +631,17 @@ impl Ruleset {
         let mut lines = LineCounter::new();
         for m in &mut out {
             let (l, c) = lines.locate(data, m.start);
-            m.line = l;
-            m.column = c;
+            m.value_line = l;
+            let from = m.span.0.min(m.start);
+            let back = memchr::memchr_iter(b'\n', &data[from..m.start]).count();
+            if back > 0 {
+                // A form over several lines is reported where it starts.
+                m.line = l - back;
+                m.column = from - location::line_start(data, from, usize::MAX) + 1;
+            } else {
+                m.line = l;
+                m.column = c;
+            }
         }
         out
     }

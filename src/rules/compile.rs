@@ -125,6 +125,8 @@ pub struct Weak {
     /// Every value inside an indented block whose header matches one of these is weak (a
     /// `class TestingConfig:`).
     pub enclosed_by: Vec<LazyRegex>,
+    /// With `paths`: only lines matching one of these are weak there.
+    pub lines: Vec<LazyRegex>,
 }
 
 /// An example input with its path.
@@ -578,6 +580,11 @@ pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result
                     .enclosed_by
                     .iter()
                     .map(|v| lazy(&what("weak enclosed_by"), v))
+                    .collect::<Result<_>>()?,
+                lines: w
+                    .lines
+                    .iter()
+                    .map(|v| lazy(&what("weak lines"), v))
                     .collect::<Result<_>>()?,
             }),
         };

@@ -312,6 +312,11 @@ pub struct WeakSyntax {
     /// weak (`class TestingConfig(Config):`: a development place).
     #[serde(default)]
     pub enclosed_by: Vec<String>,
+    /// Regexes on the value's line that qualify `paths`: when given, a value at one of those
+    /// paths is weak only on a line that matches (documentation examples use example hosts; a
+    /// real host's password in a README is a leak).
+    #[serde(default)]
+    pub lines: Vec<String>,
 }
 
 /// An example: text alone (scanned at the rule's `example_path`) or text with its path.

@@ -177,7 +177,10 @@ impl<'a> BlobScanner<'a> {
                 added = added.intersect(added_lines(&old_text, &new_text));
             }
         }
-        for m in found.iter().filter(|m| added.contains(m.line)) {
+        for m in found
+            .iter()
+            .filter(|m| (m.line..=m.value_line.max(m.line)).any(|l| added.contains(l)))
+        {
             if !take(Finding::new(self.rules, m, path, prov)) {
                 break;
             }
