@@ -140,3 +140,11 @@ fn every_built_in_secret_rule_says_the_credential_is_leaked() {
         );
     }
 }
+
+#[test]
+fn the_json_compiled_at_build_time_is_the_toml() {
+    let from_toml =
+        rules::parse(rules::BUILTIN_RULES, rules::BUILTIN_ORIGIN).expect("rules.toml parses");
+    let from_json = rules::parse_builtin().expect("the built-in JSON parses");
+    assert_eq!(format!("{from_toml:?}"), format!("{from_json:?}"));
+}
