@@ -424,10 +424,99 @@ fn check_allow_bounds(a: &super::syntax::AllowlistSyntax) -> std::result::Result
     Ok(())
 }
 
+/// How deep fragments may use fragments: deeper means a cycle.
+const FRAGMENT_DEPTH: usize = 8;
+
+/// Replaces every `{{name}}` in `src` by the fragment `name`, wrapped in a non-capturing group
+/// so that it behaves as one piece wherever it stands. `{{` can never start valid regex syntax,
+/// so a regex without fragments is returned as it is.
+pub fn expand_fragments(
+    src: &str,
+    fragments: &std::collections::BTreeMap<String, String>,
+) -> std::result::Result<String, String> {
+    let mut out = src.to_owned();
+    for _ in 0..FRAGMENT_DEPTH {
+        if !out.contains("{{") {
+            return Ok(out);
+        }
+        let mut next = String::with_capacity(out.len() + 64);
+        let mut rest = out.as_str();
+        while let Some(at) = rest.find("{{") {
+            next.push_str(&rest[..at]);
+            let after = &rest[at + 2..];
+            let name_len = after
+                .bytes()
+                .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+                .count();
+            if name_len > 0 && after[name_len..].starts_with("}}") {
+                let name = &after[..name_len];
+                let frag = fragments
+                    .get(name)
+                    .ok_or_else(|| format!("unknown fragment {{{{{name}}}}}"))?;
+                next.push_str("(?:");
+                next.push_str(frag);
+                next.push(')');
+                rest = &after[name_len + 2..];
+            } else {
+                next.push_str("{{");
+                rest = after;
+            }
+        }
+        next.push_str(rest);
+        if next == out {
+            return Ok(out);
+        }
+        out = next;
+    }
+    Err("fragments nest too deep (a fragment that uses itself?)".into())
+}
+
+/// Appends the file's remediation footer for each rule's kind (unless the rule opts out), and
+/// forgets the footers: they belong to the rules of the file that declares them.
+pub fn apply_footers(file: &mut ConfigFile) {
+    let Some(footers) = file.remediation_footer.take() else {
+        return;
+    };
+    for r in &mut file.rules {
+        let footer = match r.kind {
+            Kind::Secret => &footers.secret,
+            Kind::Debug => &footers.debug,
+            Kind::Config => &footers.config,
+        };
+        if let (true, Some(f)) = (r.footer, footer) {
+            let f = f.trim_matches('\n');
+            if !f.is_empty() {
+                let body = r.remediation.trim_end_matches('\n').len();
+                r.remediation.truncate(body);
+                r.remediation.push('\n');
+                r.remediation.push_str(f);
+            }
+        }
+    }
+}
+
 /// Compiles a configuration file (already merged with the built-in one where it extends it).
-pub fn compile(file: ConfigFile, origin: &str, validation: Validation) -> Result<Ruleset> {
+pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Result<Ruleset> {
     let err = |msg: String| Error::config(origin, msg);
+    apply_footers(&mut file);
+    let fragments = std::mem::take(&mut file.fragments);
+    for (name, _) in fragments.iter() {
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            || name.is_empty()
+        {
+            return Err(err(format!(
+                "fragments.{name}: a fragment's name is lowercase letters, digits and '_'"
+            )));
+        }
+    }
+    let expand = |what: &str, src: &str| -> Result<String> {
+        expand_fragments(src, &fragments).map_err(|e| err(format!("{what}: {e}")))
+    };
     let lazy = |what: &str, src: &str| -> Result<LazyRegex> {
+        let src = expand(what, src)?;
+        let src = src.as_str();
         if validation != Validation::Trusted {
             check_regex_syntax(src).map_err(|e| err(format!("{what}: invalid regex: {e}")))?;
         }

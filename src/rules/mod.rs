@@ -25,7 +25,7 @@ pub const BUILTIN_RULES: &str = include_str!("../../rules.toml");
 const BUILTIN_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/builtin_rules.json"));
 
 /// The built-in rules' syntax tree, from the build-time JSON when there is one.
-fn builtin_syntax() -> Result<ConfigFile> {
+pub fn builtin_syntax() -> Result<ConfigFile> {
     if !BUILTIN_JSON.is_empty() {
         if let Ok(file) = serde_json::from_str::<ConfigFile>(BUILTIN_JSON) {
             return Ok(file);
@@ -99,8 +99,13 @@ pub fn load_str(text: &str, origin: &str) -> Result<Ruleset> {
 
 /// Applies `user` on top of `base`: disabled rules go, rules with the same id are replaced, the
 /// allowlists add up, and the user's policy fields win.
-fn merge(mut base: ConfigFile, user: ConfigFile, origin: &str) -> Result<ConfigFile> {
+fn merge(mut base: ConfigFile, mut user: ConfigFile, origin: &str) -> Result<ConfigFile> {
     let ext = user.extend.clone().unwrap_or_default();
+    // The built-in footers belong to the built-in rules; the user's, if any, to the user's.
+    compile::apply_footers(&mut base);
+    compile::apply_footers(&mut user);
+    // The user's fragments may use and replace the built-in ones.
+    base.fragments.extend(user.fragments.clone());
     for id in &ext.disabled_rules {
         if !base.rules.iter().any(|r| &r.id == id) {
             return Err(Error::config(

@@ -19,6 +19,17 @@ pub struct ConfigFile {
     /// Values, paths and lines that are never findings, whatever the rule.
     #[serde(default)]
     pub allowlist: Option<AllowlistSyntax>,
+    /// Named regex pieces, written `{{name}}` inside any regex of the file (rules, allow
+    /// lists, weak values): one placeholder list or quoted-value form written once instead of
+    /// in every rule, so that a fix reaches every rule at once. A fragment may use fragments.
+    #[serde(default)]
+    pub fragments: std::collections::BTreeMap<String, String>,
+    /// Text appended to the remediation of every rule of a kind that this file defines: the
+    /// advice common to all leaked credentials is written once. It applies to this file's own
+    /// rules only, so a user file that extends the built-in rules keeps its remediations as
+    /// written.
+    #[serde(default)]
+    pub remediation_footer: Option<FooterSyntax>,
     /// The rules themselves.
     #[serde(default)]
     pub rules: Vec<RuleSyntax>,
@@ -34,6 +45,21 @@ pub struct PublicValuesSyntax {
     /// The values, exactly as written between the quotes (surrounding spaces ignored).
     #[serde(default)]
     pub values: Vec<String>,
+}
+
+/// A remediation footer per kind of rule.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FooterSyntax {
+    /// Appended to the remediation of `kind = "secret"` rules.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Appended to the remediation of `kind = "debug"` rules.
+    #[serde(default)]
+    pub debug: Option<String>,
+    /// Appended to the remediation of `kind = "config"` rules.
+    #[serde(default)]
+    pub config: Option<String>,
 }
 
 /// How a user file combines with the built-in rules.
@@ -256,6 +282,10 @@ pub struct RuleSyntax {
     pub distinctive: bool,
     /// How to fix it; `{name}` is replaced by the matched setting's name.
     pub remediation: String,
+    /// Whether the file's `remediation_footer` for this rule's kind is appended (default
+    /// `true`): a rule whose remediation already says it all can opt out.
+    #[serde(default = "yes")]
+    pub footer: bool,
     /// Where to read more.
     #[serde(default)]
     pub references: Vec<String>,
@@ -268,6 +298,10 @@ pub struct RuleSyntax {
     /// Inputs that must not produce a finding of this rule.
     #[serde(default)]
     pub negative_examples: Vec<ExampleSyntax>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One form of a rule.
