@@ -8,9 +8,10 @@
 # Usage: scripts/bench-rule-samples.sh GITLEAKS_GIT_DIR KINGFISHER_GIT_DIR [SECRETGATE_BIN]
 #   GITLEAKS_GIT_DIR / KINGFISHER_GIT_DIR: a clone (or bare git directory) of
 #   github.com/gitleaks/gitleaks and github.com/mongodb/kingfisher.
-# Needs: git, python3 with PyYAML, and Go (>= 1.19) with access to Go modules (gitleaks'
-# samples are random strings that its own generator draws from regexes: the script runs that
-# generator, with a stand-in for gitleaks' config package, to get them).
+# Needs: git, python3 with PyYAML, and Go (>= 1.19). gitleaks' samples are random strings that
+# its rule generators draw from regexes: the script runs those generators with stand-ins for
+# gitleaks' config package and for its regex-to-string generator, so no module is downloaded and
+# the random samples differ from run to run (the counts move by a few samples).
 set -euo pipefail
 
 GL=${1:?gitleaks git directory}
