@@ -72,11 +72,15 @@ pub enum ColorArg {
 enum CommandArgs {
     /// Server hook: judge the ref updates on stdin (`<old> <new> <ref>` lines).
     PreReceive,
-    /// Client hook: judge the staged change.
+    /// Client hook: judge the staged change (or, from the pre-commit framework outside a
+    /// commit, the files given or the range PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF).
     PreCommit {
         /// Run as if started in DIR.
         #[arg(short = 'C', value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Files to judge whole (what the pre-commit framework passes); ignored while git is
+        /// committing (GIT_INDEX_FILE set), where the staged added lines are judged.
+        files: Vec<PathBuf>,
     },
     /// Scan every blob reachable from every ref, each once, attributed to where it came in.
     Audit {
@@ -156,10 +160,12 @@ pub enum Flavor {
 pub enum Command {
     /// `pre-receive`.
     PreReceive,
-    /// `pre-commit [-C DIR]`.
+    /// `pre-commit [-C DIR] [FILE...]`.
     PreCommit {
         /// Where to run.
         dir: Option<PathBuf>,
+        /// Files named by the pre-commit framework.
+        files: Vec<PathBuf>,
     },
     /// `audit [REPO] [--range REVSPEC]`.
     Audit {
@@ -225,7 +231,7 @@ impl Cli {
         let c = self.common;
         let command = match self.command {
             CommandArgs::PreReceive => Command::PreReceive,
-            CommandArgs::PreCommit { dir } => Command::PreCommit { dir },
+            CommandArgs::PreCommit { dir, files } => Command::PreCommit { dir, files },
             CommandArgs::Audit { repo, range } => Command::Audit {
                 repo: repo.unwrap_or_else(|| PathBuf::from(".")),
                 range,

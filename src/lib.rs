@@ -56,7 +56,7 @@ pub fn run(config: &Config) -> Result<Exit> {
         Command::RulesList => cmd::rules::list(config),
         Command::RulesCheck { file } => cmd::rules::check(config, file.as_deref()),
         Command::PreReceive => cmd::pre_receive::run(config),
-        Command::PreCommit { dir } => cmd::pre_commit::run(config, dir.as_deref()),
+        Command::PreCommit { dir, files } => cmd::pre_commit::run(config, dir.as_deref(), files),
         Command::Audit { repo, range } => cmd::audit::run(config, repo, range.as_deref()),
         Command::InstallPreCommit { dir } => cmd::install::pre_commit(config, dir.as_deref()),
         Command::InstallPreReceive { repo, flavor } => {

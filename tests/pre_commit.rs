@@ -913,3 +913,131 @@ fn a_large_first_commit_is_scanned_on_several_threads() {
         );
     }
 }
+
+/// The pre-commit framework (https://pre-commit.com, the `pre-commit` package on PyPI), run in
+/// `dir` with its cache inside the sandbox. `.ci/run` installs it; a test that needs it fails
+/// (never skips) when it is missing.
+fn framework(dir: &Path, args: &[&str]) -> Output {
+    let home = gitutil::home_for(dir).join("pre-commit-cache");
+    match gitutil::tool_cmd("pre-commit", dir)
+        .env("PRE_COMMIT_HOME", &home)
+        .args(args)
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => panic!(
+            "the pre-commit framework is needed for this test and could not be run ({e}); \
+             install it with `python3 -m pip install pre-commit` (.ci/run does)"
+        ),
+    }
+}
+
+/// A `.pre-commit-config.yaml` whose local hook is this repository's own
+/// `.pre-commit-hooks.yaml` entry (same arguments, stages and file passing), calling the built
+/// binary instead of building it with cargo.
+fn framework_config() -> String {
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
+    assert!(manifest.contains("language: rust") && manifest.contains("entry: secretgate "));
+    let hooks: String = manifest
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| {
+            let l = l.replace("language: rust", "language: system").replace(
+                "entry: secretgate ",
+                &format!("entry: {} ", secretgate_bin().display()),
+            );
+            format!("      {l}\n")
+        })
+        .collect();
+    format!("repos:\n  - repo: local\n    hooks:\n{hooks}")
+}
+
+/// A repository whose history already holds a secret in `config.py`, with the framework's
+/// configuration committed.
+fn framework_repo(sb: &Sandbox) -> (Repo, String, String) {
+    let r = sb.work("fw");
+    r.write(".pre-commit-config.yaml", framework_config());
+    let clean = r.commit_file("README.md", "# app\n", "start");
+    let leaky = r.commit_file(
+        "config.py",
+        format!("SECRET_KEY = \"{SECRET}\"\nTIMEOUT = 3\n"),
+        "add config",
+    );
+    r.commit_file("notes.txt", "nothing here\n", "notes");
+    (r, clean, leaky)
+}
+
+#[test]
+fn the_framework_judges_committed_files_with_all_files_and_files() {
+    let sb = Sandbox::new();
+    let (r, _, _) = framework_repo(&sb);
+    let o = framework(&r.dir, &["run", "--all-files"]);
+    let out = text(&o);
+    assert!(
+        !o.status.success(),
+        "--all-files passed on a committed secret:\n{out}"
+    );
+    assert!(
+        out.contains("config.py:1") && out.contains("flask-secret-key"),
+        "{out}"
+    );
+    assert!(out.contains("check failed"), "{out}");
+    assert!(!out.contains(SECRET), "the value leaked:\n{out}");
+
+    let o = framework(&r.dir, &["run", "--files", "config.py"]);
+    assert!(
+        !o.status.success(),
+        "--files config.py passed:\n{}",
+        text(&o)
+    );
+    let o = framework(&r.dir, &["run", "--files", "README.md", "notes.txt"]);
+    assert!(o.status.success(), "clean files failed:\n{}", text(&o));
+}
+
+#[test]
+fn the_framework_judges_the_lines_a_range_adds() {
+    let sb = Sandbox::new();
+    let (r, clean, leaky) = framework_repo(&sb);
+    let o = framework(&r.dir, &["run", "--from-ref", &clean, "--to-ref", &leaky]);
+    let out = text(&o);
+    assert!(
+        !o.status.success(),
+        "the range that adds the secret passed:\n{out}"
+    );
+    assert!(out.contains("config.py:1"), "{out}");
+    // A range after the secret came in adds nothing that blocks.
+    let o = framework(&r.dir, &["run", "--from-ref", &leaky, "--to-ref", "HEAD"]);
+    assert!(o.status.success(), "a clean range failed:\n{}", text(&o));
+}
+
+#[test]
+fn through_the_framework_a_commit_is_judged_by_its_staged_added_lines() {
+    let sb = Sandbox::new();
+    let (r, _, _) = framework_repo(&sb);
+    let o = framework(&r.dir, &["install"]);
+    assert!(
+        o.status.success(),
+        "pre-commit install failed:\n{}",
+        text(&o)
+    );
+    // The file already holds a secret; a commit that only adds a clean line to it passes.
+    r.write(
+        "config.py",
+        format!("SECRET_KEY = \"{SECRET}\"\nTIMEOUT = 3\nRETRIES = 5\n"),
+    );
+    r.git(&["add", "config.py"]);
+    assert_accepted(&r, &[]);
+    // A commit that adds a secret is refused.
+    r.write("settings.py", format!("SECRET_KEY = \"{OTHER_SECRET}\"\n"));
+    r.git(&["add", "settings.py"]);
+    let o = commit(&r, &[]);
+    let out = text(&o);
+    assert!(!o.status.success(), "the commit went through:\n{out}");
+    assert!(
+        out.contains("secretgate: commit rejected") && out.contains("settings.py:1"),
+        "{out}"
+    );
+}
