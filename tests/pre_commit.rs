@@ -687,8 +687,70 @@ fn install_respects_core_hooks_path() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(r.dir.join(".githooks/pre-commit").exists());
     assert!(!r.dir.join(".git/hooks/pre-commit").exists());
+    // The folder is in the work tree, shared with the project: no path of this machine goes
+    // into it, the hook finds secretgate on PATH, and the install says so.
+    let script = std::fs::read_to_string(r.dir.join(".githooks/pre-commit")).unwrap();
+    let bin = secretgate_bin();
+    assert!(!script.contains(bin.to_str().unwrap()), "{script}");
+    assert!(script.contains("command -v secretgate"), "{script}");
+    assert!(text(&o).contains("from PATH"), "{}", text(&o));
+
     add(&r, "app.py", flask_app("", "app.run(debug=True)"));
-    assert_refused(&r, &[]);
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = git_cmd(&r.dir)
+        .args(["commit", "-m", "change"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && text(&o).contains("secretgate: commit rejected"),
+        "{}",
+        text(&o)
+    );
+    // Without secretgate on PATH, the commit is refused and the message says why.
+    let o = git_cmd(&r.dir)
+        .args(["commit", "-m", "change"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && text(&o).contains("not on PATH"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn install_refuses_to_chain_the_frameworks_hook() {
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    r.write(".pre-commit-config.yaml", "repos: []\n");
+    let o = framework(&r.dir, &["install"]);
+    assert!(
+        o.status.success(),
+        "pre-commit install failed:\n{}",
+        text(&o)
+    );
+    let hook = r.dir.join(".git/hooks/pre-commit");
+    let before = std::fs::read(&hook).unwrap();
+    let o = secretgate(sb.path(), &["install", "pre-commit", "-C", "w"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains(".pre-commit-config.yaml"), "{out}");
+    assert!(out.contains("entry: secretgate pre-commit"), "{out}");
+    assert_eq!(
+        std::fs::read(&hook).unwrap(),
+        before,
+        "the framework's hook was changed"
+    );
+    assert!(!r
+        .dir
+        .join(".git/hooks/pre-commit.secretgate-chained")
+        .exists());
 }
 
 #[test]
