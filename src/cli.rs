@@ -136,11 +136,15 @@ enum InstallArgs {
     /// Write the pre-receive hook of a bare repository on a server.
     PreReceive {
         /// The bare repository.
-        #[arg(long, value_name = "BARE_REPO")]
-        repo: PathBuf,
+        #[arg(long, value_name = "BARE_REPO", required_unless_present = "tarball")]
+        repo: Option<PathBuf>,
         /// Which server reads the hook.
         #[arg(long, value_enum, default_value_t = Flavor::Git)]
         flavor: Flavor,
+        /// GitLab: write a tarball for `gitaly hooks set` (its root holds
+        /// custom_hooks/pre-receive.d/secretgate) instead of writing into a repository.
+        #[arg(long, value_name = "FILE")]
+        tarball: Option<PathBuf>,
     },
 }
 
@@ -197,10 +201,12 @@ pub enum Command {
     },
     /// `install pre-receive`.
     InstallPreReceive {
-        /// The bare repository.
-        repo: PathBuf,
+        /// The bare repository (absent when only a tarball is written).
+        repo: Option<PathBuf>,
         /// The server software.
         flavor: Flavor,
+        /// `--tarball FILE` (GitLab): the hook as a tarball for `gitaly hooks set`.
+        tarball: Option<PathBuf>,
     },
 }
 
@@ -255,9 +261,15 @@ impl Cli {
             },
             CommandArgs::Install { command } => match command {
                 InstallArgs::PreCommit { dir } => Command::InstallPreCommit { dir },
-                InstallArgs::PreReceive { repo, flavor } => {
-                    Command::InstallPreReceive { repo, flavor }
-                }
+                InstallArgs::PreReceive {
+                    repo,
+                    flavor,
+                    tarball,
+                } => Command::InstallPreReceive {
+                    repo,
+                    flavor,
+                    tarball,
+                },
             },
         };
         Config {

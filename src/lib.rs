@@ -59,8 +59,17 @@ pub fn run(config: &Config) -> Result<Exit> {
         Command::PreCommit { dir, files } => cmd::pre_commit::run(config, dir.as_deref(), files),
         Command::Audit { repo, range } => cmd::audit::run(config, repo, range.as_deref()),
         Command::InstallPreCommit { dir } => cmd::install::pre_commit(config, dir.as_deref()),
-        Command::InstallPreReceive { repo, flavor } => {
-            cmd::install::pre_receive(config, repo, *flavor)
-        }
+        Command::InstallPreReceive {
+            repo,
+            flavor,
+            tarball,
+        } => match (tarball, repo) {
+            (Some(t), _) => cmd::install::gitlab_tarball(config, t, *flavor),
+            (None, Some(r)) => cmd::install::pre_receive(config, r, *flavor),
+            (None, None) => Err(Error::Usage(
+                "install pre-receive needs --repo BARE_REPO (or, for GitLab, --tarball FILE)"
+                    .into(),
+            )),
+        },
     }
 }

@@ -667,3 +667,108 @@ fn links_at_temporary_names_are_not_written_through() {
         assert!(covered > 0, "no install ran with a planted pid");
     }
 }
+
+/// `--tarball` writes what `gitaly hooks set` takes: a tar whose root holds exactly
+/// `custom_hooks/pre-receive.d/secretgate`, executable; unpacked where gitaly unpacks it (the
+/// repository's folder), it is the GitLab hook, and it rejects and accepts pushes.
+#[test]
+fn gitlab_tarball_holds_exactly_the_hook() {
+    let sb = Sandbox::new();
+    let o = secretgate(
+        sb.path(),
+        &[
+            "install",
+            "pre-receive",
+            "--flavor",
+            "gitlab",
+            "--tarball",
+            "hooks.tar",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("gitaly hooks set"), "{}", text(&o));
+    assert!(
+        text(&o).contains("<custom_hooks_dir>/pre-receive.d/"),
+        "{}",
+        text(&o)
+    );
+    let tar = sb.path().join("hooks.tar");
+    let listing = std::process::Command::new("tar")
+        .arg("-tvf")
+        .arg(&tar)
+        .output()
+        .expect("tar runs");
+    assert!(listing.status.success(), "{}", text(&listing));
+    let lines: Vec<String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("-rwxr-xr-x "), "{lines:?}");
+    assert!(
+        lines[0].ends_with(" custom_hooks/pre-receive.d/secretgate"),
+        "{lines:?}"
+    );
+
+    let server = bare(&sb, "gitlab.git");
+    install_runner(&server, "custom_hooks/pre-receive.d");
+    let o = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&server.dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_ours(
+        &hook_path(&server, "custom_hooks/pre-receive.d/secretgate"),
+        "gitlab",
+    );
+    rejects_then_accepts(&sb, &server, &[("GL_ID", "user-1")]);
+
+    // Only for GitLab.
+    let o = secretgate(sb.path(), &["install", "pre-receive", "--tarball", "x.tar"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!sb.path().join("x.tar").exists());
+}
+
+/// The bypass log names the pusher as each server tells it: GitLab (`GL_USERNAME`), Gitea
+/// (`GITEA_PUSHER_NAME`), gitolite (`GL_USER`), else the system user the hook runs as.
+#[test]
+fn the_bypass_log_names_the_pusher_on_every_server() {
+    let sb = Sandbox::new();
+    let log = sb.path().join("bypass.jsonl");
+    let server = sb.server(
+        "server.git",
+        Some(&format!(
+            "[extend]\ndefault = true\n[policy.bypass]\nenabled = true\nlog = '{}'\n",
+            log.display()
+        )),
+    );
+    let r = sb.work("pusher");
+    let cases: [&[(&str, &str)]; 4] = [
+        &[("GL_USERNAME", "gitlab-user"), ("GL_USER", "other")],
+        &[("GITEA_PUSHER_NAME", "gitea-user"), ("GL_USER", "other")],
+        &[("GL_USER", "gitolite-user"), ("USER", "system")],
+        &[("USER", "system-user")],
+    ];
+    for (i, env) in cases.iter().enumerate() {
+        r.commit_file(
+            &format!("config{i}.py"),
+            format!("SECRET_KEY = \"Xk29fLq0pZ8vB7nM{i}Qw3rT\"\n"),
+            "secret",
+        );
+        let o = git_cmd(&r.dir)
+            .args(["push", "-o", "secretgate.skip=fixture"])
+            .arg(&server.dir)
+            .arg(format!("HEAD:refs/heads/b{i}"))
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let text = std::fs::read_to_string(&log).unwrap();
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        let expected = ["gitlab-user", "gitea-user", "gitolite-user", "system-user"][i];
+        assert_eq!(last["pusher"], expected, "{env:?}");
+    }
+}

@@ -459,6 +459,73 @@ pub fn pre_commit(config: &Config, dir: Option<&Path>) -> Result<Exit> {
     Ok(Exit::Clean)
 }
 
+/// Where `gitaly hooks set` expects the hook inside its tarball.
+pub const GITLAB_TARBALL_ENTRY: &str = "custom_hooks/pre-receive.d/secretgate";
+
+/// One ustar member: a regular file named `name` with `mode`, holding `data`. Written by hand
+/// (the format is a 512-byte header and the data padded to 512 bytes) rather than with a
+/// dependency, for one file.
+fn ustar_member(name: &str, mode: u32, data: &[u8], mtime: u64) -> Result<Vec<u8>> {
+    if name.len() > 100 {
+        return Err(Error::Usage(format!("{name} is too long for a tar header")));
+    }
+    let mut h = [0u8; 512];
+    let mut put = |at: usize, field: &[u8]| h[at..at + field.len()].copy_from_slice(field);
+    put(0, name.as_bytes());
+    put(100, format!("{mode:07o}\0").as_bytes());
+    put(108, b"0000000\0");
+    put(116, b"0000000\0");
+    put(124, format!("{:011o}\0", data.len()).as_bytes());
+    put(136, format!("{mtime:011o}\0").as_bytes());
+    put(148, b"        ");
+    put(156, b"0");
+    put(257, b"ustar\0");
+    put(263, b"00");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut out = h.to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    Ok(out)
+}
+
+/// A tar archive of one executable file, ended as tar ends archives (two zero blocks, the
+/// whole padded to 10 KiB records).
+fn ustar_one(name: &str, data: &[u8], mtime: u64) -> Result<Vec<u8>> {
+    let mut out = ustar_member(name, 0o755, data, mtime)?;
+    out.resize(out.len() + 1024, 0);
+    out.resize(out.len().div_ceil(10240) * 10240, 0);
+    Ok(out)
+}
+
+/// `install pre-receive --flavor gitlab --tarball FILE`: the hook in the tarball current GitLab
+/// takes for a repository's server hooks (`gitaly hooks set` reads it on standard input; its
+/// root holds `custom_hooks/`), since the repositories' folders are gitaly's, not the admin's.
+pub fn gitlab_tarball(config: &Config, file: &Path, flavor: Flavor) -> Result<Exit> {
+    if flavor != Flavor::Gitlab {
+        return Err(Error::Usage(
+            "--tarball is for GitLab only (add --flavor gitlab)".into(),
+        ));
+    }
+    let bin = this_exe()?;
+    let baked = baked_config(config)?;
+    let script = pre_receive_script(&bin, baked.as_deref(), Flavor::Gitlab);
+    let mtime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let tar = ustar_one(GITLAB_TARBALL_ENTRY, script.as_bytes(), mtime)?;
+    std::fs::write(file, tar).map_err(|e| io_err(file, e))?;
+    let shown = crate::finding::escape(file.as_os_str().as_encoded_bytes());
+    say(&format!(
+        "secretgate: wrote {shown} ({GITLAB_TARBALL_ENTRY}, calling {bin}).\n\
+         secretgate: apply it on the GitLab server, where {bin} must exist, as the git user:\n\
+         \x20   gitaly hooks set --storage <storage> --repository <relative path> --config <gitaly config.toml> < {shown}\n\
+         secretgate: for every repository instead, put the hook in <custom_hooks_dir>/pre-receive.d/ \
+         (gitaly['configuration'][:hooks][:custom_hooks_dir]).\n"
+    ));
+    Ok(Exit::Clean)
+}
+
 /// Whether a dispatcher at `hooks/pre-receive` runs the scripts of `hooks/pre-receive.d/`:
 /// it names the folder, or, as Gitea writes it, the folder of the hook it is run as
 /// (`for hook in ${GIT_DIR}/hooks/${hookname}.d/*`, with `hookname=$(basename $0)`).
@@ -603,6 +670,30 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["hook", "outside", "t1", "t2", "t3", "t4"]);
+    }
+
+    #[test]
+    fn a_tar_member_has_a_valid_header() {
+        let t = ustar_one("a/b", b"hello", 0).unwrap();
+        assert_eq!(t.len(), 10240);
+        assert_eq!(&t[..3], b"a/b");
+        assert_eq!(&t[100..108], b"0000755\0");
+        assert_eq!(&t[257..263], b"ustar\0");
+        assert_eq!(&t[512..517], b"hello");
+        let sum: u32 = t[..512]
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u32::from(b)
+                }
+            })
+            .sum();
+        let stored = u32::from_str_radix(std::str::from_utf8(&t[148..154]).unwrap(), 8).unwrap();
+        assert_eq!(sum, stored);
+        assert!(ustar_one(&"x".repeat(101), b"", 0).is_err());
     }
 
     #[test]
