@@ -47,6 +47,7 @@ pub fn run(config: &Config) -> Result<Exit> {
             )));
         }
     }
+    cmd::check_output(config)?;
     match &config.command {
         Command::Scan {
             paths,

@@ -1103,3 +1103,37 @@ fn through_the_framework_a_commit_is_judged_by_its_staged_added_lines() {
         "{out}"
     );
 }
+
+#[test]
+fn errors_are_said_once() {
+    let sb = Sandbox::new();
+    // Not a repository: the person is told the scanner failed, and the reason once.
+    let plain = sb.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let o = secretgate(sb.path(), &["pre-commit", "-C", "plain"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(
+        err.matches("cannot find a git repository").count(),
+        1,
+        "{}",
+        text(&o)
+    );
+    assert_eq!(err.matches("secretgate: error:").count(), 1, "{}", text(&o));
+    assert!(!err.contains("ERROR"), "{}", text(&o));
+
+    // The project's own .secretgate.toml is invalid: said to be the project's file.
+    let r = sb.work("w");
+    add(&r, ".secretgate.toml", "[allowlist\n");
+    let o = secretgate(sb.path(), &["pre-commit", "-C", "w"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("the repository's own .secretgate.toml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("project's own .secretgate.toml is invalid"),
+        "{out}"
+    );
+}

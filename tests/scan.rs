@@ -1037,3 +1037,80 @@ fn files_over_the_cap_are_named_in_every_format_and_block_by_policy() {
     r.expect_code(1);
     assert!(r.stderr.contains("standard input"), "{r}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Errors: one style, said once
+
+#[test]
+fn an_unwritable_output_is_refused_before_any_work() {
+    let dir = tempdir();
+    let missing = dir.path().join("no-such-folder/report.json");
+    let r = run_in(
+        None,
+        &[
+            "scan",
+            FIXTURE,
+            "--format",
+            "json",
+            "--output",
+            missing.to_str().unwrap(),
+        ],
+    );
+    r.expect_code(2);
+    assert_eq!(r.stdout, "", "{r}");
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{r}");
+    assert!(lines[0].starts_with("secretgate: error: --output "), "{r}");
+    // The cause once, not repeated by the error's chain.
+    assert_eq!(
+        lines[0].matches("No such file or directory").count(),
+        1,
+        "{r}"
+    );
+    // A folder is no report file either; a file that can be written is left as it was.
+    run_in(
+        None,
+        &["audit", ".", "--output", dir.path().to_str().unwrap()],
+    )
+    .expect_code(2);
+    let ok = dir.path().join("ok.json");
+    run_in(None, &["rules", "list", "--output", ok.to_str().unwrap()]).expect_code(0);
+    assert!(ok.exists());
+}
+
+#[test]
+fn an_unreadable_path_is_one_error_line_in_the_one_style() {
+    let r = run_in(None, &["scan", "/nonexistent/secretgate-test"]);
+    r.expect_code(3);
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("nonexistent"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{r}");
+    assert!(
+        errors[0].starts_with("secretgate: error: /nonexistent/secretgate-test: "),
+        "{r}"
+    );
+    assert_eq!(errors[0].matches("os error").count(), 1, "{r}");
+    // Every diagnostic line has the binary's style, not a logger's.
+    for l in r.stderr.lines() {
+        assert!(l.starts_with("secretgate: "), "{r}");
+    }
+}
+
+#[test]
+fn an_invalid_repository_config_is_named_as_the_repositorys_own() {
+    let dir = tempdir();
+    write(dir.path(), ".secretgate.toml", "[allowlist\n");
+    let r = run_in(
+        None,
+        &["scan", "--repo-config", dir.path().to_str().unwrap()],
+    );
+    r.expect_code(2);
+    assert!(
+        r.stderr
+            .contains("secretgate: error: the repository's own .secretgate.toml ("),
+        "{r}"
+    );
+}

@@ -48,6 +48,55 @@ pub fn load_rules(config: &Config) -> Result<Ruleset> {
     crate::rules::load(config.config.as_deref())
 }
 
+/// Names a configuration error in a repository's own `.secretgate.toml` as that file's, so
+/// that nobody looks for the mistake in the admin's `--config` (or the built-in rules).
+pub fn repo_config_error(e: Error) -> Error {
+    match e {
+        Error::Config { origin, message } => Error::Config {
+            origin: format!("the repository's own .secretgate.toml ({origin})"),
+            message,
+        },
+        e => e,
+    }
+}
+
+/// Checks, before any work, that `--output FILE` can be written: a typo in a folder name must
+/// not cost a whole audit. A file that did not exist is removed again (it is created when the
+/// report is written).
+pub fn check_output(config: &Config) -> Result<()> {
+    let Some(p) = &config.output else {
+        return Ok(());
+    };
+    let existed = std::fs::symlink_metadata(p).is_ok();
+    let r = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(p);
+    match r {
+        Ok(_) => {
+            if !existed {
+                let _ = std::fs::remove_file(p);
+            }
+            Ok(())
+        }
+        Err(e) => Err(Error::Usage(format!(
+            "--output {}: cannot be written ({})",
+            crate::finding::escape(p.as_os_str().as_encoded_bytes()),
+            io_reason(&e)
+        ))),
+    }
+}
+
+/// An I/O error's reason without the `(os error N)` suffix.
+fn io_reason(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
 /// Loads `--baseline`, if given.
 pub fn load_baseline(config: &Config) -> Result<Option<Baseline>> {
     config.baseline.as_deref().map(Baseline::load).transpose()

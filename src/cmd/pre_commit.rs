@@ -122,10 +122,14 @@ pub fn run(config: &Config, dir: Option<&Path>, files: &[PathBuf]) -> Result<Exi
     let mut scan = match scanned {
         Ok(s) => s,
         Err(e @ Error::Config { .. }) => {
-            say(&pusher::cannot_decide(
-                "the repository's .secretgate.toml is invalid",
-                false,
-                &ctx,
+            say(&format!(
+                "secretgate: {} because the project's own .secretgate.toml is invalid (the error \
+                 below says where); fix that file.\n",
+                if mode == Mode::Staged {
+                    "commit rejected"
+                } else {
+                    "check failed"
+                }
             ));
             return Err(e);
         }
@@ -182,8 +186,10 @@ fn add_repo_allowlist(
     let Some((text, origin)) = repo.repo_config(staged)? else {
         return Ok(());
     };
-    let allow = parse_repo_allowlist(&text, &origin)?;
-    rules.add_allowlist(allow, &origin)?;
+    let allow = parse_repo_allowlist(&text, &origin).map_err(super::repo_config_error)?;
+    rules
+        .add_allowlist(allow, &origin)
+        .map_err(super::repo_config_error)?;
     tracing::debug!(file = %origin, "repository allow patterns added");
     Ok(())
 }

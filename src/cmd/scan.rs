@@ -57,8 +57,11 @@ pub fn run(
         let Some(text) = crate::source::config::read_repo_config(&file)? else {
             continue;
         };
-        let allow = crate::rules::parse_repo_allowlist(&text, &origin)?;
-        rules.add_allowlist(allow, &origin)?;
+        let allow =
+            crate::rules::parse_repo_allowlist(&text, &origin).map_err(super::repo_config_error)?;
+        rules
+            .add_allowlist(allow, &origin)
+            .map_err(super::repo_config_error)?;
         tracing::info!("allow patterns added from {origin}");
     }
     let baseline = load_baseline(config)?;
@@ -80,8 +83,12 @@ pub fn run(
     if oversize_blocks {
         eprint!("{}", oversize_message(&unread));
     }
+    // Each unreadable file once, in the binary's one style; the scan went on with the rest.
     for e in &outcome.errors {
-        tracing::error!("{e}");
+        eprintln!(
+            "secretgate: error: {}",
+            crate::error::printable(&e.to_string())
+        );
     }
     Ok(if !outcome.errors.is_empty() {
         Exit::Io

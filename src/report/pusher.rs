@@ -379,10 +379,16 @@ pub fn cannot_decide(reason: &str, fail_open: bool, ctx: &MessageContext) -> Str
                  The policy lets commits through in that case; your code was not checked.\n"
             )
         } else {
+            // The reason is the error line that follows: said once.
+            let (what, nothing) = if ctx.hook == Hook::Committed {
+                ("check failed", "")
+            } else {
+                ("commit rejected", " Nothing was committed.")
+            };
             format!(
-                "secretgate: commit rejected because the secret scanner failed ({reason}).\n\
+                "secretgate: {what} because the secret scanner failed.\n\
                  This is a problem with the scanner or the repository, not with your code; the\n\
-                 error below says what. Nothing was committed.\n"
+                 error below says what.{nothing}\n"
             )
         }
     } else if fail_open {
