@@ -933,7 +933,7 @@ fn a_file_named_through_a_symlink_is_scanned_and_special_files_are_named() {
     std::os::unix::fs::symlink(d.join("mounted/app.py"), d.join("tree/outside.py")).unwrap();
 
     // Named explicitly through a link (as a Kubernetes config mount is): its target is scanned,
-    // reported under the name given.
+    // reported under the name given (a folder's files from the folder: no repository here).
     let r = run_in(Some(d), &["scan", "--format", "json", "link.py"]);
     r.expect_code(1);
     let found = r.json();
@@ -941,12 +941,7 @@ fn a_file_named_through_a_symlink_is_scanned_and_special_files_are_named() {
     assert!(found.iter().all(|f| field(f, "path") == "link.py"), "{r}");
     let r = run_in(Some(d), &["scan", "--format", "json", "dirlink"]);
     r.expect_code(1);
-    assert!(
-        r.json()
-            .iter()
-            .all(|f| field(f, "path") == "dirlink/app.py"),
-        "{r}"
-    );
+    assert!(r.json().iter().all(|f| field(f, "path") == "app.py"), "{r}");
 
     // A FIFO (named, or inside a tree) is not read and is named as not scanned.
     let r = run_in(Some(d), &["scan", "fifo"]);
@@ -996,19 +991,19 @@ fn files_over_the_cap_are_named_in_every_format_and_block_by_policy() {
         );
         r.expect_code(0);
         assert!(r.stdout.trim().is_empty() || r.stdout.trim() == "[]", "{r}");
-        assert!(r.stderr.contains("tree/big.py"), "{r}");
+        assert!(r.stderr.contains("big.py"), "{r}");
         let r = run_in(
             Some(d),
             &["scan", "tree", "--format", format, "--config", block],
         );
         r.expect_code(1);
         assert!(r.stderr.contains("oversize = \"block\""), "{r}");
-        assert!(r.stderr.contains("tree/big.py"), "{r}");
+        assert!(r.stderr.contains("big.py"), "{r}");
     }
     // Human: in the report, and blocking by policy.
     let r = run_in(Some(d), &["scan", "tree", "--config", warn]);
     r.expect_code(0);
-    assert!(r.stdout.contains("tree/big.py"), "{r}");
+    assert!(r.stdout.contains("big.py"), "{r}");
     run_in(Some(d), &["scan", "tree", "--config", block]).expect_code(1);
     // SARIF: one notification per file not scanned.
     let r = run_in(
@@ -1025,7 +1020,7 @@ fn files_over_the_cap_are_named_in_every_format_and_block_by_policy() {
         notes[0]["message"]["text"]
             .as_str()
             .unwrap()
-            .contains("tree/big.py"),
+            .contains("big.py"),
         "{r}"
     );
     // Standard input over the cap.
@@ -1113,4 +1108,125 @@ fn an_invalid_repository_config_is_named_as_the_repositorys_own() {
             .contains("secretgate: error: the repository's own .secretgate.toml ("),
         "{r}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths: the same however the folder was typed
+
+/// Fingerprints and paths of a json scan of `target` run in `cwd`.
+fn fingerprints(cwd: &std::path::Path, target: &str) -> Vec<(String, String)> {
+    let r = run_in(Some(cwd), &["scan", "--format", "json", target]);
+    r.expect_code(1);
+    let mut v: Vec<(String, String)> = r
+        .json()
+        .iter()
+        .map(|f| {
+            (
+                field(f, "path").to_owned(),
+                field(f, "fingerprint").to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn paths_and_fingerprints_do_not_depend_on_how_the_folder_was_typed() {
+    let tmp = tempdir();
+    let d = tmp.path();
+    write(d, "proj/app/app.py", &unsafe_app());
+    let proj = d.join("proj");
+    let abs = proj.to_str().unwrap();
+    // Outside a repository: from the folder scanned.
+    let dot = fingerprints(&proj, ".");
+    assert_eq!(dot[0].0, "app/app.py", "{dot:?}");
+    assert_eq!(fingerprints(&proj, "app")[0].0, "app.py");
+    assert_eq!(dot, fingerprints(&proj, abs));
+    assert_eq!(dot, fingerprints(d, abs));
+    // Inside a repository: from its top, wherever the scan starts and whatever it names.
+    let o = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&proj)
+        .output()
+        .expect("git runs");
+    assert!(o.status.success());
+    let app = proj.join("app");
+    let top = fingerprints(&proj, ".");
+    assert_eq!(top[0].0, "app/app.py", "{top:?}");
+    assert_eq!(top, fingerprints(&app, "."));
+    assert_eq!(top, fingerprints(d, app.to_str().unwrap()));
+    assert_eq!(top, fingerprints(&app, "app.py"));
+    // A baseline written from one spelling silences the scan from another.
+    let baseline = d.join("baseline.json");
+    run_in(
+        Some(&proj),
+        &[
+            "scan",
+            ".",
+            "--format",
+            "json",
+            "--output",
+            baseline.to_str().unwrap(),
+        ],
+    )
+    .expect_code(1);
+    run_in(
+        Some(d),
+        &["scan", abs, "--baseline", baseline.to_str().unwrap()],
+    )
+    .expect_code(0);
+}
+
+#[test]
+fn sarif_locations_are_relative_to_a_named_base_and_only_fired_rules_are_listed() {
+    let tmp = tempdir();
+    let d = tmp.path();
+    write(d, "site/app.py", &unsafe_app());
+    let site = d.join("site");
+    let r = run_in(
+        Some(d),
+        &["scan", "--format", "sarif", site.to_str().unwrap()],
+    );
+    r.expect_code(1);
+    let log: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}\n{r}"));
+    let run0 = &log["runs"][0];
+    let driver = &run0["tool"]["driver"];
+    assert!(
+        driver["informationUri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://")),
+        "{r}"
+    );
+    let base = run0["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no base\n{r}"));
+    let canonical = site.canonicalize().unwrap();
+    assert_eq!(base, format!("file://{}/", canonical.display()), "{r}");
+    let results = run0["results"].as_array().unwrap();
+    for res in results {
+        let loc = &res["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(loc["uri"], "app.py", "{res}");
+        assert_eq!(loc["uriBaseId"], "%SRCROOT%", "{res}");
+        let i = res["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(driver["rules"][i]["id"], res["ruleId"], "{res}");
+    }
+    let mut fired: Vec<&str> = results
+        .iter()
+        .filter_map(|x| x["ruleId"].as_str())
+        .collect();
+    fired.sort();
+    fired.dedup();
+    let listed: Vec<&str> = driver["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["id"].as_str())
+        .collect();
+    assert_eq!(
+        listed.len(),
+        fired.len(),
+        "only the rules that fired: {listed:?}"
+    );
+    assert!(r.stdout.len() < 20_000, "{} bytes", r.stdout.len());
 }

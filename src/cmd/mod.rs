@@ -161,19 +161,31 @@ pub fn write_verdict(
     config: &Config,
     verdict: &Verdict,
     rules: &Ruleset,
+    summary: Summary,
+) -> Result<()> {
+    write_verdict_at(config, verdict, rules, summary, None)
+}
+
+/// [`write_verdict`], with the absolute folder the findings' paths are relative to.
+pub fn write_verdict_at(
+    config: &Config,
+    verdict: &Verdict,
+    rules: &Ruleset,
     mut summary: Summary,
+    base: Option<&std::path::Path>,
 ) -> Result<()> {
     summary.blocking = verdict.blocking.len();
     summary.warnings = verdict.warnings.len();
     summary.baselined = verdict.baselined;
     let mut out = open_output(config)?;
-    let r = crate::report::write(
+    let r = crate::report::write_with_base(
         config.format,
         &mut out,
         &verdict.all(),
         rules,
         &summary,
         style(config),
+        base,
     )
     .and_then(|()| out.flush());
     report_io(r, config)

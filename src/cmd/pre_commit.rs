@@ -217,7 +217,11 @@ fn scan_files(
                 .as_deref()
                 .and_then(|t| crate::source::files::relative_to(&fs_path, t))
                 .unwrap_or_else(|| Root::as_typed(f).shown);
-            Root { fs_path, shown }
+            Root {
+                fs_path,
+                shown,
+                base: top.clone(),
+            }
         })
         .collect();
     let mut outcome = super::with_pool(config, || scan_roots(rules, &roots))?;

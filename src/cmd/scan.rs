@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use super::{load_baseline, load_rules, with_pool, write_verdict, Exit};
+use super::{load_baseline, load_rules, with_pool, write_verdict_at, Exit};
 use crate::cli::Config;
 use crate::error::Result;
 use crate::policy::{sort_findings, Verdict};
@@ -71,7 +71,13 @@ pub fn run(
     let verdict = Verdict::new(findings, &rules.policy, baseline.as_ref());
     let skipped = outcome.summary.skipped.clone();
     let unread = outcome.summary.unread.clone();
-    write_verdict(config, &verdict, &rules, outcome.summary)?;
+    write_verdict_at(
+        config,
+        &verdict,
+        &rules,
+        outcome.summary,
+        outcome.base.as_deref(),
+    )?;
     // The human report on stdout lists what was not scanned; any other report is findings
     // only, so it is said on stderr.
     if config.format != Format::Human || config.output.is_some() {

@@ -6,7 +6,8 @@
 //! target is scanned under the name given). A FIFO, a device or a socket is never read, and is
 //! named in the list of what was not scanned.
 //! Rules match paths relative to the folder given, so `scan path/to/app` judges `config.py`
-//! as the repository would.
+//! as the repository would. Paths are reported from the top of the git work tree the files
+//! are in (outside any, from the folder given), however the folder was typed.
 
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -43,6 +44,8 @@ pub struct FilesOutcome {
     pub summary: Summary,
     /// Files that could not be read (the scan is incomplete: exit 3).
     pub errors: Vec<Error>,
+    /// The absolute folder every reported path is relative to, when all share one.
+    pub base: Option<PathBuf>,
 }
 
 /// What a file that is neither a regular file nor a folder is, for the list of what was not
@@ -79,6 +82,9 @@ pub struct Root {
     pub fs_path: PathBuf,
     /// How it is reported.
     pub shown: Vec<u8>,
+    /// The absolute folder reported paths are relative to, when known (SARIF's
+    /// `originalUriBaseIds`).
+    pub base: Option<PathBuf>,
 }
 
 impl Root {
@@ -87,7 +93,55 @@ impl Root {
         Root {
             fs_path: path.to_owned(),
             shown: bytes_of(path),
+            base: None,
         }
+    }
+
+    /// A root of `secretgate scan`, reported the same however it was typed (`.`, a relative or
+    /// an absolute path), so that fingerprints and baselines do not depend on it: inside a git
+    /// work tree, from the top of the work tree (as the repository names its files); elsewhere,
+    /// a folder from itself and a file by its name. A symbolic link named here is placed where
+    /// the link is, not where it points.
+    pub fn for_scan(path: &Path) -> Self {
+        let Some(place) = place_of(path) else {
+            return Root::as_typed(path);
+        };
+        let base = place
+            .ancestors()
+            .find(|a| a.join(".git").exists())
+            .map(Path::to_owned);
+        let (shown, base) = match base {
+            Some(top) => (
+                place.strip_prefix(&top).map(bytes_of).unwrap_or_default(),
+                Some(top),
+            ),
+            None if path.is_dir() => (Vec::new(), Some(place.clone())),
+            None => (
+                place
+                    .file_name()
+                    .map_or_else(|| bytes_of(path), |n| bytes_of(Path::new(n))),
+                place.parent().map(Path::to_owned),
+            ),
+        };
+        Root {
+            fs_path: path.to_owned(),
+            shown,
+            base,
+        }
+    }
+}
+
+/// Where `path` is, absolute and without `.`, `..` or linked folders on the way (its last
+/// component, if a link, is kept as it is).
+fn place_of(path: &Path) -> Option<PathBuf> {
+    let abs = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir().ok()?.join(path)
+    };
+    match (abs.parent(), abs.file_name()) {
+        (Some(parent), Some(name)) if name != ".." => Some(parent.canonicalize().ok()?.join(name)),
+        _ => abs.canonicalize().ok(),
     }
 }
 
@@ -264,6 +318,7 @@ pub fn scan_paths(
 ) -> Result<FilesOutcome> {
     let mut out = FilesOutcome::default();
     let mut targets = Vec::new();
+    let mut bases = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
             let mut data = Vec::new();
@@ -286,8 +341,10 @@ pub fn scan_paths(
             out.summary.scanned += 1;
             out.summary.bytes += data.len() as u64;
         } else {
+            let root = Root::for_scan(p);
+            bases.push(root.base.clone());
             collect(
-                &Root::as_typed(p),
+                &root,
                 &mut targets,
                 &mut out.errors,
                 &mut out.summary.skipped,
@@ -295,6 +352,9 @@ pub fn scan_paths(
         }
     }
     scan_targets(rules, &targets, &mut out);
+    if bases.iter().all(|b| b.is_some() && *b == bases[0]) {
+        out.base = bases.into_iter().next().flatten();
+    }
     Ok(out)
 }
 
