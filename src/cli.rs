@@ -19,33 +19,52 @@ pub struct Cli {
     common: Common,
 }
 
-/// Options accepted after any subcommand.
+/// Options every subcommand takes (before or after it).
 #[derive(Debug, Args)]
 struct Common {
     /// The rules and policy to use (default: the built-in rules.toml).
     #[arg(long, global = true, env = "SECRETGATE_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Output format on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Human)]
-    format: FormatArg,
-    /// Write the report to FILE instead of stdout.
-    #[arg(long, global = true, value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// A JSON report of known findings: findings with the same fingerprint are not reported.
-    #[arg(long, global = true, value_name = "FILE")]
-    baseline: Option<PathBuf>,
-    /// Worker threads (default: all cores).
-    #[arg(long, global = true, value_name = "N")]
-    jobs: Option<usize>,
     /// More diagnostics on stderr (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Fewer diagnostics on stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     quiet: u8,
+}
+
+/// The options of the commands that write a report of findings (each lists only these in its
+/// `--help`, and no other command takes them).
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    format: FormatArg,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// A JSON report of known findings: findings with the same fingerprint are not reported.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+}
+
+/// Colour, for the commands whose human report is coloured.
+#[derive(Debug, Args)]
+struct ColorArgs {
     /// When to colour the human report.
-    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
+}
+
+/// The formats `rules list` prints (a list of rules is not a SARIF log).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Human,
+    Json,
+    Jsonl,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -71,7 +90,10 @@ pub enum ColorArg {
 #[derive(Debug, Subcommand)]
 enum CommandArgs {
     /// Server hook: judge the ref updates on stdin (`<old> <new> <ref>` lines).
-    PreReceive,
+    PreReceive {
+        #[command(flatten)]
+        report: ReportArgs,
+    },
     /// Client hook: judge the staged change (or, from the pre-commit framework outside a
     /// commit, the files given or the range PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF).
     PreCommit {
@@ -81,6 +103,8 @@ enum CommandArgs {
         /// Files to judge whole (what the pre-commit framework passes); ignored while git is
         /// committing (GIT_INDEX_FILE set), where the staged added lines are judged.
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        report: ReportArgs,
     },
     /// Scan every blob reachable from every ref, each once, attributed to where it came in.
     Audit {
@@ -89,6 +113,10 @@ enum CommandArgs {
         /// Only the commits `git rev-list REVSPEC` lists.
         #[arg(long, value_name = "REVSPEC")]
         range: Option<String>,
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        color: ColorArgs,
     },
     /// Scan files and folders on disk; `-` reads stdin.
     Scan {
@@ -101,6 +129,10 @@ enum CommandArgs {
         /// default: a tree being scanned could otherwise silence its own scan).
         #[arg(long)]
         repo_config: bool,
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        color: ColorArgs,
     },
     /// List or check rules.
     Rules {
@@ -117,7 +149,14 @@ enum CommandArgs {
 #[derive(Debug, Subcommand)]
 enum RulesArgs {
     /// The rules in force.
-    List,
+    List {
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+        /// Write the list to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Validate a rules file and run every rule's examples.
     Check {
         /// The file (default: --config when given, else the built-in rules.toml).
@@ -231,61 +270,107 @@ pub struct Config {
     pub color: ColorArg,
 }
 
+/// The report options of a command that takes none.
+fn no_report() -> ReportArgs {
+    ReportArgs {
+        format: FormatArg::Human,
+        output: None,
+        baseline: None,
+        jobs: None,
+    }
+}
+
 impl Cli {
     /// Turns parsed arguments into a [`Config`].
     pub fn into_config(self) -> Config {
         let c = self.common;
-        let command = match self.command {
-            CommandArgs::PreReceive => Command::PreReceive,
-            CommandArgs::PreCommit { dir, files } => Command::PreCommit { dir, files },
-            CommandArgs::Audit { repo, range } => Command::Audit {
-                repo: repo.unwrap_or_else(|| PathBuf::from(".")),
+        let mut color = ColorArg::Auto;
+        let (command, report) = match self.command {
+            CommandArgs::PreReceive { report } => (Command::PreReceive, report),
+            CommandArgs::PreCommit { dir, files, report } => {
+                (Command::PreCommit { dir, files }, report)
+            }
+            CommandArgs::Audit {
+                repo,
                 range,
-            },
+                report,
+                color: k,
+            } => {
+                color = k.color;
+                (
+                    Command::Audit {
+                        repo: repo.unwrap_or_else(|| PathBuf::from(".")),
+                        range,
+                    },
+                    report,
+                )
+            }
             CommandArgs::Scan {
                 paths,
                 stdin_filename,
                 repo_config,
-            } => Command::Scan {
-                repo_config,
-                paths: if paths.is_empty() {
-                    vec![PathBuf::from(".")]
-                } else {
-                    paths
-                },
-                stdin_filename,
-            },
+                report,
+                color: k,
+            } => {
+                color = k.color;
+                (
+                    Command::Scan {
+                        repo_config,
+                        paths: if paths.is_empty() {
+                            vec![PathBuf::from(".")]
+                        } else {
+                            paths
+                        },
+                        stdin_filename,
+                    },
+                    report,
+                )
+            }
             CommandArgs::Rules { command } => match command {
-                RulesArgs::List => Command::RulesList,
-                RulesArgs::Check { file } => Command::RulesCheck { file },
+                RulesArgs::List { format, output } => (
+                    Command::RulesList,
+                    ReportArgs {
+                        format: match format {
+                            ListFormat::Human => FormatArg::Human,
+                            ListFormat::Json => FormatArg::Json,
+                            ListFormat::Jsonl => FormatArg::Jsonl,
+                        },
+                        output,
+                        ..no_report()
+                    },
+                ),
+                RulesArgs::Check { file } => (Command::RulesCheck { file }, no_report()),
             },
             CommandArgs::Install { command } => match command {
-                InstallArgs::PreCommit { dir } => Command::InstallPreCommit { dir },
+                InstallArgs::PreCommit { dir } => (Command::InstallPreCommit { dir }, no_report()),
                 InstallArgs::PreReceive {
                     repo,
                     flavor,
                     tarball,
-                } => Command::InstallPreReceive {
-                    repo,
-                    flavor,
-                    tarball,
-                },
+                } => (
+                    Command::InstallPreReceive {
+                        repo,
+                        flavor,
+                        tarball,
+                    },
+                    no_report(),
+                ),
             },
         };
         Config {
             command,
             config: c.config,
-            format: match c.format {
+            format: match report.format {
                 FormatArg::Human => Format::Human,
                 FormatArg::Json => Format::Json,
                 FormatArg::Jsonl => Format::Jsonl,
                 FormatArg::Sarif => Format::Sarif,
             },
-            output: c.output,
-            baseline: c.baseline,
-            jobs: c.jobs,
+            output: report.output,
+            baseline: report.baseline,
+            jobs: report.jobs,
             verbosity: (c.verbose.min(3) as i8) - (c.quiet.min(3) as i8),
-            color: c.color,
+            color,
         }
     }
 }

@@ -1230,3 +1230,60 @@ fn sarif_locations_are_relative_to_a_named_base_and_only_fired_rules_are_listed(
     );
     assert!(r.stdout.len() < 20_000, "{} bytes", r.stdout.len());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Options per subcommand
+
+#[test]
+fn each_subcommand_takes_and_lists_only_the_options_that_apply() {
+    // A list of rules is not a SARIF log.
+    let r = run_in(None, &["rules", "list", "--format", "sarif"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("sarif"), "{r}");
+    let r = run_in(None, &["rules", "list", "--format", "json"]);
+    r.expect_code(0);
+    assert!(!r.json().is_empty(), "{r}");
+
+    let help = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.push("--help");
+        let r = run_in(None, &a);
+        r.expect_code(0);
+        r.stdout
+    };
+    for report in [&["scan"][..], &["audit"], &["pre-commit"], &["pre-receive"]] {
+        let h = help(report);
+        for opt in [
+            "--format",
+            "--output",
+            "--baseline",
+            "--jobs",
+            "--config",
+            "--verbose",
+        ] {
+            assert!(h.contains(opt), "{report:?} --help lacks {opt}:\n{h}");
+        }
+        assert!(h.contains("sarif"), "{h}");
+    }
+    for colored in [&["scan"][..], &["audit"]] {
+        assert!(help(colored).contains("--color"));
+    }
+    for quiet in [
+        &["install", "pre-commit"][..],
+        &["install", "pre-receive"],
+        &["rules", "check"],
+    ] {
+        let h = help(quiet);
+        for opt in ["--format", "--output", "--baseline", "--jobs", "--color"] {
+            assert!(!h.contains(opt), "{quiet:?} --help lists {opt}:\n{h}");
+        }
+        assert!(h.contains("--config"), "{h}");
+    }
+    let h = help(&["rules", "list"]);
+    assert!(
+        h.contains("--format") && !h.contains("sarif") && !h.contains("--baseline"),
+        "{h}"
+    );
+    // What does not apply is refused, not ignored.
+    run_in(None, &["install", "pre-commit", "--format", "json"]).expect_code(2);
+}
