@@ -144,6 +144,53 @@ enum CommandArgs {
         #[command(subcommand)]
         command: InstallArgs,
     },
+    /// Remove a hook `secretgate install` wrote (and put back the hook it chained).
+    Uninstall {
+        #[command(subcommand)]
+        command: UninstallArgs,
+    },
+    /// Show the configuration in force: rules, policy, allow patterns, and where each came from.
+    Config {
+        #[command(subcommand)]
+        command: ConfigArgs,
+    },
+    /// Print a completion script for a shell, e.g. `secretgate completions bash > secretgate.bash`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `secretgate man > secretgate.1`.
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigArgs {
+    /// Rules, policy and allow patterns in force here, each with its source.
+    Show {
+        /// Write it to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UninstallArgs {
+    /// Remove the pre-commit hook `install pre-commit` wrote; a hook it chained is put back.
+    PreCommit {
+        /// The repository (default: the current directory).
+        #[arg(short = 'C', value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Remove the pre-receive hook `install pre-receive` wrote.
+    PreReceive {
+        /// The bare repository.
+        #[arg(long, value_name = "BARE_REPO")]
+        repo: PathBuf,
+        /// Which server reads the hook.
+        #[arg(long, value_enum, default_value_t = Flavor::Git)]
+        flavor: Flavor,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +285,27 @@ pub enum Command {
         /// The repository.
         dir: Option<PathBuf>,
     },
+    /// `uninstall pre-commit`.
+    UninstallPreCommit {
+        /// The repository.
+        dir: Option<PathBuf>,
+    },
+    /// `uninstall pre-receive`.
+    UninstallPreReceive {
+        /// The bare repository.
+        repo: PathBuf,
+        /// The server software.
+        flavor: Flavor,
+    },
+    /// `config show`.
+    ConfigShow,
+    /// `completions SHELL`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// `man`.
+    Man,
     /// `install pre-receive`.
     InstallPreReceive {
         /// The bare repository (absent when only a tarball is written).
@@ -356,6 +424,25 @@ impl Cli {
                     no_report(),
                 ),
             },
+            CommandArgs::Uninstall { command } => match command {
+                UninstallArgs::PreCommit { dir } => {
+                    (Command::UninstallPreCommit { dir }, no_report())
+                }
+                UninstallArgs::PreReceive { repo, flavor } => {
+                    (Command::UninstallPreReceive { repo, flavor }, no_report())
+                }
+            },
+            CommandArgs::Config { command } => match command {
+                ConfigArgs::Show { output } => (
+                    Command::ConfigShow,
+                    ReportArgs {
+                        output,
+                        ..no_report()
+                    },
+                ),
+            },
+            CommandArgs::Completions { shell } => (Command::Completions { shell }, no_report()),
+            CommandArgs::Man => (Command::Man, no_report()),
         };
         Config {
             command,

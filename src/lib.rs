@@ -60,6 +60,13 @@ pub fn run(config: &Config) -> Result<Exit> {
         Command::PreCommit { dir, files } => cmd::pre_commit::run(config, dir.as_deref(), files),
         Command::Audit { repo, range } => cmd::audit::run(config, repo, range.as_deref()),
         Command::InstallPreCommit { dir } => cmd::install::pre_commit(config, dir.as_deref()),
+        Command::UninstallPreCommit { dir } => cmd::install::uninstall_pre_commit(dir.as_deref()),
+        Command::UninstallPreReceive { repo, flavor } => {
+            cmd::install::uninstall_pre_receive(repo, *flavor)
+        }
+        Command::ConfigShow => cmd::config::show(config),
+        Command::Completions { shell } => cmd::docs::completions(*shell),
+        Command::Man => cmd::docs::man(),
         Command::InstallPreReceive {
             repo,
             flavor,

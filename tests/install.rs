@@ -772,3 +772,56 @@ fn the_bypass_log_names_the_pusher_on_every_server() {
         assert_eq!(last["pusher"], expected, "{env:?}");
     }
 }
+
+/// `uninstall` removes what `install` wrote, puts back a hook it chained, and never removes
+/// another tool's hook.
+#[test]
+fn uninstall_removes_what_install_wrote_and_restores_the_chained_hook() {
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    let hook = r.dir.join(".git/hooks/pre-commit");
+    let theirs = "#!/bin/sh\necho theirs\n";
+    std::fs::write(&hook, theirs).unwrap();
+    make_executable(&hook);
+    let o = secretgate(sb.path(), &["install", "pre-commit", "-C", "w"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::read_to_string(&hook)
+        .unwrap()
+        .contains("secretgate-managed-hook"));
+    let o = secretgate(sb.path(), &["uninstall", "pre-commit", "-C", "w"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), theirs);
+    assert!(!r
+        .dir
+        .join(".git/hooks/pre-commit.secretgate-chained")
+        .exists());
+    // Theirs now: never removed.
+    let o = secretgate(sb.path(), &["uninstall", "pre-commit", "-C", "w"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), theirs);
+    // Without a chained hook, the file goes.
+    std::fs::remove_file(&hook).unwrap();
+    secretgate(sb.path(), &["install", "pre-commit", "-C", "w"]);
+    let o = secretgate(sb.path(), &["uninstall", "pre-commit", "-C", "w"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!hook.exists());
+
+    for (flavor, rel) in [
+        ("git", "hooks/pre-receive"),
+        ("gitlab", "custom_hooks/pre-receive.d/secretgate"),
+        ("gitea", "hooks/pre-receive.d/secretgate"),
+    ] {
+        let name = format!("u-{flavor}.git");
+        let server = bare(&sb, &name);
+        let args = ["--repo", name.as_str(), "--flavor", flavor];
+        let mut install = vec!["install", "pre-receive"];
+        install.extend(args);
+        assert!(secretgate(sb.path(), &install).status.success());
+        assert!(hook_path(&server, rel).exists());
+        let mut uninstall = vec!["uninstall", "pre-receive"];
+        uninstall.extend(args);
+        let o = secretgate(sb.path(), &uninstall);
+        assert!(o.status.success(), "{flavor}: {}", text(&o));
+        assert!(!hook_path(&server, rel).exists(), "{flavor}");
+    }
+}

@@ -1287,3 +1287,82 @@ fn each_subcommand_takes_and_lists_only_the_options_that_apply() {
     // What does not apply is refused, not ignored.
     run_in(None, &["install", "pre-commit", "--format", "json"]).expect_code(2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// What users expect: completions, a man page, the configuration in force
+
+#[test]
+fn completions_for_every_shell_and_a_man_page() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let r = run_in(None, &["completions", shell]);
+        r.expect_code(0);
+        assert!(r.stdout.contains("secretgate"), "{shell}: {r}");
+        assert!(r.stdout.contains("pre-commit"), "{shell}: {r}");
+    }
+    // bash itself accepts the bash script.
+    let dir = tempdir();
+    let script = write(
+        dir.path(),
+        "secretgate.bash",
+        &run_in(None, &["completions", "bash"]).stdout,
+    );
+    let o = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    run_in(None, &["completions", "tcsh"]).expect_code(2);
+
+    let r = run_in(None, &["man"]);
+    r.expect_code(0);
+    assert!(r.stdout.contains(".TH secretgate 1"), "{r}");
+    for sub in ["scan", "audit", "install", "completions"] {
+        assert!(r.stdout.contains(sub), "{sub} missing from the man page");
+    }
+}
+
+#[test]
+fn config_show_names_where_each_part_came_from() {
+    let dir = tempdir();
+    let d = dir.path();
+    let cfg = write(
+        d,
+        "admin.toml",
+        "[extend]\ndefault = true\n[policy]\nfail_open = true\n[allowlist]\nvalues = ['^admin-ok$']\n",
+    );
+    write(
+        d,
+        "repo/.secretgate.toml",
+        "[allowlist]\npaths = ['fixtures/**']\n",
+    );
+    let o = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(d.join("repo"))
+        .output()
+        .expect("git runs");
+    assert!(o.status.success());
+    let cfg = cfg.to_str().unwrap();
+    let r = run_in(Some(&d.join("repo")), &["config", "show", "--config", cfg]);
+    r.expect_code(0);
+    let line = |needle: &str| -> String {
+        r.stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?}\n{r}"))
+            .to_owned()
+    };
+    assert!(
+        line("flask-secret-key").ends_with("built-in rules.toml"),
+        "{r}"
+    );
+    assert!(line("fail_open").ends_with(cfg), "{r}");
+    assert!(line("fail_open").contains("true"), "{r}");
+    assert!(line("max_blob_bytes").ends_with("default"), "{r}");
+    assert!(line("admin-ok").ends_with(cfg), "{r}");
+    assert!(line("fixtures/**").contains("the repository's own"), "{r}");
+    assert!(
+        line("bypass.log").contains("$GIT_DIR/secretgate-bypass.jsonl"),
+        "{r}"
+    );
+}

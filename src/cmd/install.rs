@@ -459,6 +459,85 @@ pub fn pre_commit(config: &Config, dir: Option<&Path>) -> Result<Exit> {
     Ok(Exit::Clean)
 }
 
+/// `secretgate uninstall pre-commit`: removes the hook `install pre-commit` wrote and puts
+/// back the hook it chained, so that uninstalling leaves the repository as it was. A hook that
+/// is not secretgate's is never removed.
+pub fn uninstall_pre_commit(dir: Option<&Path>) -> Result<Exit> {
+    let start = dir.unwrap_or(Path::new("."));
+    let start = start.canonicalize().map_err(|e| io_err(start, e))?;
+    let repo = gix::discover(&start).map_err(|e| {
+        Error::repo(
+            format!("cannot find a git repository at {}", start.display()),
+            e,
+        )
+    })?;
+    let (base, rel) = hooks_location(&repo)?;
+    let hooks = base.join(rel);
+    let path = hooks.join("pre-commit");
+    let chained = hooks.join(format!("pre-commit{CHAINED_SUFFIX}"));
+    let shown = |p: &Path| crate::finding::escape(p.as_os_str().as_encoded_bytes());
+    match existing(&path)? {
+        Existing::Ours => {}
+        Existing::Nothing => {
+            say(&format!(
+                "secretgate: no pre-commit hook at {}; nothing to remove\n",
+                shown(&path)
+            ));
+            return Ok(Exit::Clean);
+        }
+        Existing::Theirs | Existing::Framework => {
+            return Err(Error::Usage(format!(
+                "{} was not written by secretgate; nothing was removed",
+                shown(&path)
+            )))
+        }
+    }
+    match existing(&chained)? {
+        Existing::Nothing => {
+            std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
+            say(&format!("secretgate: removed {}\n", shown(&path)));
+        }
+        _ => {
+            // The rename replaces our hook in one step: git never sees no hook in between.
+            std::fs::rename(&chained, &path).map_err(|e| io_err(&chained, e))?;
+            say(&format!(
+                "secretgate: removed {}; the hook it ran first is back in its place\n",
+                shown(&path)
+            ));
+        }
+    }
+    Ok(Exit::Clean)
+}
+
+/// `secretgate uninstall pre-receive`: removes the hook `install pre-receive` wrote for that
+/// flavor of server; a hook that is not secretgate's is never removed.
+pub fn uninstall_pre_receive(repo_path: &Path, flavor: Flavor) -> Result<Exit> {
+    let repo = crate::source::git::open_repo(repo_path)?;
+    let rel = match flavor {
+        Flavor::Git => "hooks/pre-receive",
+        Flavor::Gitlab => "custom_hooks/pre-receive.d/secretgate",
+        Flavor::Gitea => "hooks/pre-receive.d/secretgate",
+    };
+    let path = repo.git_dir().join(rel);
+    let shown = crate::finding::escape(path.as_os_str().as_encoded_bytes());
+    match existing(&path)? {
+        Existing::Ours => {
+            std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
+            say(&format!("secretgate: removed {shown}\n"));
+            Ok(Exit::Clean)
+        }
+        Existing::Nothing => {
+            say(&format!(
+                "secretgate: no hook at {shown}; nothing to remove\n"
+            ));
+            Ok(Exit::Clean)
+        }
+        Existing::Theirs | Existing::Framework => Err(Error::Usage(format!(
+            "{shown} was not written by secretgate; nothing was removed"
+        ))),
+    }
+}
+
 /// Where `gitaly hooks set` expects the hook inside its tarball.
 pub const GITLAB_TARBALL_ENTRY: &str = "custom_hooks/pre-receive.d/secretgate";
 

@@ -4,6 +4,8 @@
 //! sizing the thread pool) lives here so that every mode behaves the same way.
 
 pub mod audit;
+pub mod config;
+pub mod docs;
 pub mod hook;
 pub mod install;
 pub mod pre_commit;
