@@ -1366,3 +1366,38 @@ fn config_show_names_where_each_part_came_from() {
         "{r}"
     );
 }
+
+#[test]
+fn the_human_report_is_compact_and_long_with_v() {
+    let dir = tempdir();
+    write(dir.path(), "app.py", &unsafe_app());
+    write(dir.path(), "other.py", &unsafe_app());
+    let r = run_in(Some(dir.path()), &["scan", "--color", "never", "."]);
+    r.expect_code(1);
+    let json = run_in(Some(dir.path()), &["scan", "--format", "json", "."]).json();
+    // One line per finding, with its place, rule and redacted value.
+    for f in &json {
+        let place = format!("{}:{}:{}: ", field(f, "path"), f["line"], f["column"]);
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&place))
+            .unwrap_or_else(|| panic!("no line for {place}\n{r}"));
+        assert!(
+            line.contains(field(f, "rule_id")) && line.contains(field(f, "secret")),
+            "{r}"
+        );
+    }
+    // Each fix once, however many findings share it.
+    let fix = field(&json[0], "remediation")
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(r.stdout.matches(fix.as_str()).count(), 1, "{r}");
+    assert!(!r.stdout.contains("    fix: "), "{r}");
+    // -v: every finding in full, its fix with it.
+    let v = run_in(Some(dir.path()), &["scan", "-v", "--color", "never", "."]);
+    v.expect_code(1);
+    assert_eq!(v.stdout.matches("    fix: ").count(), json.len(), "{v}");
+}

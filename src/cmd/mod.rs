@@ -128,7 +128,10 @@ pub fn style(config: &Config) -> Style {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
-    Style { color }
+    Style {
+        color,
+        verbose: config.verbosity > 0,
+    }
 }
 
 /// Runs `f` on a pool of `--jobs` threads.

@@ -32,6 +32,9 @@ pub enum Format {
 pub struct Style {
     /// Use ANSI colours.
     pub color: bool,
+    /// The long form (`-v`): each finding with its value and fix; else one line per finding
+    /// and each fix once, at the end.
+    pub verbose: bool,
 }
 
 /// Counts shown at the end of a human report.
