@@ -825,3 +825,89 @@ fn uninstall_removes_what_install_wrote_and_restores_the_chained_hook() {
         assert!(!hook_path(&server, rel).exists(), "{flavor}");
     }
 }
+
+/// gitolite (Debian's `gitolite3`, which `.ci/run` installs): the hook placed for every
+/// repository as gitolite documents it (`~/.gitolite/hooks/common/pre-receive`, then
+/// `gitolite setup --hooks-only`), a push through `gitolite-shell` as an SSH login would run it,
+/// and the bypass log naming the gitolite user (`GL_USER`), not the system account.
+#[test]
+fn gitolite_common_hook_rejects_and_logs_the_gitolite_user() {
+    let shell = Path::new("/usr/share/gitolite3/gitolite-shell");
+    assert!(
+        shell.exists(),
+        "this test needs gitolite (Debian's gitolite3: apt-get install gitolite3; .ci/run installs it)"
+    );
+    let sb = Sandbox::new();
+    let home = sb.path().join("gitolite-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let gitolite = |args: &[&str]| {
+        let o = gitutil::tool_cmd("gitolite", &home)
+            .env("HOME", &home)
+            .args(args)
+            .output()
+            .expect("gitolite runs (apt-get install gitolite3)");
+        assert!(o.status.success(), "gitolite {args:?}: {}", text(&o));
+    };
+    gitolite(&["setup", "-a", "admin"]);
+    let config = sb.path().join("admin.toml");
+    std::fs::write(
+        &config,
+        "[extend]\ndefault = true\n[policy.bypass]\nenabled = true\n",
+    )
+    .unwrap();
+    let common = home.join(".gitolite/hooks/common/pre-receive");
+    std::fs::create_dir_all(common.parent().unwrap()).unwrap();
+    std::fs::write(
+        &common,
+        format!(
+            "#!/bin/sh\nexec '{}' pre-receive --config '{}'\n",
+            secretgate_bin().display(),
+            config.display()
+        ),
+    )
+    .unwrap();
+    make_executable(&common);
+    gitolite(&["setup", "--hooks-only"]);
+    let repo = home.join("repositories/testing.git");
+    assert!(repo.join("hooks/pre-receive").exists());
+    git(&repo, &["config", "receive.advertisePushOptions", "true"]);
+
+    // What sshd and the authorized_keys line of gitolite do for a login as `alice`.
+    let ssh = sb.path().join("ssh.sh");
+    std::fs::write(
+        &ssh,
+        format!(
+            "#!/bin/sh\nshift\nHOME='{}' SSH_CONNECTION='127.0.0.1 1 127.0.0.1 22' \
+             SSH_ORIGINAL_COMMAND=\"$*\" exec '{}' alice\n",
+            home.display(),
+            shell.display()
+        ),
+    )
+    .unwrap();
+    make_executable(&ssh);
+    let r = sb.work("gl-work");
+    r.commit_file(
+        "config.py",
+        "SECRET_KEY = \"Xk29fLq0pZ8vB7nMQw3rTy\"\n",
+        "secret",
+    );
+    let push = |extra: &[&str]| {
+        git_cmd(&r.dir)
+            .arg("push")
+            .args(extra)
+            .args(["git@server:testing", "main"])
+            .env("GIT_SSH_VARIANT", "simple")
+            .env("GIT_SSH_COMMAND", &ssh)
+            .env("USER", "system-account")
+            .output()
+            .unwrap()
+    };
+    let o = push(&[]);
+    assert!(!o.status.success(), "the push went through:\n{}", text(&o));
+    assert!(text(&o).contains("flask-secret-key"), "{}", text(&o));
+    let o = push(&["-o", "secretgate.skip=fixture"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let log = std::fs::read_to_string(repo.join("secretgate-bypass.jsonl")).unwrap();
+    let entry: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(entry["pusher"], "alice", "{log}");
+}
