@@ -1071,6 +1071,31 @@ fn an_unwritable_output_is_refused_before_any_work() {
     let ok = dir.path().join("ok.json");
     run_in(None, &["rules", "list", "--output", ok.to_str().unwrap()]).expect_code(0);
     assert!(ok.exists());
+    // A FIFO is opened once, for the report: the reader gets it whole.
+    let fifo = dir.path().join("report.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    run_in(
+        None,
+        &[
+            "rules",
+            "list",
+            "--format",
+            "json",
+            "--output",
+            fifo.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let got = reader.join().unwrap();
+    assert!(got.trim_end().ends_with(']'), "{got}");
 }
 
 #[test]

@@ -69,7 +69,19 @@ pub fn check_output(config: &Config) -> Result<()> {
     let Some(p) = &config.output else {
         return Ok(());
     };
-    let existed = std::fs::symlink_metadata(p).is_ok();
+    let existed = match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => {
+            return Err(Error::Usage(format!(
+                "--output {}: is a folder, not a file",
+                crate::finding::escape(p.as_os_str().as_encoded_bytes())
+            )))
+        }
+        // A pipe or a device (`/dev/stdout`, a FIFO a reader waits on) is opened once, when
+        // the report is written: opening it here would wait for a reader, or end its input.
+        Ok(m) if !m.is_file() => return Ok(()),
+        Ok(_) => true,
+        Err(_) => std::fs::symlink_metadata(p).is_ok(),
+    };
     let r = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
