@@ -19,33 +19,52 @@ pub struct Cli {
     common: Common,
 }
 
-/// Options accepted after any subcommand.
+/// Options every subcommand takes (before or after it).
 #[derive(Debug, Args)]
 struct Common {
     /// The rules and policy to use (default: the built-in rules.toml).
     #[arg(long, global = true, env = "SECRETGATE_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Output format on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Human)]
-    format: FormatArg,
-    /// Write the report to FILE instead of stdout.
-    #[arg(long, global = true, value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// A JSON report of known findings: findings with the same fingerprint are not reported.
-    #[arg(long, global = true, value_name = "FILE")]
-    baseline: Option<PathBuf>,
-    /// Worker threads (default: all cores).
-    #[arg(long, global = true, value_name = "N")]
-    jobs: Option<usize>,
     /// More diagnostics on stderr (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Fewer diagnostics on stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     quiet: u8,
+}
+
+/// The options of the commands that write a report of findings (each lists only these in its
+/// `--help`, and no other command takes them).
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    format: FormatArg,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// A JSON report of known findings: findings with the same fingerprint are not reported.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+}
+
+/// Colour, for the commands whose human report is coloured.
+#[derive(Debug, Args)]
+struct ColorArgs {
     /// When to colour the human report.
-    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
+}
+
+/// The formats `rules list` prints (a list of rules is not a SARIF log).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Human,
+    Json,
+    Jsonl,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -71,12 +90,21 @@ pub enum ColorArg {
 #[derive(Debug, Subcommand)]
 enum CommandArgs {
     /// Server hook: judge the ref updates on stdin (`<old> <new> <ref>` lines).
-    PreReceive,
-    /// Client hook: judge the staged change.
+    PreReceive {
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Client hook: judge the staged change (or, from the pre-commit framework outside a
+    /// commit, the files given or the range PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF).
     PreCommit {
         /// Run as if started in DIR.
         #[arg(short = 'C', value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Files to judge whole (what the pre-commit framework passes); ignored while git is
+        /// committing (GIT_INDEX_FILE set), where the staged added lines are judged.
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        report: ReportArgs,
     },
     /// Scan every blob reachable from every ref, each once, attributed to where it came in.
     Audit {
@@ -93,12 +121,20 @@ enum CommandArgs {
         /// and go (by a hash of each one's path under the root).
         #[arg(long, value_name = "I/N", requires = "root")]
         shard: Option<String>,
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        color: ColorArgs,
     },
     /// Join reports (json, jsonl or sarif) into one, without duplicates.
     Merge {
         /// The reports, e.g. one per shard.
         #[arg(required = true, value_name = "REPORT")]
         reports: Vec<PathBuf>,
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        color: ColorArgs,
     },
     /// Scan files and folders on disk; `-` reads stdin.
     Scan {
@@ -111,6 +147,10 @@ enum CommandArgs {
         /// default: a tree being scanned could otherwise silence its own scan).
         #[arg(long)]
         repo_config: bool,
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        color: ColorArgs,
     },
     /// List or check rules.
     Rules {
@@ -122,12 +162,66 @@ enum CommandArgs {
         #[command(subcommand)]
         command: InstallArgs,
     },
+    /// Remove a hook `secretgate install` wrote (and put back the hook it chained).
+    Uninstall {
+        #[command(subcommand)]
+        command: UninstallArgs,
+    },
+    /// Show the configuration in force: rules, policy, allow patterns, and where each came from.
+    Config {
+        #[command(subcommand)]
+        command: ConfigArgs,
+    },
+    /// Print a completion script for a shell, e.g. `secretgate completions bash > secretgate.bash`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `secretgate man > secretgate.1`.
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigArgs {
+    /// Rules, policy and allow patterns in force here, each with its source.
+    Show {
+        /// Write it to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UninstallArgs {
+    /// Remove the pre-commit hook `install pre-commit` wrote; a hook it chained is put back.
+    PreCommit {
+        /// The repository (default: the current directory).
+        #[arg(short = 'C', value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Remove the pre-receive hook `install pre-receive` wrote.
+    PreReceive {
+        /// The bare repository.
+        #[arg(long, value_name = "BARE_REPO")]
+        repo: PathBuf,
+        /// Which server reads the hook.
+        #[arg(long, value_enum, default_value_t = Flavor::Git)]
+        flavor: Flavor,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum RulesArgs {
     /// The rules in force.
-    List,
+    List {
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+        /// Write the list to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Validate a rules file and run every rule's examples.
     Check {
         /// The file (default: --config when given, else the built-in rules.toml).
@@ -146,11 +240,15 @@ enum InstallArgs {
     /// Write the pre-receive hook of a bare repository on a server.
     PreReceive {
         /// The bare repository.
-        #[arg(long, value_name = "BARE_REPO")]
-        repo: PathBuf,
+        #[arg(long, value_name = "BARE_REPO", required_unless_present = "tarball")]
+        repo: Option<PathBuf>,
         /// Which server reads the hook.
         #[arg(long, value_enum, default_value_t = Flavor::Git)]
         flavor: Flavor,
+        /// GitLab: write a tarball for `gitaly hooks set` (its root holds
+        /// custom_hooks/pre-receive.d/secretgate) instead of writing into a repository.
+        #[arg(long, value_name = "FILE")]
+        tarball: Option<PathBuf>,
     },
 }
 
@@ -170,10 +268,12 @@ pub enum Flavor {
 pub enum Command {
     /// `pre-receive`.
     PreReceive,
-    /// `pre-commit [-C DIR]`.
+    /// `pre-commit [-C DIR] [FILE...]`.
     PreCommit {
         /// Where to run.
         dir: Option<PathBuf>,
+        /// Files named by the pre-commit framework.
+        files: Vec<PathBuf>,
     },
     /// `audit [REPO] [--range REVSPEC]`, or `audit --root DIR [--shard I/N]`.
     Audit {
@@ -212,12 +312,35 @@ pub enum Command {
         /// The repository.
         dir: Option<PathBuf>,
     },
-    /// `install pre-receive`.
-    InstallPreReceive {
+    /// `uninstall pre-commit`.
+    UninstallPreCommit {
+        /// The repository.
+        dir: Option<PathBuf>,
+    },
+    /// `uninstall pre-receive`.
+    UninstallPreReceive {
         /// The bare repository.
         repo: PathBuf,
         /// The server software.
         flavor: Flavor,
+    },
+    /// `config show`.
+    ConfigShow,
+    /// `completions SHELL`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// `man`.
+    Man,
+    /// `install pre-receive`.
+    InstallPreReceive {
+        /// The bare repository (absent when only a tarball is written).
+        repo: Option<PathBuf>,
+        /// The server software.
+        flavor: Flavor,
+        /// `--tarball FILE` (GitLab): the hook as a tarball for `gitaly hooks set`.
+        tarball: Option<PathBuf>,
     },
 }
 
@@ -242,63 +365,138 @@ pub struct Config {
     pub color: ColorArg,
 }
 
+/// The report options of a command that takes none.
+fn no_report() -> ReportArgs {
+    ReportArgs {
+        format: FormatArg::Human,
+        output: None,
+        baseline: None,
+        jobs: None,
+    }
+}
+
 impl Cli {
     /// Turns parsed arguments into a [`Config`].
     pub fn into_config(self) -> Config {
         let c = self.common;
-        let command = match self.command {
-            CommandArgs::PreReceive => Command::PreReceive,
-            CommandArgs::PreCommit { dir } => Command::PreCommit { dir },
+        let mut color = ColorArg::Auto;
+        let (command, report) = match self.command {
+            CommandArgs::PreReceive { report } => (Command::PreReceive, report),
+            CommandArgs::PreCommit { dir, files, report } => {
+                (Command::PreCommit { dir, files }, report)
+            }
             CommandArgs::Audit {
                 repo,
                 range,
                 root,
                 shard,
-            } => Command::Audit {
-                repo: repo.unwrap_or_else(|| PathBuf::from(".")),
-                range,
-                root,
-                shard,
-            },
-            CommandArgs::Merge { reports } => Command::Merge { reports },
+                report,
+                color: k,
+            } => {
+                color = k.color;
+                (
+                    Command::Audit {
+                        repo: repo.unwrap_or_else(|| PathBuf::from(".")),
+                        range,
+                        root,
+                        shard,
+                    },
+                    report,
+                )
+            }
+            CommandArgs::Merge {
+                reports,
+                report,
+                color: k,
+            } => {
+                color = k.color;
+                (Command::Merge { reports }, report)
+            }
             CommandArgs::Scan {
                 paths,
                 stdin_filename,
                 repo_config,
-            } => Command::Scan {
-                repo_config,
-                paths: if paths.is_empty() {
-                    vec![PathBuf::from(".")]
-                } else {
-                    paths
-                },
-                stdin_filename,
-            },
+                report,
+                color: k,
+            } => {
+                color = k.color;
+                (
+                    Command::Scan {
+                        repo_config,
+                        paths: if paths.is_empty() {
+                            vec![PathBuf::from(".")]
+                        } else {
+                            paths
+                        },
+                        stdin_filename,
+                    },
+                    report,
+                )
+            }
             CommandArgs::Rules { command } => match command {
-                RulesArgs::List => Command::RulesList,
-                RulesArgs::Check { file } => Command::RulesCheck { file },
+                RulesArgs::List { format, output } => (
+                    Command::RulesList,
+                    ReportArgs {
+                        format: match format {
+                            ListFormat::Human => FormatArg::Human,
+                            ListFormat::Json => FormatArg::Json,
+                            ListFormat::Jsonl => FormatArg::Jsonl,
+                        },
+                        output,
+                        ..no_report()
+                    },
+                ),
+                RulesArgs::Check { file } => (Command::RulesCheck { file }, no_report()),
             },
             CommandArgs::Install { command } => match command {
-                InstallArgs::PreCommit { dir } => Command::InstallPreCommit { dir },
-                InstallArgs::PreReceive { repo, flavor } => {
-                    Command::InstallPreReceive { repo, flavor }
+                InstallArgs::PreCommit { dir } => (Command::InstallPreCommit { dir }, no_report()),
+                InstallArgs::PreReceive {
+                    repo,
+                    flavor,
+                    tarball,
+                } => (
+                    Command::InstallPreReceive {
+                        repo,
+                        flavor,
+                        tarball,
+                    },
+                    no_report(),
+                ),
+            },
+            CommandArgs::Uninstall { command } => match command {
+                UninstallArgs::PreCommit { dir } => {
+                    (Command::UninstallPreCommit { dir }, no_report())
+                }
+                UninstallArgs::PreReceive { repo, flavor } => {
+                    (Command::UninstallPreReceive { repo, flavor }, no_report())
                 }
             },
+            CommandArgs::Config { command } => match command {
+                ConfigArgs::Show { output } => (
+                    Command::ConfigShow,
+                    ReportArgs {
+                        output,
+                        ..no_report()
+                    },
+                ),
+            },
+            CommandArgs::Completions { shell } => (Command::Completions { shell }, no_report()),
+            CommandArgs::Man => (Command::Man, no_report()),
         };
         Config {
             command,
             config: c.config,
-            format: match c.format {
+            format: match report.format {
                 FormatArg::Human => Format::Human,
                 FormatArg::Json => Format::Json,
                 FormatArg::Jsonl => Format::Jsonl,
                 FormatArg::Sarif => Format::Sarif,
             },
-            output: c.output,
-            baseline: c.baseline,
-            jobs: c.jobs,
+            output: report.output,
+            baseline: report.baseline,
+            jobs: report.jobs,
             verbosity: (c.verbose.min(3) as i8) - (c.quiet.min(3) as i8),
-            color: c.color,
+            color,
         }
     }
 }

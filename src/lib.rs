@@ -47,6 +47,7 @@ pub fn run(config: &Config) -> Result<Exit> {
             )));
         }
     }
+    cmd::check_output(config)?;
     match &config.command {
         Command::Scan {
             paths,
@@ -56,7 +57,7 @@ pub fn run(config: &Config) -> Result<Exit> {
         Command::RulesList => cmd::rules::list(config),
         Command::RulesCheck { file } => cmd::rules::check(config, file.as_deref()),
         Command::PreReceive => cmd::pre_receive::run(config),
-        Command::PreCommit { dir } => cmd::pre_commit::run(config, dir.as_deref()),
+        Command::PreCommit { dir, files } => cmd::pre_commit::run(config, dir.as_deref(), files),
         Command::Audit {
             repo,
             range,
@@ -71,8 +72,24 @@ pub fn run(config: &Config) -> Result<Exit> {
         } => cmd::audit::run_root(config, root, shard.as_deref(), range.as_deref()),
         Command::Merge { reports } => cmd::merge::run(config, reports),
         Command::InstallPreCommit { dir } => cmd::install::pre_commit(config, dir.as_deref()),
-        Command::InstallPreReceive { repo, flavor } => {
-            cmd::install::pre_receive(config, repo, *flavor)
+        Command::UninstallPreCommit { dir } => cmd::install::uninstall_pre_commit(dir.as_deref()),
+        Command::UninstallPreReceive { repo, flavor } => {
+            cmd::install::uninstall_pre_receive(repo, *flavor)
         }
+        Command::ConfigShow => cmd::config::show(config),
+        Command::Completions { shell } => cmd::docs::completions(*shell),
+        Command::Man => cmd::docs::man(),
+        Command::InstallPreReceive {
+            repo,
+            flavor,
+            tarball,
+        } => match (tarball, repo) {
+            (Some(t), _) => cmd::install::gitlab_tarball(config, t, *flavor),
+            (None, Some(r)) => cmd::install::pre_receive(config, r, *flavor),
+            (None, None) => Err(Error::Usage(
+                "install pre-receive needs --repo BARE_REPO (or, for GitLab, --tarball FILE)"
+                    .into(),
+            )),
+        },
     }
 }

@@ -4,7 +4,39 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::fmt::format::{FmtSpan, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
+
+/// Diagnostics in the one style every message of the binary has (`secretgate: error: ...`,
+/// `secretgate: warning: ...`), not a logger's (`ERROR ...`): the person reading a hook's
+/// output should not have to tell two formats apart.
+struct OneStyle;
+
+impl<S, N> FormatEvent<S, N> for OneStyle
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            tracing::Level::INFO => "info",
+            tracing::Level::DEBUG => "debug",
+            tracing::Level::TRACE => "trace",
+        };
+        write!(writer, "secretgate: {level}: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
 
 fn init_tracing(verbosity: i8) {
     let level = match verbosity {
@@ -23,27 +55,9 @@ fn init_tracing(verbosity: i8) {
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
+        .with_span_events(FmtSpan::NONE)
+        .event_format(OneStyle)
         .try_init();
-}
-
-/// The error as one line with no control character: a path or a ref named by a pusher (or a
-/// file name on disk) must not drive the terminal or reorder the line (bidirectional controls,
-/// line separators), and one error is one line.
-fn printable(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for c in message.chars() {
-        if c.is_control() || secretgate::finding::is_bidi_or_separator(c) {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("\\x{b:02x}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn main() -> ExitCode {
@@ -59,12 +73,14 @@ fn main() -> ExitCode {
     match secretgate::run(&config) {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
+            // The library's errors carry their context (and an I/O error its cause) in their
+            // own text: printing the chain as well would say the cause twice.
+            let code = e.exit_code();
             let err = anyhow::Error::new(e);
-            eprintln!("secretgate: error: {}", printable(&format!("{err:#}")));
-            let code = err
-                .downcast_ref::<secretgate::Error>()
-                .map(|e| e.exit_code())
-                .unwrap_or(3);
+            eprintln!(
+                "secretgate: error: {}",
+                secretgate::error::printable(&err.to_string())
+            );
             ExitCode::from(code)
         }
     }

@@ -238,7 +238,7 @@ fn scan_decodes_utf16_utf32_and_notebook_cells() {
         "app/config.py",
         format!("import os\n\nSECRET_KEY = \"{K_UTF16}\"\n").as_bytes(),
     );
-    let r = run_in(Some(d), &["scan", "--format", "json", "app"]);
+    let r = run_in(Some(d), &["scan", "--format", "json", "."]);
     r.expect_code(1);
     assert_eq!(fp(&r.json()), wide);
 }

@@ -687,8 +687,70 @@ fn install_respects_core_hooks_path() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(r.dir.join(".githooks/pre-commit").exists());
     assert!(!r.dir.join(".git/hooks/pre-commit").exists());
+    // The folder is in the work tree, shared with the project: no path of this machine goes
+    // into it, the hook finds secretgate on PATH, and the install says so.
+    let script = std::fs::read_to_string(r.dir.join(".githooks/pre-commit")).unwrap();
+    let bin = secretgate_bin();
+    assert!(!script.contains(bin.to_str().unwrap()), "{script}");
+    assert!(script.contains("command -v secretgate"), "{script}");
+    assert!(text(&o).contains("from PATH"), "{}", text(&o));
+
     add(&r, "app.py", flask_app("", "app.run(debug=True)"));
-    assert_refused(&r, &[]);
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = git_cmd(&r.dir)
+        .args(["commit", "-m", "change"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && text(&o).contains("secretgate: commit rejected"),
+        "{}",
+        text(&o)
+    );
+    // Without secretgate on PATH, the commit is refused and the message says why.
+    let o = git_cmd(&r.dir)
+        .args(["commit", "-m", "change"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && text(&o).contains("not on PATH"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn install_refuses_to_chain_the_frameworks_hook() {
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    r.write(".pre-commit-config.yaml", "repos: []\n");
+    let o = framework(&r.dir, &["install"]);
+    assert!(
+        o.status.success(),
+        "pre-commit install failed:\n{}",
+        text(&o)
+    );
+    let hook = r.dir.join(".git/hooks/pre-commit");
+    let before = std::fs::read(&hook).unwrap();
+    let o = secretgate(sb.path(), &["install", "pre-commit", "-C", "w"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains(".pre-commit-config.yaml"), "{out}");
+    assert!(out.contains("entry: secretgate pre-commit"), "{out}");
+    assert_eq!(
+        std::fs::read(&hook).unwrap(),
+        before,
+        "the framework's hook was changed"
+    );
+    assert!(!r
+        .dir
+        .join(".git/hooks/pre-commit.secretgate-chained")
+        .exists());
 }
 
 #[test]
@@ -912,4 +974,166 @@ fn a_large_first_commit_is_scanned_on_several_threads() {
             "--jobs {jobs}"
         );
     }
+}
+
+/// The pre-commit framework (https://pre-commit.com, the `pre-commit` package on PyPI), run in
+/// `dir` with its cache inside the sandbox. `.ci/run` installs it; a test that needs it fails
+/// (never skips) when it is missing.
+fn framework(dir: &Path, args: &[&str]) -> Output {
+    let home = gitutil::home_for(dir).join("pre-commit-cache");
+    match gitutil::tool_cmd("pre-commit", dir)
+        .env("PRE_COMMIT_HOME", &home)
+        .args(args)
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => panic!(
+            "the pre-commit framework is needed for this test and could not be run ({e}); \
+             install it with `python3 -m pip install pre-commit` (.ci/run does)"
+        ),
+    }
+}
+
+/// A `.pre-commit-config.yaml` whose local hook is this repository's own
+/// `.pre-commit-hooks.yaml` entry (same arguments, stages and file passing), calling the built
+/// binary instead of building it with cargo.
+fn framework_config() -> String {
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
+    assert!(manifest.contains("language: rust") && manifest.contains("entry: secretgate "));
+    let hooks: String = manifest
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| {
+            let l = l.replace("language: rust", "language: system").replace(
+                "entry: secretgate ",
+                &format!("entry: {} ", secretgate_bin().display()),
+            );
+            format!("      {l}\n")
+        })
+        .collect();
+    format!("repos:\n  - repo: local\n    hooks:\n{hooks}")
+}
+
+/// A repository whose history already holds a secret in `config.py`, with the framework's
+/// configuration committed.
+fn framework_repo(sb: &Sandbox) -> (Repo, String, String) {
+    let r = sb.work("fw");
+    r.write(".pre-commit-config.yaml", framework_config());
+    let clean = r.commit_file("README.md", "# app\n", "start");
+    let leaky = r.commit_file(
+        "config.py",
+        format!("SECRET_KEY = \"{SECRET}\"\nTIMEOUT = 3\n"),
+        "add config",
+    );
+    r.commit_file("notes.txt", "nothing here\n", "notes");
+    (r, clean, leaky)
+}
+
+#[test]
+fn the_framework_judges_committed_files_with_all_files_and_files() {
+    let sb = Sandbox::new();
+    let (r, _, _) = framework_repo(&sb);
+    let o = framework(&r.dir, &["run", "--all-files"]);
+    let out = text(&o);
+    assert!(
+        !o.status.success(),
+        "--all-files passed on a committed secret:\n{out}"
+    );
+    assert!(
+        out.contains("config.py:1") && out.contains("flask-secret-key"),
+        "{out}"
+    );
+    assert!(out.contains("check failed"), "{out}");
+    assert!(!out.contains(SECRET), "the value leaked:\n{out}");
+
+    let o = framework(&r.dir, &["run", "--files", "config.py"]);
+    assert!(
+        !o.status.success(),
+        "--files config.py passed:\n{}",
+        text(&o)
+    );
+    let o = framework(&r.dir, &["run", "--files", "README.md", "notes.txt"]);
+    assert!(o.status.success(), "clean files failed:\n{}", text(&o));
+}
+
+#[test]
+fn the_framework_judges_the_lines_a_range_adds() {
+    let sb = Sandbox::new();
+    let (r, clean, leaky) = framework_repo(&sb);
+    let o = framework(&r.dir, &["run", "--from-ref", &clean, "--to-ref", &leaky]);
+    let out = text(&o);
+    assert!(
+        !o.status.success(),
+        "the range that adds the secret passed:\n{out}"
+    );
+    assert!(out.contains("config.py:1"), "{out}");
+    // A range after the secret came in adds nothing that blocks.
+    let o = framework(&r.dir, &["run", "--from-ref", &leaky, "--to-ref", "HEAD"]);
+    assert!(o.status.success(), "a clean range failed:\n{}", text(&o));
+}
+
+#[test]
+fn through_the_framework_a_commit_is_judged_by_its_staged_added_lines() {
+    let sb = Sandbox::new();
+    let (r, _, _) = framework_repo(&sb);
+    let o = framework(&r.dir, &["install"]);
+    assert!(
+        o.status.success(),
+        "pre-commit install failed:\n{}",
+        text(&o)
+    );
+    // The file already holds a secret; a commit that only adds a clean line to it passes.
+    r.write(
+        "config.py",
+        format!("SECRET_KEY = \"{SECRET}\"\nTIMEOUT = 3\nRETRIES = 5\n"),
+    );
+    r.git(&["add", "config.py"]);
+    assert_accepted(&r, &[]);
+    // A commit that adds a secret is refused.
+    r.write("settings.py", format!("SECRET_KEY = \"{OTHER_SECRET}\"\n"));
+    r.git(&["add", "settings.py"]);
+    let o = commit(&r, &[]);
+    let out = text(&o);
+    assert!(!o.status.success(), "the commit went through:\n{out}");
+    assert!(
+        out.contains("secretgate: commit rejected") && out.contains("settings.py:1"),
+        "{out}"
+    );
+}
+
+#[test]
+fn errors_are_said_once() {
+    let sb = Sandbox::new();
+    // Not a repository: the person is told the scanner failed, and the reason once.
+    let plain = sb.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let o = secretgate(sb.path(), &["pre-commit", "-C", "plain"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(
+        err.matches("cannot find a git repository").count(),
+        1,
+        "{}",
+        text(&o)
+    );
+    assert_eq!(err.matches("secretgate: error:").count(), 1, "{}", text(&o));
+    assert!(!err.contains("ERROR"), "{}", text(&o));
+
+    // The project's own .secretgate.toml is invalid: said to be the project's file.
+    let r = sb.work("w");
+    add(&r, ".secretgate.toml", "[allowlist\n");
+    let o = secretgate(sb.path(), &["pre-commit", "-C", "w"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("the repository's own .secretgate.toml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("project's own .secretgate.toml is invalid"),
+        "{out}"
+    );
 }

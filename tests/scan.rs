@@ -937,7 +937,7 @@ fn a_file_named_through_a_symlink_is_scanned_and_special_files_are_named() {
     std::os::unix::fs::symlink(d.join("mounted/app.py"), d.join("tree/outside.py")).unwrap();
 
     // Named explicitly through a link (as a Kubernetes config mount is): its target is scanned,
-    // reported under the name given.
+    // reported under the name given (a folder's files from the folder: no repository here).
     let r = run_in(Some(d), &["scan", "--format", "json", "link.py"]);
     r.expect_code(1);
     let found = r.json();
@@ -945,12 +945,7 @@ fn a_file_named_through_a_symlink_is_scanned_and_special_files_are_named() {
     assert!(found.iter().all(|f| field(f, "path") == "link.py"), "{r}");
     let r = run_in(Some(d), &["scan", "--format", "json", "dirlink"]);
     r.expect_code(1);
-    assert!(
-        r.json()
-            .iter()
-            .all(|f| field(f, "path") == "dirlink/app.py"),
-        "{r}"
-    );
+    assert!(r.json().iter().all(|f| field(f, "path") == "app.py"), "{r}");
 
     // A FIFO (named, or inside a tree) is not read and is named as not scanned.
     let r = run_in(Some(d), &["scan", "fifo"]);
@@ -1000,19 +995,19 @@ fn files_over_the_cap_are_named_in_every_format_and_block_by_policy() {
         );
         r.expect_code(0);
         assert!(r.stdout.trim().is_empty() || r.stdout.trim() == "[]", "{r}");
-        assert!(r.stderr.contains("tree/big.py"), "{r}");
+        assert!(r.stderr.contains("big.py"), "{r}");
         let r = run_in(
             Some(d),
             &["scan", "tree", "--format", format, "--config", block],
         );
         r.expect_code(1);
         assert!(r.stderr.contains("oversize = \"block\""), "{r}");
-        assert!(r.stderr.contains("tree/big.py"), "{r}");
+        assert!(r.stderr.contains("big.py"), "{r}");
     }
     // Human: in the report, and blocking by policy.
     let r = run_in(Some(d), &["scan", "tree", "--config", warn]);
     r.expect_code(0);
-    assert!(r.stdout.contains("tree/big.py"), "{r}");
+    assert!(r.stdout.contains("big.py"), "{r}");
     run_in(Some(d), &["scan", "tree", "--config", block]).expect_code(1);
     // SARIF: one notification per file not scanned.
     let r = run_in(
@@ -1029,7 +1024,7 @@ fn files_over_the_cap_are_named_in_every_format_and_block_by_policy() {
         notes[0]["message"]["text"]
             .as_str()
             .unwrap()
-            .contains("tree/big.py"),
+            .contains("big.py"),
         "{r}"
     );
     // Standard input over the cap.
@@ -1040,4 +1035,398 @@ fn files_over_the_cap_are_named_in_every_format_and_block_by_policy() {
     let r = run(&mut cmd);
     r.expect_code(1);
     assert!(r.stderr.contains("standard input"), "{r}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: one style, said once
+
+#[test]
+fn an_unwritable_output_is_refused_before_any_work() {
+    let dir = tempdir();
+    let missing = dir.path().join("no-such-folder/report.json");
+    let r = run_in(
+        None,
+        &[
+            "scan",
+            FIXTURE,
+            "--format",
+            "json",
+            "--output",
+            missing.to_str().unwrap(),
+        ],
+    );
+    r.expect_code(2);
+    assert_eq!(r.stdout, "", "{r}");
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{r}");
+    assert!(lines[0].starts_with("secretgate: error: --output "), "{r}");
+    // The cause once, not repeated by the error's chain.
+    assert_eq!(
+        lines[0].matches("No such file or directory").count(),
+        1,
+        "{r}"
+    );
+    // A folder is no report file either; a file that can be written is left as it was.
+    run_in(
+        None,
+        &["audit", ".", "--output", dir.path().to_str().unwrap()],
+    )
+    .expect_code(2);
+    let ok = dir.path().join("ok.json");
+    run_in(None, &["rules", "list", "--output", ok.to_str().unwrap()]).expect_code(0);
+    assert!(ok.exists());
+    // A FIFO is opened once, for the report: the reader gets it whole.
+    let fifo = dir.path().join("report.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    run_in(
+        None,
+        &[
+            "rules",
+            "list",
+            "--format",
+            "json",
+            "--output",
+            fifo.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let got = reader.join().unwrap();
+    assert!(got.trim_end().ends_with(']'), "{got}");
+}
+
+#[test]
+fn an_unreadable_path_is_one_error_line_in_the_one_style() {
+    let r = run_in(None, &["scan", "/nonexistent/secretgate-test"]);
+    r.expect_code(3);
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("nonexistent"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{r}");
+    assert!(
+        errors[0].starts_with("secretgate: error: /nonexistent/secretgate-test: "),
+        "{r}"
+    );
+    assert_eq!(errors[0].matches("os error").count(), 1, "{r}");
+    // Every diagnostic line has the binary's style, not a logger's.
+    for l in r.stderr.lines() {
+        assert!(l.starts_with("secretgate: "), "{r}");
+    }
+}
+
+#[test]
+fn an_invalid_repository_config_is_named_as_the_repositorys_own() {
+    let dir = tempdir();
+    write(dir.path(), ".secretgate.toml", "[allowlist\n");
+    let r = run_in(
+        None,
+        &["scan", "--repo-config", dir.path().to_str().unwrap()],
+    );
+    r.expect_code(2);
+    assert!(
+        r.stderr
+            .contains("secretgate: error: the repository's own .secretgate.toml ("),
+        "{r}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths: the same however the folder was typed
+
+/// Fingerprints and paths of a json scan of `target` run in `cwd`.
+fn fingerprints(cwd: &std::path::Path, target: &str) -> Vec<(String, String)> {
+    let r = run_in(Some(cwd), &["scan", "--format", "json", target]);
+    r.expect_code(1);
+    let mut v: Vec<(String, String)> = r
+        .json()
+        .iter()
+        .map(|f| {
+            (
+                field(f, "path").to_owned(),
+                field(f, "fingerprint").to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn paths_and_fingerprints_do_not_depend_on_how_the_folder_was_typed() {
+    let tmp = tempdir();
+    let d = tmp.path();
+    write(d, "proj/app/app.py", &unsafe_app());
+    let proj = d.join("proj");
+    let abs = proj.to_str().unwrap();
+    // Outside a repository: from the folder scanned.
+    let dot = fingerprints(&proj, ".");
+    assert_eq!(dot[0].0, "app/app.py", "{dot:?}");
+    assert_eq!(fingerprints(&proj, "app")[0].0, "app.py");
+    assert_eq!(dot, fingerprints(&proj, abs));
+    assert_eq!(dot, fingerprints(d, abs));
+    // Inside a repository: from its top, wherever the scan starts and whatever it names.
+    let o = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&proj)
+        .output()
+        .expect("git runs");
+    assert!(o.status.success());
+    let app = proj.join("app");
+    let top = fingerprints(&proj, ".");
+    assert_eq!(top[0].0, "app/app.py", "{top:?}");
+    assert_eq!(top, fingerprints(&app, "."));
+    assert_eq!(top, fingerprints(d, app.to_str().unwrap()));
+    assert_eq!(top, fingerprints(&app, "app.py"));
+    // A baseline written from one spelling silences the scan from another.
+    let baseline = d.join("baseline.json");
+    run_in(
+        Some(&proj),
+        &[
+            "scan",
+            ".",
+            "--format",
+            "json",
+            "--output",
+            baseline.to_str().unwrap(),
+        ],
+    )
+    .expect_code(1);
+    run_in(
+        Some(d),
+        &["scan", abs, "--baseline", baseline.to_str().unwrap()],
+    )
+    .expect_code(0);
+}
+
+#[test]
+fn sarif_locations_are_relative_to_a_named_base_and_only_fired_rules_are_listed() {
+    let tmp = tempdir();
+    let d = tmp.path();
+    write(d, "site/app.py", &unsafe_app());
+    let site = d.join("site");
+    let r = run_in(
+        Some(d),
+        &["scan", "--format", "sarif", site.to_str().unwrap()],
+    );
+    r.expect_code(1);
+    let log: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}\n{r}"));
+    let run0 = &log["runs"][0];
+    let driver = &run0["tool"]["driver"];
+    assert!(
+        driver["informationUri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://")),
+        "{r}"
+    );
+    let base = run0["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no base\n{r}"));
+    let canonical = site.canonicalize().unwrap();
+    assert_eq!(base, format!("file://{}/", canonical.display()), "{r}");
+    let results = run0["results"].as_array().unwrap();
+    for res in results {
+        let loc = &res["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(loc["uri"], "app.py", "{res}");
+        assert_eq!(loc["uriBaseId"], "%SRCROOT%", "{res}");
+        let i = res["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(driver["rules"][i]["id"], res["ruleId"], "{res}");
+    }
+    let mut fired: Vec<&str> = results
+        .iter()
+        .filter_map(|x| x["ruleId"].as_str())
+        .collect();
+    fired.sort();
+    fired.dedup();
+    let listed: Vec<&str> = driver["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["id"].as_str())
+        .collect();
+    assert_eq!(
+        listed.len(),
+        fired.len(),
+        "only the rules that fired: {listed:?}"
+    );
+    assert!(r.stdout.len() < 20_000, "{} bytes", r.stdout.len());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options per subcommand
+
+#[test]
+fn each_subcommand_takes_and_lists_only_the_options_that_apply() {
+    // A list of rules is not a SARIF log.
+    let r = run_in(None, &["rules", "list", "--format", "sarif"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("sarif"), "{r}");
+    let r = run_in(None, &["rules", "list", "--format", "json"]);
+    r.expect_code(0);
+    assert!(!r.json().is_empty(), "{r}");
+
+    let help = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.push("--help");
+        let r = run_in(None, &a);
+        r.expect_code(0);
+        r.stdout
+    };
+    for report in [&["scan"][..], &["audit"], &["pre-commit"], &["pre-receive"]] {
+        let h = help(report);
+        for opt in [
+            "--format",
+            "--output",
+            "--baseline",
+            "--jobs",
+            "--config",
+            "--verbose",
+        ] {
+            assert!(h.contains(opt), "{report:?} --help lacks {opt}:\n{h}");
+        }
+        assert!(h.contains("sarif"), "{h}");
+    }
+    for colored in [&["scan"][..], &["audit"]] {
+        assert!(help(colored).contains("--color"));
+    }
+    for quiet in [
+        &["install", "pre-commit"][..],
+        &["install", "pre-receive"],
+        &["rules", "check"],
+    ] {
+        let h = help(quiet);
+        for opt in ["--format", "--output", "--baseline", "--jobs", "--color"] {
+            assert!(!h.contains(opt), "{quiet:?} --help lists {opt}:\n{h}");
+        }
+        assert!(h.contains("--config"), "{h}");
+    }
+    let h = help(&["rules", "list"]);
+    assert!(
+        h.contains("--format") && !h.contains("sarif") && !h.contains("--baseline"),
+        "{h}"
+    );
+    // What does not apply is refused, not ignored.
+    run_in(None, &["install", "pre-commit", "--format", "json"]).expect_code(2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What users expect: completions, a man page, the configuration in force
+
+#[test]
+fn completions_for_every_shell_and_a_man_page() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let r = run_in(None, &["completions", shell]);
+        r.expect_code(0);
+        assert!(r.stdout.contains("secretgate"), "{shell}: {r}");
+        assert!(r.stdout.contains("pre-commit"), "{shell}: {r}");
+    }
+    // bash itself accepts the bash script.
+    let dir = tempdir();
+    let script = write(
+        dir.path(),
+        "secretgate.bash",
+        &run_in(None, &["completions", "bash"]).stdout,
+    );
+    let o = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    run_in(None, &["completions", "tcsh"]).expect_code(2);
+
+    let r = run_in(None, &["man"]);
+    r.expect_code(0);
+    assert!(r.stdout.contains(".TH secretgate 1"), "{r}");
+    for sub in ["scan", "audit", "install", "completions"] {
+        assert!(r.stdout.contains(sub), "{sub} missing from the man page");
+    }
+}
+
+#[test]
+fn config_show_names_where_each_part_came_from() {
+    let dir = tempdir();
+    let d = dir.path();
+    let cfg = write(
+        d,
+        "admin.toml",
+        "[extend]\ndefault = true\n[policy]\nfail_open = true\n[allowlist]\nvalues = ['^admin-ok$']\n",
+    );
+    write(
+        d,
+        "repo/.secretgate.toml",
+        "[allowlist]\npaths = ['fixtures/**']\n",
+    );
+    let o = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(d.join("repo"))
+        .output()
+        .expect("git runs");
+    assert!(o.status.success());
+    let cfg = cfg.to_str().unwrap();
+    let r = run_in(Some(&d.join("repo")), &["config", "show", "--config", cfg]);
+    r.expect_code(0);
+    let line = |needle: &str| -> String {
+        r.stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?}\n{r}"))
+            .to_owned()
+    };
+    assert!(
+        line("flask-secret-key").ends_with("built-in rules.toml"),
+        "{r}"
+    );
+    assert!(line("fail_open").ends_with(cfg), "{r}");
+    assert!(line("fail_open").contains("true"), "{r}");
+    assert!(line("max_blob_bytes").ends_with("default"), "{r}");
+    assert!(line("admin-ok").ends_with(cfg), "{r}");
+    assert!(line("fixtures/**").contains("the repository's own"), "{r}");
+    assert!(
+        line("bypass.log").contains("$GIT_DIR/secretgate-bypass.jsonl"),
+        "{r}"
+    );
+}
+
+#[test]
+fn the_human_report_is_compact_and_long_with_v() {
+    let dir = tempdir();
+    write(dir.path(), "app.py", &unsafe_app());
+    write(dir.path(), "other.py", &unsafe_app());
+    let r = run_in(Some(dir.path()), &["scan", "--color", "never", "."]);
+    r.expect_code(1);
+    let json = run_in(Some(dir.path()), &["scan", "--format", "json", "."]).json();
+    // One line per finding, with its place, rule and redacted value.
+    for f in &json {
+        let place = format!("{}:{}:{}: ", field(f, "path"), f["line"], f["column"]);
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&place))
+            .unwrap_or_else(|| panic!("no line for {place}\n{r}"));
+        assert!(
+            line.contains(field(f, "rule_id")) && line.contains(field(f, "secret")),
+            "{r}"
+        );
+    }
+    // Each fix once, however many findings share it.
+    let fix = field(&json[0], "remediation")
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(r.stdout.matches(fix.as_str()).count(), 1, "{r}");
+    assert!(!r.stdout.contains("    fix: "), "{r}");
+    // -v: every finding in full, its fix with it.
+    let v = run_in(Some(dir.path()), &["scan", "-v", "--color", "never", "."]);
+    v.expect_code(1);
+    assert_eq!(v.stdout.matches("    fix: ").count(), json.len(), "{v}");
 }

@@ -37,7 +37,11 @@ pub fn load_rules_or_say(config: &Config, ctx: &MessageContext) -> Result<Rulese
 /// The hook could not decide: logs it, tells the person, and rejects, unless the policy says
 /// fail open.
 pub fn cannot_decide(e: Error, policy: &Policy, ctx: &MessageContext) -> Result<Exit> {
-    tracing::error!(fail_open = policy.fail_open, "{e}");
+    // The server's log gets the error as such; on a developer's terminal it is said once, by
+    // the error line that ends the run (or, failing open, in the warning).
+    if ctx.hook == pusher::Hook::PreReceive {
+        tracing::error!(fail_open = policy.fail_open, "{e}");
+    }
     say(&pusher::cannot_decide(
         &e.to_string(),
         policy.fail_open,

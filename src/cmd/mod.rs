@@ -4,6 +4,8 @@
 //! sizing the thread pool) lives here so that every mode behaves the same way.
 
 pub mod audit;
+pub mod config;
+pub mod docs;
 pub mod hook;
 pub mod install;
 pub mod merge;
@@ -49,6 +51,67 @@ pub fn load_rules(config: &Config) -> Result<Ruleset> {
     crate::rules::load(config.config.as_deref())
 }
 
+/// Names a configuration error in a repository's own `.secretgate.toml` as that file's, so
+/// that nobody looks for the mistake in the admin's `--config` (or the built-in rules).
+pub fn repo_config_error(e: Error) -> Error {
+    match e {
+        Error::Config { origin, message } => Error::Config {
+            origin: format!("the repository's own .secretgate.toml ({origin})"),
+            message,
+        },
+        e => e,
+    }
+}
+
+/// Checks, before any work, that `--output FILE` can be written: a typo in a folder name must
+/// not cost a whole audit. A file that did not exist is removed again (it is created when the
+/// report is written).
+pub fn check_output(config: &Config) -> Result<()> {
+    let Some(p) = &config.output else {
+        return Ok(());
+    };
+    let existed = match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => {
+            return Err(Error::Usage(format!(
+                "--output {}: is a folder, not a file",
+                crate::finding::escape(p.as_os_str().as_encoded_bytes())
+            )))
+        }
+        // A pipe or a device (`/dev/stdout`, a FIFO a reader waits on) is opened once, when
+        // the report is written: opening it here would wait for a reader, or end its input.
+        Ok(m) if !m.is_file() => return Ok(()),
+        Ok(_) => true,
+        Err(_) => std::fs::symlink_metadata(p).is_ok(),
+    };
+    let r = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(p);
+    match r {
+        Ok(_) => {
+            if !existed {
+                let _ = std::fs::remove_file(p);
+            }
+            Ok(())
+        }
+        Err(e) => Err(Error::Usage(format!(
+            "--output {}: cannot be written ({})",
+            crate::finding::escape(p.as_os_str().as_encoded_bytes()),
+            io_reason(&e)
+        ))),
+    }
+}
+
+/// An I/O error's reason without the `(os error N)` suffix.
+fn io_reason(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
 /// Loads `--baseline`, if given.
 pub fn load_baseline(config: &Config) -> Result<Option<Baseline>> {
     config.baseline.as_deref().map(Baseline::load).transpose()
@@ -78,7 +141,10 @@ pub fn style(config: &Config) -> Style {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
-    Style { color }
+    Style {
+        color,
+        verbose: config.verbosity > 0,
+    }
 }
 
 /// Runs `f` on a pool of `--jobs` threads.
@@ -113,19 +179,31 @@ pub fn write_verdict(
     config: &Config,
     verdict: &Verdict,
     rules: &Ruleset,
+    summary: Summary,
+) -> Result<()> {
+    write_verdict_at(config, verdict, rules, summary, None)
+}
+
+/// [`write_verdict`], with the absolute folder the findings' paths are relative to.
+pub fn write_verdict_at(
+    config: &Config,
+    verdict: &Verdict,
+    rules: &Ruleset,
     mut summary: Summary,
+    base: Option<&std::path::Path>,
 ) -> Result<()> {
     summary.blocking = verdict.blocking.len();
     summary.warnings = verdict.warnings.len();
     summary.baselined = verdict.baselined;
     let mut out = open_output(config)?;
-    let r = crate::report::write(
+    let r = crate::report::write_with_base(
         config.format,
         &mut out,
         &verdict.all(),
         rules,
         &summary,
         style(config),
+        base,
     )
     .and_then(|()| out.flush());
     report_io(r, config)

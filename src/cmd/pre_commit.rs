@@ -5,8 +5,17 @@
 //! yet, so fixing the file and staging it again is the whole fix. When the hook cannot decide
 //! (a broken repository, an unreadable index) it refuses the commit, unless the policy says
 //! fail open: a hook that silently let everything through would be worse than none.
+//!
+//! The pre-commit framework (https://pre-commit.com) runs the same command in modes where
+//! nothing is being committed: `pre-commit run --all-files` and `--files F...` pass the files
+//! to check, and `--from-ref A --to-ref B` (CI, pre-push) sets `PRE_COMMIT_FROM_REF` and
+//! `PRE_COMMIT_TO_REF` (`PRE_COMMIT_ORIGIN` and `PRE_COMMIT_SOURCE` before pre-commit 2.0).
+//! Judging the (empty) staged change there would print Passed on committed secrets, so those
+//! modes judge the committed content: the files given, whole, or the lines the range adds.
+//! While git is committing (it sets `GIT_INDEX_FILE` for the hook), the staged added lines are
+//! judged whatever the arguments.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::hook::{cannot_decide, load_rules_or_say, report_if_asked, say};
 use super::{load_baseline, Exit};
@@ -17,12 +26,54 @@ use crate::policy::Verdict;
 use crate::report::pusher::{self, Hook, MessageContext};
 use crate::rules::syntax::Oversize;
 use crate::rules::{parse_repo_allowlist, Ruleset};
+use crate::source::files::{scan_roots, Root};
 use crate::source::staged::{StagedChanges, StagedEnv, StagedRepo, StagedScan};
 
-/// Runs the hook in `dir` (default: the current directory).
-pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
+/// What the hook judges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mode {
+    /// The staged added lines (a commit, or no file and no range given).
+    Staged,
+    /// The lines `git diff FROM...TO` adds.
+    Range { from: String, to: String },
+    /// The files given, whole, as they are in the work tree.
+    Files(Vec<PathBuf>),
+}
+
+/// Decides the mode from the environment the framework and git set, and the files given.
+fn mode(env: &StagedEnv, var: impl Fn(&str) -> Option<String>, files: &[PathBuf]) -> Mode {
+    if env.index_file.is_some() {
+        return Mode::Staged;
+    }
+    let range = |a: &str, b: &str| var(a).zip(var(b));
+    if let Some((from, to)) = range("PRE_COMMIT_FROM_REF", "PRE_COMMIT_TO_REF")
+        .or_else(|| range("PRE_COMMIT_ORIGIN", "PRE_COMMIT_SOURCE"))
+    {
+        return Mode::Range { from, to };
+    }
+    if files.is_empty() {
+        Mode::Staged
+    } else {
+        Mode::Files(files.to_vec())
+    }
+}
+
+/// A non-empty environment variable.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Runs the hook in `dir` (default: the current directory) on the staged change, or on the
+/// committed content the pre-commit framework asks about (see the module's documentation).
+pub fn run(config: &Config, dir: Option<&Path>, files: &[PathBuf]) -> Result<Exit> {
+    let env = StagedEnv::from_env();
+    let mode = mode(&env, env_var, files);
     let ctx_default = MessageContext {
-        hook: Hook::PreCommit,
+        hook: if mode == Mode::Staged {
+            Hook::PreCommit
+        } else {
+            Hook::Committed
+        },
         max_shown: 20,
         gitlab: false,
     };
@@ -45,10 +96,24 @@ pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
             .name("scan".into())
             .stack_size(super::WORKER_STACK)
             .spawn_scoped(s, || -> Result<StagedScan> {
-                let repo = StagedRepo::open(dir, &StagedEnv::from_env())?;
-                let staged = repo.changes()?;
-                add_repo_allowlist(&mut rules, &repo, &staged)?;
-                repo.scan(&rules, &staged, jobs)
+                let repo = StagedRepo::open(dir, &env)?;
+                match &mode {
+                    Mode::Staged => {
+                        let staged = repo.changes()?;
+                        add_repo_allowlist(&mut rules, &repo, &staged)?;
+                        repo.scan(&rules, &staged, jobs)
+                    }
+                    Mode::Range { from, to } => {
+                        tracing::info!(from, to, "judging the lines the range adds");
+                        let changes = repo.range_changes(from, to)?;
+                        add_repo_allowlist(&mut rules, &repo, &changes)?;
+                        repo.scan(&rules, &changes, jobs)
+                    }
+                    Mode::Files(files) => {
+                        add_repo_allowlist(&mut rules, &repo, &StagedChanges::default())?;
+                        scan_files(&rules, &repo, dir, files, config)
+                    }
+                }
             })
             .map_err(|e| Error::Repo(format!("cannot start the scan: {e}")))?
             .join()
@@ -57,10 +122,14 @@ pub fn run(config: &Config, dir: Option<&Path>) -> Result<Exit> {
     let mut scan = match scanned {
         Ok(s) => s,
         Err(e @ Error::Config { .. }) => {
-            say(&pusher::cannot_decide(
-                "the repository's .secretgate.toml is invalid",
-                false,
-                &ctx,
+            say(&format!(
+                "secretgate: {} because the project's own .secretgate.toml is invalid (the error \
+                 below says where); fix that file.\n",
+                if mode == Mode::Staged {
+                    "commit rejected"
+                } else {
+                    "check failed"
+                }
             ));
             return Err(e);
         }
@@ -117,8 +186,93 @@ fn add_repo_allowlist(
     let Some((text, origin)) = repo.repo_config(staged)? else {
         return Ok(());
     };
-    let allow = parse_repo_allowlist(&text, &origin)?;
-    rules.add_allowlist(allow, &origin)?;
+    let allow = parse_repo_allowlist(&text, &origin).map_err(super::repo_config_error)?;
+    rules
+        .add_allowlist(allow, &origin)
+        .map_err(super::repo_config_error)?;
     tracing::debug!(file = %origin, "repository allow patterns added");
     Ok(())
+}
+
+/// Judges the files given, whole, as they are on disk; each is reported (and seen by the
+/// rules) by its path from the top of the work tree, as the repository names it.
+fn scan_files(
+    rules: &Ruleset,
+    repo: &StagedRepo,
+    dir: Option<&Path>,
+    files: &[PathBuf],
+    config: &Config,
+) -> Result<StagedScan> {
+    let cwd = std::env::current_dir().map_err(|e| Error::Io {
+        path: ".".into(),
+        source: e,
+    })?;
+    let base = dir.map_or_else(|| cwd.clone(), |d| cwd.join(d));
+    let top = repo.work_tree().and_then(|t| t.canonicalize().ok());
+    let roots: Vec<Root> = files
+        .iter()
+        .map(|f| {
+            let fs_path = base.join(f);
+            let shown = top
+                .as_deref()
+                .and_then(|t| crate::source::files::relative_to(&fs_path, t))
+                .unwrap_or_else(|| Root::as_typed(f).shown);
+            Root {
+                fs_path,
+                shown,
+                base: top.clone(),
+            }
+        })
+        .collect();
+    let mut outcome = super::with_pool(config, || scan_roots(rules, &roots))?;
+    if let Some(e) = outcome.errors.drain(..).next() {
+        return Err(e);
+    }
+    crate::policy::sort_findings(&mut outcome.findings);
+    Ok(StagedScan {
+        findings: outcome.findings,
+        changed: files.len(),
+        unmerged: Vec::new(),
+        summary: outcome.summary,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_mode_follows_what_git_and_the_framework_set() {
+        let files = [PathBuf::from("a.py")];
+        let none = StagedEnv::default();
+        let committing = StagedEnv {
+            index_file: Some(".git/index".into()),
+            ..StagedEnv::default()
+        };
+        assert_eq!(mode(&none, vars(&[]), &[]), Mode::Staged);
+        assert_eq!(mode(&none, vars(&[]), &files), Mode::Files(files.to_vec()));
+        // While git commits, the staged change is judged whatever the framework passes.
+        assert_eq!(mode(&committing, vars(&[]), &files), Mode::Staged);
+        let range = Mode::Range {
+            from: "A".into(),
+            to: "B".into(),
+        };
+        let new = [("PRE_COMMIT_FROM_REF", "A"), ("PRE_COMMIT_TO_REF", "B")];
+        assert_eq!(mode(&none, vars(&new), &files), range);
+        let old = [("PRE_COMMIT_ORIGIN", "A"), ("PRE_COMMIT_SOURCE", "B")];
+        assert_eq!(mode(&none, vars(&old), &[]), range);
+        assert_eq!(
+            mode(&none, vars(&[("PRE_COMMIT_FROM_REF", "A")]), &[]),
+            Mode::Staged
+        );
+    }
 }

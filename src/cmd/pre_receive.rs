@@ -347,10 +347,16 @@ fn bypass(env: &HookEnv, policy: &Policy, scanned: &Scanned, verdict: &Verdict) 
 }
 
 fn pusher_name() -> String {
-    ["GL_USERNAME", "GITEA_PUSHER_NAME", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+    [
+        "GL_USERNAME",
+        "GITEA_PUSHER_NAME",
+        "GL_USER",
+        "USER",
+        "LOGNAME",
+    ]
+    .iter()
+    .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    .unwrap_or_else(|| "unknown".into())
 }
 
 fn repository_name(scanned: &Scanned) -> String {

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use super::{load_baseline, load_rules, with_pool, write_verdict, Exit};
+use super::{load_baseline, load_rules, with_pool, write_verdict_at, Exit};
 use crate::cli::Config;
 use crate::error::Result;
 use crate::policy::{sort_findings, Verdict};
@@ -57,8 +57,11 @@ pub fn run(
         let Some(text) = crate::source::config::read_repo_config(&file)? else {
             continue;
         };
-        let allow = crate::rules::parse_repo_allowlist(&text, &origin)?;
-        rules.add_allowlist(allow, &origin)?;
+        let allow =
+            crate::rules::parse_repo_allowlist(&text, &origin).map_err(super::repo_config_error)?;
+        rules
+            .add_allowlist(allow, &origin)
+            .map_err(super::repo_config_error)?;
         tracing::info!("allow patterns added from {origin}");
     }
     let baseline = load_baseline(config)?;
@@ -68,7 +71,13 @@ pub fn run(
     let verdict = Verdict::new(findings, &rules.policy, baseline.as_ref());
     let skipped = outcome.summary.skipped.clone();
     let unread = outcome.summary.unread.clone();
-    write_verdict(config, &verdict, &rules, outcome.summary)?;
+    write_verdict_at(
+        config,
+        &verdict,
+        &rules,
+        outcome.summary,
+        outcome.base.as_deref(),
+    )?;
     // The human report on stdout lists what was not scanned; any other report is findings
     // only, so it is said on stderr.
     if config.format != Format::Human || config.output.is_some() {
@@ -80,8 +89,12 @@ pub fn run(
     if oversize_blocks {
         eprint!("{}", oversize_message(&unread));
     }
+    // Each unreadable file once, in the binary's one style; the scan went on with the rest.
     for e in &outcome.errors {
-        tracing::error!("{e}");
+        eprintln!(
+            "secretgate: error: {}",
+            crate::error::printable(&e.to_string())
+        );
     }
     Ok(if !outcome.errors.is_empty() {
         Exit::Io

@@ -86,6 +86,43 @@ fn write_finding(out: &mut dyn Write, f: &Finding, p: &Paint) -> io::Result<()> 
     Ok(())
 }
 
+/// One line per finding, then each distinct fix once: a scan of a tree with many findings
+/// stays readable, and `-v` gives each finding in full.
+fn write_compact(out: &mut dyn Write, findings: &[&Finding], p: &Paint) -> io::Result<()> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    for f in findings {
+        writeln!(
+            out,
+            "{}:{}:{}: {} [{}] {} ({})",
+            p.wrap("1", &f.path),
+            f.line,
+            f.column,
+            p.wrap(severity_code(f.severity), f.severity.as_str()),
+            f.rule_id,
+            f.message,
+            f.secret
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "What to write instead:")?;
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for f in findings {
+        let key = (f.rule_id.as_str(), f.remediation.as_str());
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        writeln!(out, "  {}:", f.rule_id)?;
+        for l in f.remediation.lines() {
+            writeln!(out, "    {l}")?;
+        }
+    }
+    writeln!(out, "(-v shows each finding in full)")?;
+    writeln!(out)
+}
+
 /// Writes the findings and a summary.
 pub fn write(
     out: &mut dyn Write,
@@ -94,8 +131,12 @@ pub fn write(
     style: Style,
 ) -> io::Result<()> {
     let p = Paint(style.color);
-    for f in findings {
-        write_finding(out, f, &p)?;
+    if style.verbose {
+        for f in findings {
+            write_finding(out, f, &p)?;
+        }
+    } else {
+        write_compact(out, findings, &p)?;
     }
     let total = summary.blocking + summary.warnings;
     let verdict = if total == 0 {

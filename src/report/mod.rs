@@ -32,6 +32,9 @@ pub enum Format {
 pub struct Style {
     /// Use ANSI colours.
     pub color: bool,
+    /// The long form (`-v`): each finding with its value and fix; else one line per finding
+    /// and each fix once, at the end.
+    pub verbose: bool,
 }
 
 /// Counts shown at the end of a human report.
@@ -97,10 +100,24 @@ pub fn write(
     summary: &Summary,
     style: Style,
 ) -> io::Result<()> {
+    write_with_base(format, out, findings, rules, summary, style, None)
+}
+
+/// Writes findings in the chosen format; `base` is the absolute folder the findings' paths are
+/// relative to, when known (SARIF names it in `originalUriBaseIds`).
+pub fn write_with_base(
+    format: Format,
+    out: &mut dyn Write,
+    findings: &[&Finding],
+    rules: &Ruleset,
+    summary: &Summary,
+    style: Style,
+    base: Option<&std::path::Path>,
+) -> io::Result<()> {
     match format {
         Format::Human => human::write(out, findings, summary, style),
         Format::Json => json::write_array(out, findings),
         Format::Jsonl => json::write_lines(out, findings),
-        Format::Sarif => sarif::write(out, findings, rules, &summary.skipped),
+        Format::Sarif => sarif::write(out, findings, rules, &summary.skipped, base),
     }
 }

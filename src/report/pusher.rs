@@ -19,6 +19,9 @@ pub enum Hook {
     PreReceive,
     /// The pre-commit hook: nothing is committed yet.
     PreCommit,
+    /// The pre-commit framework's checks of committed content (`pre-commit run --all-files`,
+    /// `--files`, `--from-ref/--to-ref` in CI): the values may already be in the history.
+    Committed,
 }
 
 /// What the message needs besides the findings.
@@ -108,11 +111,19 @@ pub fn message(blocking: &[&Finding], warnings: &[&Finding], ctx: &MessageContex
     let mut out = String::new();
     let (thing, verb) = thing_verb(ctx.hook);
     if !blocking.is_empty() {
-        let _ = writeln!(
-            out,
-            "secretgate: {thing} rejected: {} found on lines this {thing} adds.",
-            what_kind(blocking)
-        );
+        if ctx.hook == Hook::Committed {
+            let _ = writeln!(
+                out,
+                "secretgate: check failed: {} found in the committed content checked.",
+                what_kind(blocking)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "secretgate: {thing} rejected: {} found on lines this {thing} adds.",
+                what_kind(blocking)
+            );
+        }
         let _ = writeln!(out);
         list(&mut out, blocking, ctx.max_shown);
         let _ = writeln!(out);
@@ -156,10 +167,14 @@ pub fn message(blocking: &[&Finding], warnings: &[&Finding], ctx: &MessageContex
                     "     The staged version was checked: if the file on disk differs, stage it first."
                 );
             }
+            Hook::Committed => {
+                let _ = writeln!(out, "  1. Change the lines above as shown. A value that is already committed stays in");
+                let _ = writeln!(out, "     the history: rewrite the commits that added it (git rebase -i) before pushing.");
+            }
         }
         if blocking.iter().any(|f| f.kind == Kind::Secret) {
             match ctx.hook {
-                Hook::PreReceive => {
+                Hook::PreReceive | Hook::Committed => {
                     let _ = writeln!(
                         out,
                         "  2. A secret that was ever pushed anywhere (another remote, a fork, CI logs) must be"
@@ -188,7 +203,7 @@ pub fn message(blocking: &[&Finding], warnings: &[&Finding], ctx: &MessageContex
                     "  Not a secret? Add `secretgate:allow` in a comment on that line, or ask your admin."
                 );
             }
-            Hook::PreCommit => {
+            Hook::PreCommit | Hook::Committed => {
                 let _ = writeln!(
                     out,
                     "  Not a secret? Add `secretgate:allow` in a comment on that line, or an allow pattern"
@@ -296,6 +311,7 @@ fn thing_verb(hook: Hook) -> (&'static str, &'static str) {
     match hook {
         Hook::PreReceive => ("push", "pushed"),
         Hook::PreCommit => ("commit", "committed"),
+        Hook::Committed => ("check", "checked"),
     }
 }
 
@@ -356,17 +372,23 @@ pub fn pushed_broken(reason: &str, ctx: &MessageContext) -> String {
 
 /// The message when the hook could not decide (internal error, time budget spent).
 pub fn cannot_decide(reason: &str, fail_open: bool, ctx: &MessageContext) -> String {
-    let text = if ctx.hook == Hook::PreCommit {
+    let text = if ctx.hook != Hook::PreReceive {
         if fail_open {
             format!(
                 "secretgate: warning: the secret scanner could not check this commit ({reason}).\n\
                  The policy lets commits through in that case; your code was not checked.\n"
             )
         } else {
+            // The reason is the error line that follows: said once.
+            let (what, nothing) = if ctx.hook == Hook::Committed {
+                ("check failed", "")
+            } else {
+                ("commit rejected", " Nothing was committed.")
+            };
             format!(
-                "secretgate: commit rejected because the secret scanner failed ({reason}).\n\
+                "secretgate: {what} because the secret scanner failed.\n\
                  This is a problem with the scanner or the repository, not with your code; the\n\
-                 error below says what. Nothing was committed.\n"
+                 error below says what.{nothing}\n"
             )
         }
     } else if fail_open {

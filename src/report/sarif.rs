@@ -1,5 +1,7 @@
-//! SARIF 2.1.0, in the shape GitHub and GitLab code scanning accept: every rule with its help
-//! text and a `security-severity`, results with a relative location and `partialFingerprints`.
+//! SARIF 2.1.0, in the shape GitHub and GitLab code scanning accept: the rules that fired, each
+//! with its help text and a `security-severity`, results with a location relative to
+//! `%SRCROOT%` (named in `originalUriBaseIds` when the folder is known) and
+//! `partialFingerprints`.
 
 use std::io::{self, Write};
 
@@ -37,6 +39,26 @@ fn uri(path: &str) -> String {
     out
 }
 
+/// Where users learn about the tool (`tool.driver.informationUri`): the package's repository
+/// when Cargo.toml names one, else its page on crates.io.
+const INFORMATION_URI: &str = match option_env!("CARGO_PKG_REPOSITORY") {
+    Some(u) if !u.is_empty() => u,
+    _ => "https://crates.io/crates/secretgate",
+};
+
+/// The `file://` URI of an absolute folder, ending with `/` as SARIF requires of a base.
+fn folder_uri(dir: &std::path::Path) -> Option<String> {
+    let s = dir.to_str()?;
+    if !s.starts_with('/') {
+        return None;
+    }
+    let mut u = format!("file://{}", uri(s));
+    if !u.ends_with('/') {
+        u.push('/');
+    }
+    Some(u)
+}
+
 /// Writes the SARIF log. What was not scanned (`skipped`: too large, not a regular file) is
 /// one `toolExecutionNotifications` entry each in the run's invocation, so a code-scanning
 /// service shows that the scan was incomplete instead of a clean result.
@@ -45,9 +67,15 @@ pub fn write(
     findings: &[&Finding],
     rules: &Ruleset,
     skipped: &[String],
+    base: Option<&std::path::Path>,
 ) -> io::Result<()> {
-    let descriptors: Vec<Value> = rules
+    // Only the rules that fired: the log stays the size of what it reports.
+    let fired: Vec<&crate::rules::Rule> = rules
         .rules
+        .iter()
+        .filter(|r| findings.iter().any(|f| f.rule_id == r.id))
+        .collect();
+    let descriptors: Vec<Value> = fired
         .iter()
         .map(|r| {
             let mut help = format!("{}\n\n{}", r.description, r.remediation);
@@ -74,7 +102,7 @@ pub fn write(
     let results: Vec<Value> = findings
         .iter()
         .map(|f| {
-            let index = rules.rules.iter().position(|r| r.id == f.rule_id);
+            let index = fired.iter().position(|r| r.id == f.rule_id);
             let mut props = serde_json::Map::new();
             props.insert("severity".into(), json!(f.severity.as_str()));
             props.insert("kind".into(), json!(f.kind.as_str()));
@@ -101,7 +129,7 @@ pub fn write(
                 "message": { "text": format!("{} [{}]. {}", f.message, f.secret, f.remediation) },
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": { "uri": uri(&f.path) },
+                        "artifactLocation": { "uri": uri(&f.path), "uriBaseId": "%SRCROOT%" },
                         "region": { "startLine": f.line, "startColumn": f.column },
                     }
                 }],
@@ -114,13 +142,14 @@ pub fn write(
             result
         })
         .collect();
-    let log = json!({
+    let mut log = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
             "tool": { "driver": {
                 "name": "secretgate",
                 "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": INFORMATION_URI,
                 "rules": descriptors,
             }},
             "results": results,
@@ -134,6 +163,9 @@ pub fn write(
             }],
         }],
     });
+    if let Some(u) = base.and_then(folder_uri) {
+        log["runs"][0]["originalUriBaseIds"] = json!({ "%SRCROOT%": { "uri": u } });
+    }
     serde_json::to_writer_pretty(&mut *out, &log)?;
     writeln!(out)
 }

@@ -6,7 +6,8 @@
 //! target is scanned under the name given). A FIFO, a device or a socket is never read, and is
 //! named in the list of what was not scanned.
 //! Rules match paths relative to the folder given, so `scan path/to/app` judges `config.py`
-//! as the repository would.
+//! as the repository would. Paths are reported from the top of the git work tree the files
+//! are in (outside any, from the folder given), however the folder was typed.
 
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -43,6 +44,8 @@ pub struct FilesOutcome {
     pub summary: Summary,
     /// Files that could not be read (the scan is incomplete: exit 3).
     pub errors: Vec<Error>,
+    /// The absolute folder every reported path is relative to, when all share one.
+    pub base: Option<PathBuf>,
 }
 
 /// What a file that is neither a regular file nor a folder is, for the list of what was not
@@ -70,11 +73,115 @@ fn not_a_file(path: &Path, kind: &str) -> String {
     )
 }
 
+/// A file or folder to scan, and the path it is reported under (`/`-separated; empty for a
+/// folder reported from its own top). Rules see a folder's files relative to the folder, and a
+/// file named alone under its reported path.
+#[derive(Debug, Clone)]
+pub struct Root {
+    /// Where it is on disk.
+    pub fs_path: PathBuf,
+    /// How it is reported.
+    pub shown: Vec<u8>,
+    /// The absolute folder reported paths are relative to, when known (SARIF's
+    /// `originalUriBaseIds`).
+    pub base: Option<PathBuf>,
+}
+
+impl Root {
+    /// A root reported as it was typed (without a leading `./`).
+    pub fn as_typed(path: &Path) -> Self {
+        Root {
+            fs_path: path.to_owned(),
+            shown: bytes_of(path),
+            base: None,
+        }
+    }
+
+    /// A root of `secretgate scan`, reported the same however it was typed (`.`, a relative or
+    /// an absolute path), so that fingerprints and baselines do not depend on it: inside a git
+    /// work tree, from the top of the work tree (as the repository names its files); elsewhere,
+    /// a folder from itself and a file by its name. A symbolic link named here is placed where
+    /// the link is, not where it points.
+    pub fn for_scan(path: &Path) -> Self {
+        let Some(place) = place_of(path) else {
+            return Root::as_typed(path);
+        };
+        let base = place
+            .ancestors()
+            .find(|a| a.join(".git").exists())
+            .map(Path::to_owned);
+        let (shown, base) = match base {
+            Some(top) => (
+                place.strip_prefix(&top).map(bytes_of).unwrap_or_default(),
+                Some(top),
+            ),
+            None if path.is_dir() => (Vec::new(), Some(place.clone())),
+            None => (
+                place
+                    .file_name()
+                    .map_or_else(|| bytes_of(path), |n| bytes_of(Path::new(n))),
+                place.parent().map(Path::to_owned),
+            ),
+        };
+        Root {
+            fs_path: path.to_owned(),
+            shown,
+            base,
+        }
+    }
+}
+
+/// Where `path` is, absolute and without `.`, `..` or linked folders on the way (its last
+/// component, if a link, is kept as it is).
+fn place_of(path: &Path) -> Option<PathBuf> {
+    let abs = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir().ok()?.join(path)
+    };
+    match (abs.parent(), abs.file_name()) {
+        (Some(parent), Some(name)) if name != ".." => Some(parent.canonicalize().ok()?.join(name)),
+        _ => abs.canonicalize().ok(),
+    }
+}
+
+/// `path` relative to the folder `top` (which must be canonical), `/`-separated, if it is
+/// inside it; the file itself is not resolved (a symbolic link is reported by its own name).
+pub fn relative_to(path: &Path, top: &Path) -> Option<Vec<u8>> {
+    let name = path.file_name()?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.canonicalize().ok()?,
+        _ => std::env::current_dir().ok()?.canonicalize().ok()?,
+    };
+    let rel = parent.join(name);
+    let rel = rel.strip_prefix(top).ok()?;
+    Some(bytes_of(rel))
+}
+
+/// `shown/rel`, or `rel` when `shown` is empty.
+fn join_shown(shown: &[u8], rel: &[u8]) -> Vec<u8> {
+    if shown.is_empty() || shown == b"." {
+        return rel.to_vec();
+    }
+    let mut out = shown.to_vec();
+    if !out.ends_with(b"/") {
+        out.push(b'/');
+    }
+    out.extend_from_slice(rel);
+    out
+}
+
 /// Adds the files under `root` (a file or a folder named on the command line) to `targets`.
 /// A symbolic link named on the command line is followed (a file mounted through one is what
 /// the user asked for); inside a folder, links are not followed. Anything that is not read
 /// (a FIFO, a device, a socket) is named in `skipped`.
-fn collect(root: &Path, out: &mut Vec<Target>, errors: &mut Vec<Error>, skipped: &mut Vec<String>) {
+fn collect(
+    named: &Root,
+    out: &mut Vec<Target>,
+    errors: &mut Vec<Error>,
+    skipped: &mut Vec<String>,
+) {
+    let root = named.fs_path.as_path();
     let io_err = |e: std::io::Error| Error::Io {
         path: root.to_owned(),
         source: e,
@@ -88,11 +195,10 @@ fn collect(root: &Path, out: &mut Vec<Target>, errors: &mut Vec<Error>, skipped:
         Err(e) => return errors.push(io_err(e)),
     };
     if meta.is_file() {
-        let b = bytes_of(root);
         out.push(Target {
             fs_path: root.to_owned(),
-            reported: b.clone(),
-            rel: b,
+            reported: named.shown.clone(),
+            rel: named.shown.clone(),
         });
         return;
     }
@@ -116,11 +222,11 @@ fn collect(root: &Path, out: &mut Vec<Target>, errors: &mut Vec<Error>, skipped:
                     skipped.push(not_a_file(e.path(), special_kind(t)));
                     continue;
                 }
-                let rel = e.path().strip_prefix(root).unwrap_or(e.path());
+                let rel = bytes_of(e.path().strip_prefix(root).unwrap_or(e.path()));
                 out.push(Target {
                     fs_path: e.path().to_owned(),
-                    reported: bytes_of(e.path()),
-                    rel: bytes_of(rel),
+                    reported: join_shown(&named.shown, &rel),
+                    rel,
                 });
             }
             Err(err) => errors.push(Error::Io {
@@ -212,6 +318,7 @@ pub fn scan_paths(
 ) -> Result<FilesOutcome> {
     let mut out = FilesOutcome::default();
     let mut targets = Vec::new();
+    let mut bases = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
             let mut data = Vec::new();
@@ -234,9 +341,35 @@ pub fn scan_paths(
             out.summary.scanned += 1;
             out.summary.bytes += data.len() as u64;
         } else {
-            collect(p, &mut targets, &mut out.errors, &mut out.summary.skipped);
+            let root = Root::for_scan(p);
+            bases.push(root.base.clone());
+            collect(
+                &root,
+                &mut targets,
+                &mut out.errors,
+                &mut out.summary.skipped,
+            );
         }
     }
+    scan_targets(rules, &targets, &mut out);
+    if bases.iter().all(|b| b.is_some() && *b == bases[0]) {
+        out.base = bases.into_iter().next().flatten();
+    }
+    Ok(out)
+}
+
+/// Scans files and folders, each reported under the path its [`Root`] gives.
+pub fn scan_roots(rules: &Ruleset, roots: &[Root]) -> FilesOutcome {
+    let mut out = FilesOutcome::default();
+    let mut targets = Vec::new();
+    for r in roots {
+        collect(r, &mut targets, &mut out.errors, &mut out.summary.skipped);
+    }
+    scan_targets(rules, &targets, &mut out);
+    out
+}
+
+fn scan_targets(rules: &Ruleset, targets: &[Target], out: &mut FilesOutcome) {
     let results: Vec<FileResult> = targets.par_iter().map(|t| scan_one(rules, t)).collect();
     for r in results {
         match r {
@@ -252,5 +385,4 @@ pub fn scan_paths(
             FileResult::Failed(e) => out.errors.push(e),
         }
     }
-    Ok(out)
 }

@@ -228,6 +228,54 @@ impl StagedRepo {
         Ok(out)
     }
 
+    /// The change a range of commits makes, as `git diff FROM...TO` shows it: from the merge
+    /// base of `from` and `to` (none: the empty tree) to `to`. This is what the pre-commit
+    /// framework's `--from-ref`/`--to-ref` (CI, pre-push) asks about: only the lines the
+    /// range adds, as the server will judge them.
+    pub fn range_changes(&self, from: &str, to: &str) -> Result<StagedChanges> {
+        let mut buf = Vec::new();
+        let resolve = |spec: &str, buf: &mut Vec<u8>| -> Result<ObjectId> {
+            let id = self.repo.rev_parse_single(spec).map_err(|e| {
+                Error::Usage(format!(
+                    "cannot resolve the revision {:?}: {e}",
+                    escape(spec.as_bytes())
+                ))
+            })?;
+            let (commit, kind) = self.odb.peel(id.detach(), buf)?;
+            if kind != gix::objs::Kind::Commit {
+                return Err(Error::Usage(format!(
+                    "the revision {:?} names a {kind}, not a commit",
+                    escape(spec.as_bytes())
+                )));
+            }
+            Ok(commit)
+        };
+        let from_commit = resolve(from, &mut buf)?;
+        let to_commit = resolve(to, &mut buf)?;
+        let base = self
+            .repo
+            .merge_base(from_commit, to_commit)
+            .map_err(|e| {
+                Error::repo(
+                    format!("cannot find the merge base of {from_commit} and {to_commit}"),
+                    e,
+                )
+            })?
+            .map(|id| id.detach());
+        let base_tree = match base {
+            Some(b) => Some(self.commit_tree(b, "the merge base", &mut buf)?),
+            None => None,
+        };
+        let to_tree = self.commit_tree(to_commit, to, &mut buf)?;
+        let mut changes = Vec::new();
+        self.odb
+            .diff_trees(base_tree.as_deref(), Some(&to_tree), &mut changes)?;
+        Ok(StagedChanges {
+            changes,
+            ..StagedChanges::default()
+        })
+    }
+
     /// Reads the index and compares it with `HEAD`, reading only the trees that differ.
     pub fn changes(&self) -> Result<StagedChanges> {
         let mut buf = Vec::new();

@@ -89,7 +89,13 @@ pub fn text(o: &Output) -> String {
 
 /// A `git` command in the scrubbed environment, with fixed identities and dates.
 pub fn git_cmd(dir: &Path) -> Command {
-    let mut c = scrubbed("git", dir);
+    tool_cmd("git", dir)
+}
+
+/// Another program (git, or a real tool a test drives, such as the pre-commit framework) in
+/// `dir`, in the scrubbed environment, with git's identities and dates fixed.
+pub fn tool_cmd(program: &str, dir: &Path) -> Command {
+    let mut c = scrubbed(program, dir);
     c.env("GIT_AUTHOR_NAME", "Ada Lovelace")
         .env("GIT_AUTHOR_EMAIL", "ada@example.com")
         .env("GIT_AUTHOR_DATE", "2024-01-02T03:04:05Z")
