@@ -363,6 +363,7 @@ impl Ruleset {
         if active.is_empty() {
             return Vec::new();
         }
+        self.build_regexes(&active);
         let mut out = Vec::new();
         let mut memo = Memo::new(self.rules.len());
         for p in active {
@@ -371,6 +372,37 @@ impl Ruleset {
         let mut out = self.finish(data, out);
         relocate(&decoded, &mut out);
         out
+    }
+
+    /// Builds the regexes these patterns need and do not have yet, on two threads when there
+    /// are several: building a regex costs far more than running it over a file, and a hook's
+    /// first files meet most of the regexes it builds (half of a one-commit push's start-up).
+    fn build_regexes(&self, active: &[usize]) {
+        let unbuilt: Vec<usize> = active
+            .iter()
+            .copied()
+            .filter(|&p| !self.patterns[p].regex.is_built())
+            .collect();
+        if unbuilt.len() < 2 {
+            return;
+        }
+        let (mine, theirs) = unbuilt.split_at(unbuilt.len() / 2);
+        std::thread::scope(|s| {
+            let spawned = std::thread::Builder::new()
+                .name("regex-build".into())
+                .spawn_scoped(s, || {
+                    for &p in theirs {
+                        let _ = self.patterns[p].regex.get();
+                    }
+                });
+            for &p in mine {
+                let _ = self.patterns[p].regex.get();
+            }
+            // Without a second thread, the rest are built on first use as before.
+            if let Ok(h) = spawned {
+                let _ = h.join();
+            }
+        });
     }
 
     fn pattern_applies(&self, p: usize, path: &[u8], memo: &mut Applicable) -> bool {

@@ -46,6 +46,11 @@ impl LazyRegex {
         &self.src
     }
 
+    /// Whether the regex is already built.
+    pub fn is_built(&self) -> bool {
+        self.cell.get().is_some()
+    }
+
     /// Builds (once) and returns the regex; an error only if it exceeds the size limits.
     pub fn get(&self) -> std::result::Result<&CompiledRegex, &str> {
         self.cell
