@@ -88,13 +88,19 @@ pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
     .and_then(|()| out.flush());
     report_io(r, config)?;
     warn_unscanned(config, &summary);
-    Ok(if has_errors {
+    Ok(exit(has_errors, &verdict))
+}
+
+/// An audit's exit: an unreadable object or repository outranks findings (the report is
+/// incomplete), findings that block outrank a clean run.
+fn exit(has_errors: bool, verdict: &Verdict) -> Exit {
+    if has_errors {
         Exit::Io
     } else if verdict.blocks() {
         Exit::Findings
     } else {
         Exit::Clean
-    })
+    }
 }
 
 /// Fails before any work when `--output` cannot be written (a long audit must not end in an
@@ -310,13 +316,7 @@ pub fn run_root(
             }
         }
     }
-    Ok(if has_errors {
-        Exit::Io
-    } else if verdict.blocks() {
-        Exit::Findings
-    } else {
-        Exit::Clean
-    })
+    Ok(exit(has_errors, &verdict))
 }
 
 /// The human report of a root audit: each repository's findings under its name, then one line
