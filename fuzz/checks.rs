@@ -199,15 +199,18 @@ pub fn detector(data: &[u8]) {
 pub fn check_matches(rules: &Ruleset, path: &[u8], content: &[u8], clean: bool) {
     let found = rules.scan(path, content);
     let decoded = secretgate::detect::decode::decode(path, content);
-    let text = decoded.text();
-    let mut last: Option<(usize, usize, usize)> = None;
+    let mut last: Option<(bool, usize, usize, usize)> = None;
     for m in &found {
+        // A notebook's raw JSON is also read, by the distinctive rules (outputs, metadata):
+        // such a match has no cell and its offsets are the file's, after the cells' matches.
+        let raw = decoded.is_notebook() && m.cell.is_none();
+        let text = if raw { content } else { decoded.text() };
         let rule = &rules.rules[m.rule];
         assert_eq!(rules.patterns[m.pattern].rule, m.rule);
         assert!(m.start <= m.end && m.end <= text.len(), "{m:?}");
         assert!(m.span.0 <= m.start && m.end <= m.span.1, "{m:?}");
         assert!(m.span.1 <= text.len());
-        let key = (m.start, m.rule, m.end);
+        let key = (raw, m.start, m.rule, m.end);
         if let Some(l) = last {
             assert!(l < key, "sorted and without duplicates: {l:?} then {key:?}");
         }
@@ -229,7 +232,7 @@ pub fn check_matches(rules: &Ruleset, path: &[u8], content: &[u8], clean: bool) 
                 .rposition(|&b| b == b'\n')
                 .map_or(0, |i| i + 1)
             + 1;
-        let (line, cell) = match decoded.place(line) {
+        let (line, cell) = match decoded.place(line).filter(|_| !raw) {
             Some(p) => (p.file_line, Some((p.cell, p.line))),
             None => (line, None),
         };

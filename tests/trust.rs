@@ -489,3 +489,28 @@ fn a_form_over_two_lines_is_judged_when_only_its_value_line_changes() {
     rejected(&p);
     assert!(p.stderr.contains("deploy/key.pem:1"), "{}", p.stderr);
 }
+
+#[test]
+fn a_token_in_a_notebooks_outputs_or_metadata_blocks() {
+    let (_sb, server, repo) = setup(None);
+    let nb = format!(
+        "{{\"cells\":[{{\"cell_type\":\"code\",\"source\":[\"print(1)\\n\"],\
+         \"outputs\":[{{\"output_type\":\"stream\",\"text\":[\"{AWS}\\n\"]}}],\
+         \"metadata\":{{\"token\":\"{GHP}\"}}}}],\"metadata\":{{}},\"nbformat\":4,\"nbformat_minor\":5}}\n"
+    );
+    repo.commit_file("analysis.ipynb", nb, "notebook");
+    let p = repo.push(&server, &["HEAD:refs/heads/main"]);
+    rejected(&p);
+    assert!(p.stderr.contains("aws-access-key-id"), "{}", p.stderr);
+    assert!(p.stderr.contains("github-pat-classic"), "{}", p.stderr);
+    // A Flask key written only in an output is prose there, not a setting.
+    repo.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    let nb = format!(
+        "{{\"cells\":[{{\"cell_type\":\"code\",\"source\":[\"print(1)\\n\"],\
+         \"outputs\":[{{\"output_type\":\"stream\",\"text\":[\"SECRET_KEY = '{KEY}'\\n\"]}}]}}],\
+         \"metadata\":{{}},\"nbformat\":4,\"nbformat_minor\":5}}\n"
+    );
+    repo.commit_file("analysis.ipynb", nb, "notebook");
+    let p = repo.push(&server, &["HEAD:refs/heads/main"]);
+    assert!(p.ok, "{}", p.stderr);
+}

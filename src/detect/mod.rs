@@ -141,6 +141,8 @@ struct Applicable {
     allowlisted: bool,
     /// The content is binary.
     binary: bool,
+    /// Only rules whose values are distinctive run (a notebook's raw JSON).
+    only_distinctive: bool,
     rules: Vec<Option<bool>>,
     patterns: Vec<Option<bool>>,
 }
@@ -318,10 +320,33 @@ impl Ruleset {
         if binary && !self.rules.iter().any(|r| r.binary) {
             return Vec::new();
         }
-        let data = decoded.text();
+        let mut out = self.scan_text(path, decoded.text(), binary, false);
+        relocate(&decoded, &mut out);
+        if decoded.is_notebook() {
+            // Outputs, attachments and metadata are not scanned as cells, but a provider's
+            // token there is as leaked as anywhere: the raw JSON is read for those, once.
+            for m in self.scan_text(path, data, binary, true) {
+                if !out.iter().any(|o| o.rule == m.rule && o.value == m.value) {
+                    out.push(m);
+                }
+            }
+        }
+        out
+    }
+
+    /// The matches in one text (`only_distinctive`: of the distinctive rules only), with their
+    /// lines and columns in that text.
+    fn scan_text(
+        &self,
+        path: &[u8],
+        data: &[u8],
+        binary: bool,
+        only_distinctive: bool,
+    ) -> Vec<Match> {
         let mut applicable = Applicable {
             allowlisted: self.allowlisted_path(path),
             binary,
+            only_distinctive,
             rules: vec![None; self.rules.len()],
             patterns: vec![None; self.patterns.len()],
         };
@@ -369,9 +394,7 @@ impl Ruleset {
         for p in active {
             self.run_pattern(p, path, data, &windows[p], &mut memo, &mut out);
         }
-        let mut out = self.finish(data, out);
-        relocate(&decoded, &mut out);
-        out
+        self.finish(data, out)
     }
 
     /// Builds the regexes these patterns need and do not have yet, on two threads when there
@@ -412,7 +435,9 @@ impl Ruleset {
         let pat: &Pattern = &self.patterns[p];
         let rule = &self.rules[pat.rule];
         let rule_ok = *memo.rules[pat.rule].get_or_insert_with(|| {
-            (!memo.binary || rule.binary) && self.rule_runs_on_listed(rule, path, memo.allowlisted)
+            (!memo.binary || rule.binary)
+                && (!memo.only_distinctive || rule.distinctive)
+                && self.rule_runs_on_listed(rule, path, memo.allowlisted)
         });
         let a = rule_ok && (pat.paths.is_empty() || pat.paths.matches(path));
         memo.patterns[p] = Some(a);
