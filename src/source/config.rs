@@ -27,8 +27,8 @@ pub enum Links {
     Refuse,
 }
 
-/// What a file that is not a regular file is, for messages.
-fn kind_of(t: std::fs::FileType) -> &'static str {
+/// What a file that is not a regular file is, for messages (configuration and `scan` alike).
+pub fn kind_of(t: std::fs::FileType) -> &'static str {
     if t.is_dir() {
         "a directory"
     } else if t.is_fifo() {

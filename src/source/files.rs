@@ -48,23 +48,6 @@ pub struct FilesOutcome {
     pub base: Option<PathBuf>,
 }
 
-/// What a file that is neither a regular file nor a folder is, for the list of what was not
-/// scanned.
-fn special_kind(t: std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
-}
-
 /// The line naming a file that was not scanned because of what it is.
 fn not_a_file(path: &Path, kind: &str) -> String {
     format!(
@@ -203,7 +186,7 @@ fn collect(
         return;
     }
     if !meta.is_dir() {
-        skipped.push(not_a_file(root, special_kind(meta.file_type())));
+        skipped.push(not_a_file(root, super::config::kind_of(meta.file_type())));
         return;
     }
     let walker = ignore::WalkBuilder::new(root)
@@ -219,7 +202,7 @@ fn collect(
                     continue;
                 }
                 if !t.is_file() {
-                    skipped.push(not_a_file(e.path(), special_kind(t)));
+                    skipped.push(not_a_file(e.path(), super::config::kind_of(t)));
                     continue;
                 }
                 let rel = bytes_of(e.path().strip_prefix(root).unwrap_or(e.path()));
@@ -276,7 +259,10 @@ fn scan_one(rules: &Ruleset, t: &Target) -> FileResult {
         }
     };
     if !meta.is_file() {
-        return FileResult::Skipped(not_a_file(&t.fs_path, special_kind(meta.file_type())));
+        return FileResult::Skipped(not_a_file(
+            &t.fs_path,
+            super::config::kind_of(meta.file_type()),
+        ));
     }
     let len = meta.len();
     let shown = crate::finding::escape(&t.reported);
