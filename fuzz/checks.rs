@@ -263,7 +263,7 @@ pub fn check_matches(rules: &Ruleset, path: &[u8], content: &[u8], clean: bool) 
                 .any(|w| w == secretgate::detect::INLINE_ALLOW),
             "a finding on a line marked secretgate:allow: {m:?}"
         );
-        let f = Finding::new(rules, m, path, &Provenance::default());
+        let f = Finding::new(rules, m, path, &Provenance::File);
         assert!(!has_control(&f.path), "{f:?}");
         assert!(!has_control(&f.secret), "{f:?}");
         assert_eq!(f.fingerprint.len(), 32);

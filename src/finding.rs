@@ -11,19 +11,56 @@ use sha2::{Digest, Sha256};
 use crate::detect::Match;
 use crate::rules::{Kind, Ruleset, Severity};
 
-/// Where a blob came from, as far as reports care.
+/// The commit a finding is attributed to, as reports show it.
 #[derive(Debug, Clone, Default)]
-pub struct Provenance {
-    /// The commit that introduced it (history and push).
-    pub commit: Option<String>,
-    /// That commit's author, `Name <email>`.
-    pub author: Option<String>,
-    /// That commit's date, RFC 3339.
-    pub date: Option<String>,
-    /// The ref being updated (push).
-    pub refname: Option<String>,
-    /// That commit's subject line (push messages).
+pub struct CommitMeta {
+    /// Its id, in hex.
+    pub id: String,
+    /// Its author, `Name <email>`, escaped.
+    pub author: String,
+    /// Its date, RFC 3339.
+    pub date: String,
+    /// Its subject line, escaped and redacted (pushes: the pusher is shown it).
     pub subject: Option<String>,
+}
+
+/// Where a blob came from, as far as reports care: one variant per kind of source, so that a
+/// push's finding cannot lack its ref nor a file's claim a commit.
+#[derive(Debug, Clone)]
+pub enum Provenance {
+    /// A file on disk or standard input (`scan`, `pre-commit FILE...`).
+    File,
+    /// The staged change: the commit does not exist yet (the contract's null commit).
+    Staged,
+    /// A push: the ref it updates, and the commit that brought it unless the finding is in the
+    /// ref's name or a tag's message, or in a tree or blob a ref names directly.
+    Push {
+        /// The ref's name, escaped (redacted when it holds a finding).
+        refname: String,
+        /// The new commit the finding is in.
+        commit: Option<CommitMeta>,
+    },
+    /// The history (audit): the commit that introduced it.
+    History(CommitMeta),
+}
+
+impl Provenance {
+    /// The commit, where there is one.
+    pub fn commit(&self) -> Option<&CommitMeta> {
+        match self {
+            Provenance::Push { commit, .. } => commit.as_ref(),
+            Provenance::History(c) => Some(c),
+            Provenance::File | Provenance::Staged => None,
+        }
+    }
+
+    /// The ref a push updates.
+    pub fn refname(&self) -> Option<&str> {
+        match self {
+            Provenance::Push { refname, .. } => Some(refname),
+            _ => None,
+        }
+    }
 }
 
 /// One reported finding.
@@ -408,16 +445,16 @@ impl Finding {
             path: escape(path),
             line: m.line,
             column: m.column,
-            commit: prov.commit.clone(),
-            author: prov.author.clone(),
-            date: prov.date.clone(),
-            refname: prov.refname.clone(),
+            commit: prov.commit().map(|c| c.id.clone()),
+            author: prov.commit().map(|c| c.author.clone()),
+            date: prov.commit().map(|c| c.date.clone()),
+            refname: prov.refname().map(str::to_owned),
             secret: redact(&m.value),
             entropy: m.entropy.map(|e| (e * 1000.0).round() / 1000.0),
             fingerprint: fingerprint(&rule.id, path, &m.value),
             message,
             remediation,
-            commit_subject: prov.subject.clone(),
+            commit_subject: prov.commit().and_then(|c| c.subject.clone()),
             present_at_head: None,
             occurrences: None,
             first_commit: None,

@@ -30,6 +30,7 @@ pub mod finding;
 pub mod policy;
 pub mod report;
 pub mod rules;
+pub mod scan;
 pub mod source;
 
 pub use cmd::Exit;

@@ -160,7 +160,7 @@ pub fn show(config: &Config) -> Result<Exit> {
         }
     }
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let repo_file = work_tree_top(&cwd).map(|t| t.join(crate::source::staged::REPO_CONFIG));
+    let repo_file = work_tree_top(&cwd).map(|t| t.join(crate::source::config::REPO_CONFIG));
     let mut repo_note = None;
     if let Some(file) = &repo_file {
         if let Some(text) = crate::source::config::read_repo_config(file)? {

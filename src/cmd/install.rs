@@ -512,7 +512,7 @@ pub fn uninstall_pre_commit(dir: Option<&Path>) -> Result<Exit> {
 /// `secretgate uninstall pre-receive`: removes the hook `install pre-receive` wrote for that
 /// flavor of server; a hook that is not secretgate's is never removed.
 pub fn uninstall_pre_receive(repo_path: &Path, flavor: Flavor) -> Result<Exit> {
-    let repo = crate::source::git::open_repo(repo_path)?;
+    let repo = crate::source::repo::open_repo(repo_path)?;
     let rel = match flavor {
         Flavor::Git => "hooks/pre-receive",
         Flavor::Gitlab => "custom_hooks/pre-receive.d/secretgate",
@@ -624,7 +624,7 @@ pub fn pre_receive(config: &Config, repo_path: &Path, flavor: Flavor) -> Result<
     let repo_path = repo_path
         .canonicalize()
         .map_err(|e| Error::repo(format!("cannot open {}", repo_path.display()), e))?;
-    let repo = crate::source::git::open_repo(&repo_path)?;
+    let repo = crate::source::repo::open_repo(&repo_path)?;
     let git_dir = repo.git_dir().to_owned();
     let bin = this_exe()?;
     let baked = baked_config(config)?;

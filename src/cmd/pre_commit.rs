@@ -25,7 +25,7 @@ use crate::finding::Finding;
 use crate::policy::Verdict;
 use crate::report::pusher::{self, Hook, MessageContext};
 use crate::rules::syntax::Oversize;
-use crate::rules::{parse_repo_allowlist, Ruleset};
+use crate::rules::Ruleset;
 use crate::source::files::{scan_roots, Root};
 use crate::source::staged::{StagedChanges, StagedEnv, StagedRepo, StagedScan};
 
@@ -183,14 +183,14 @@ fn add_repo_allowlist(
     repo: &StagedRepo,
     staged: &StagedChanges,
 ) -> Result<()> {
-    let Some((text, origin)) = repo.repo_config(staged)? else {
+    let Some(config) = repo.repo_config(staged)? else {
         return Ok(());
     };
-    let allow = parse_repo_allowlist(&text, &origin).map_err(super::repo_config_error)?;
+    let allow = config.allowlist().map_err(super::repo_config_error)?;
     rules
-        .add_allowlist(allow, &origin)
+        .add_allowlist(allow, &config.origin)
         .map_err(super::repo_config_error)?;
-    tracing::debug!(file = %origin, "repository allow patterns added");
+    tracing::debug!(file = %config.origin, "repository allow patterns added");
     Ok(())
 }
 

@@ -42,7 +42,7 @@ pub fn run(
 ) -> Result<Exit> {
     let mut rules = load_rules(config)?;
     for dir in paths.iter().filter(|p| p.is_dir()) {
-        let file = dir.join(crate::source::staged::REPO_CONFIG);
+        let file = dir.join(crate::source::config::REPO_CONFIG);
         if std::fs::symlink_metadata(&file).is_err() {
             continue;
         }
@@ -54,13 +54,12 @@ pub fn run(
             );
             continue;
         }
-        let Some(text) = crate::source::config::read_repo_config(&file)? else {
+        let Some(found) = crate::source::config::RepoConfig::in_dir(dir)? else {
             continue;
         };
-        let allow =
-            crate::rules::parse_repo_allowlist(&text, &origin).map_err(super::repo_config_error)?;
+        let allow = found.allowlist().map_err(super::repo_config_error)?;
         rules
-            .add_allowlist(allow, &origin)
+            .add_allowlist(allow, &found.origin)
             .map_err(super::repo_config_error)?;
         tracing::info!("allow patterns added from {origin}");
     }

@@ -960,7 +960,7 @@ mod tests {
             &rules,
             &found[0],
             b"nb/analysis.ipynb",
-            &crate::finding::Provenance::default(),
+            &crate::finding::Provenance::File,
         );
         assert!(
             f.message.ends_with(" (notebook cell 2, line 3)"),

@@ -125,6 +125,35 @@ pub fn read_repo_config(path: &Path) -> Result<Option<String>> {
     }
 }
 
+/// The name of a repository's own configuration file, at the top of its tree.
+pub const REPO_CONFIG: &str = ".secretgate.toml";
+
+/// A repository's own `.secretgate.toml`, wherever it was read from (a commit's tree, the
+/// index, the work tree, a scanned folder): one shape, read under one set of limits.
+#[derive(Debug, Clone)]
+pub struct RepoConfig {
+    /// Where it was read, for messages (a path, `ref:.secretgate.toml`, `... (staged)`).
+    pub origin: String,
+    /// Its text.
+    pub text: String,
+}
+
+impl RepoConfig {
+    /// The file at the top of the folder `dir`, if there is one (see [`read_repo_config`]).
+    pub fn in_dir(dir: &Path) -> Result<Option<Self>> {
+        let path = dir.join(REPO_CONFIG);
+        Ok(read_repo_config(&path)?.map(|text| RepoConfig {
+            origin: path.display().to_string(),
+            text,
+        }))
+    }
+
+    /// The allow patterns it adds: the only part of the file a repository may set.
+    pub fn allowlist(&self) -> Result<crate::rules::syntax::AllowlistSyntax> {
+        crate::rules::parse_repo_allowlist(&self.text, &self.origin)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -288,7 +288,7 @@ fn scan_one(rules: &Ruleset, t: &Target) -> FileResult {
 
 /// Scans bytes: rules see `rel`, reports show `reported`.
 pub fn scan_bytes(rules: &Ruleset, rel: &[u8], reported: &[u8], data: &[u8]) -> Vec<Finding> {
-    let prov = Provenance::default();
+    let prov = Provenance::File;
     rules
         .scan(rel, data)
         .iter()

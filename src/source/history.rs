@@ -44,10 +44,10 @@ use gix::hash::{oid, ObjectId};
 use gix::objs::{Find as _, Kind};
 use rayon::prelude::*;
 
-use super::git::{commit_info, tree_order, EntryKind};
+use super::repo::{commit_info, tree_order, EntryKind};
 use crate::detect::{is_binary, Match};
 use crate::error::{Error, Result};
-use crate::finding::{escape, Finding, Provenance};
+use crate::finding::{escape, CommitMeta, Finding, Provenance};
 use crate::report::human::AuditSummary;
 use crate::rules::Ruleset;
 
@@ -1073,12 +1073,12 @@ impl Differ<'_> {
         if old == new {
             return;
         }
-        if self.depth >= super::git::MAX_TREE_DEPTH {
+        if self.depth >= super::repo::MAX_TREE_DEPTH {
             let id = new.or(old).map(|t| t.to_string()).unwrap_or_default();
             sink(Event::Problem(Problem::Error(format!(
                 "tree {id} at {} is nested deeper than {} levels (git's own limit); not read",
-                super::git::deep_path(&self.path),
-                super::git::MAX_TREE_DEPTH
+                super::repo::deep_path(&self.path),
+                super::repo::MAX_TREE_DEPTH
             ))));
             return;
         }
@@ -2135,13 +2135,12 @@ fn build_findings(
                     Ok(Some(d)) if d.kind == Kind::Commit => commit_info(d.data, hash),
                     _ => Default::default(),
                 };
-                Provenance {
-                    commit: Some(commit_id.to_string()),
-                    author: Some(info.author),
-                    date: Some(info.date),
-                    refname: None,
+                Provenance::History(CommitMeta {
+                    id: commit_id.to_string(),
+                    author: info.author,
+                    date: info.date,
                     subject: None,
-                }
+                })
             })
             .clone();
         let mut f = Finding::new(rules, m, path, &prov);

@@ -3,12 +3,12 @@
 //! Each mode is the same pipeline with a different source: files on disk, the staged change,
 //! a push, the history. A source yields blobs with their provenance; it never judges them.
 
-pub mod blobs;
 pub mod config;
+pub mod diff;
 pub mod files;
-pub mod git;
 pub mod history;
 pub mod push;
 pub mod reach;
+pub mod repo;
 pub mod staged;
 pub mod tip;

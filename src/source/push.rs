@@ -11,13 +11,14 @@ use bstr::{BString, ByteSlice};
 use gix::hash::ObjectId;
 use gix::objs::Kind;
 
-use super::blobs::BlobScanner;
-use super::git::{commit_info, pair_renames, Change, Odb};
+use super::diff::{pair_renames, Change};
 use super::reach::RefTips;
+use super::repo::{commit_info, Odb, PathLookup, Repo, SharedOdb};
 use crate::error::{Error, Result};
-use crate::finding::{escape, Finding, Provenance};
+use crate::finding::{escape, CommitMeta, Finding, Provenance};
 use crate::report::Summary;
 use crate::rules::Ruleset;
+use crate::scan::{absorb, in_shares, BlobScanner, Kept};
 
 /// One line of the hook's input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,35 +135,14 @@ impl HookEnv {
         }
     }
 
-    /// The object directories to read, the pushed objects first, each once.
-    fn object_dirs(&self, repo: &gix::Repository) -> Vec<PathBuf> {
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        let abs = |p: &Path| -> PathBuf {
-            if p.is_absolute() {
-                p.to_owned()
-            } else {
-                std::env::current_dir()
-                    .map(|c| c.join(p))
-                    .unwrap_or_else(|_| p.to_owned())
-            }
-        };
-        let main = repo.common_dir().join("objects");
-        let candidates = self
-            .object_directory
+    /// The object directories git names for the push, the pushed objects first (the
+    /// repository's own store is added by [`Repo::with_stores`]).
+    fn object_dirs(&self) -> Vec<PathBuf> {
+        self.object_directory
             .iter()
             .chain(self.alternates.iter())
-            .map(|p| abs(p))
-            .chain(std::iter::once(abs(&main)));
-        for d in candidates {
-            let canon = d.canonicalize().unwrap_or_else(|_| d.clone());
-            if !dirs
-                .iter()
-                .any(|e| e.canonicalize().unwrap_or_else(|_| e.clone()) == canon)
-            {
-                dirs.push(d);
-            }
-        }
-        dirs
+            .cloned()
+            .collect()
     }
 }
 
@@ -236,60 +216,24 @@ pub struct PushScan {
 /// that blocks, and stops at the first one: the verdict is then settled.
 pub const MAX_FINDINGS: usize = 10_000;
 
-/// What a push scan keeps of its findings (see [`MAX_FINDINGS`]).
-struct Kept<'a> {
-    findings: Vec<Finding>,
-    blocks: &'a (dyn Fn(&Finding) -> bool + Sync),
-    blocking: bool,
-    truncated: bool,
-}
-
-impl Kept<'_> {
-    /// Keeps a finding or not; `false` once the scan can stop.
-    fn take(&mut self, f: Finding) -> bool {
-        let blocks = (self.blocks)(&f);
-        if self.findings.len() < MAX_FINDINGS {
-            self.findings.push(f);
-        } else {
-            self.truncated = true;
-            if blocks && !self.blocking {
-                self.findings.push(f);
-            }
-        }
-        self.blocking |= blocks;
-        !self.done()
-    }
-
-    fn done(&self) -> bool {
-        self.truncated && self.blocking
-    }
-}
-
-/// An opened repository with its quarantine.
+/// The repository a push goes to, read through its quarantine.
 pub struct PushRepo {
-    repo: gix::Repository,
-    odb: Odb,
-    quarantined: bool,
+    repo: Repo,
 }
 
 impl PushRepo {
     /// Opens the repository the hook runs in, and the object stores the push can be read from.
     pub fn open(env: &HookEnv) -> Result<Self> {
-        let repo = super::git::open_repo(&env.git_dir)?;
-        let dirs = env.object_dirs(&repo);
+        let repo = super::repo::open_repo(&env.git_dir)?;
         let quarantined = env.quarantine.is_some() && env.object_directory.is_some();
-        tracing::debug!(?dirs, quarantined, "object stores");
-        let odb = Odb::at_dirs(dirs, repo.object_hash())?;
         Ok(PushRepo {
-            repo,
-            odb,
-            quarantined,
+            repo: Repo::with_stores(repo, &env.object_dirs(), quarantined)?,
         })
     }
 
     /// The repository's hash kind (how long the ids on stdin must be).
     pub fn hash_kind(&self) -> gix::hash::Kind {
-        self.repo.object_hash()
+        self.repo.hash_kind()
     }
 
     /// The repository's path, for logs.
@@ -303,21 +247,20 @@ impl PushRepo {
         &self,
         updates: &[RefUpdate],
     ) -> Result<Option<(String, crate::rules::syntax::AllowlistSyntax)>> {
+        let odb = self.repo.objects();
         let mut buf = Vec::new();
         for u in updates.iter().filter(|u| !u.is_delete()) {
-            let (target, kind) = self.odb.peel(u.new, &mut buf)?;
+            let (target, kind) = odb.peel(u.new, &mut buf)?;
             if kind != Kind::Commit {
                 continue;
             }
-            let (tree, _) = self.odb.commit_tree_and_parents(&target, &mut buf)?;
-            let Some(blob) = self.odb.lookup_path(&tree, b".secretgate.toml", &mut buf)? else {
+            let (tree, _) = odb.commit_tree_and_parents(&target, &mut buf)?;
+            let origin = format!("{}:{}", escape(&u.name), super::config::REPO_CONFIG);
+            let Some(config) = self.repo.config_in_tree(&tree, origin)? else {
                 return Ok(None);
             };
-            self.odb.read_kind(&blob, Kind::Blob, &mut buf)?;
-            let origin = format!("{}:.secretgate.toml", escape(&u.name));
-            let text = String::from_utf8_lossy(&buf).into_owned();
-            let allow = crate::rules::parse_repo_allowlist(&text, &origin)?;
-            return Ok(Some((origin, allow)));
+            let allow = config.allowlist()?;
+            return Ok(Some((config.origin, allow)));
         }
         Ok(None)
     }
@@ -337,13 +280,8 @@ impl PushRepo {
         jobs: usize,
     ) -> Result<PushScan> {
         let mut out = PushScan::default();
-        let mut kept = Kept {
-            findings: Vec::new(),
-            blocks,
-            blocking: false,
-            truncated: false,
-        };
-        let mut scanner = BlobScanner::new(rules, &self.odb);
+        let mut kept = Kept::new(MAX_FINDINGS, blocks);
+        let mut scanner = BlobScanner::new(rules, self.repo.objects());
         let mut buf = Vec::new();
         // The commits the updates point at, and the display name of each update's ref.
         let mut tips: Vec<ObjectId> = Vec::new();
@@ -374,11 +312,11 @@ impl PushRepo {
             .map(|u| u.old)
             .collect();
         let new = super::reach::new_commits(
-            &self.odb,
-            || RefTips::read(&self.repo),
+            self.repo.objects(),
+            || RefTips::read(self.repo.gix()),
             &tips,
             &olds,
-            self.quarantined,
+            self.repo.is_quarantined(),
             budget,
         )?;
         tracing::debug!(
@@ -386,75 +324,34 @@ impl PushRepo {
             limited = new.limited,
             "new commits"
         );
-        let jobs = jobs.max(1).min(new.commits.len() / PARALLEL_FROM).max(1);
-        if jobs == 1 {
-            for &(c, t) in &new.commits {
-                if kept.done() {
+        // Contiguous shares (neighbouring commits share deltas), one scanner each; the
+        // findings are taken back in commit order, so the verdict and the message are those of
+        // one thread.
+        let odb = SharedOdb::new(self.repo.objects());
+        let quarantined = self.repo.is_quarantined();
+        let parts = in_shares(&new.commits, jobs, PARALLEL_FROM, |share| {
+            scan_share(
+                &odb.get(),
+                quarantined,
+                rules,
+                share,
+                &tip_refs,
+                blocks,
+                budget,
+            )
+        })?;
+        let mut summary = scanner.summary;
+        for part in parts {
+            out.commits.extend(part.commits);
+            absorb(&mut summary, part.summary);
+            kept.truncated |= part.truncated;
+            for f in part.findings {
+                if !kept.take(f) {
                     break;
                 }
-                budget.check()?;
-                out.commits.push(c);
-                scan_commit(
-                    &self.odb,
-                    &mut scanner,
-                    c,
-                    &tip_refs[t],
-                    &mut buf,
-                    &mut kept,
-                    budget,
-                )
-                .map_err(|e| self.blame(e))?;
             }
-            out.summary = scanner.summary;
-        } else {
-            // Contiguous shares (neighbouring commits share deltas), one scanner each; the
-            // findings are taken back in commit order, so the verdict and the message are those
-            // of one thread.
-            let per = new.commits.len().div_ceil(jobs);
-            let parts: Vec<Result<Part>> = std::thread::scope(|s| {
-                let handles: Vec<_> = new
-                    .commits
-                    .chunks(per)
-                    .map(|share| {
-                        let tip_refs = &tip_refs;
-                        let odb = self.odb.clone();
-                        let quarantined = self.quarantined;
-                        std::thread::Builder::new()
-                            .name("push-scan".into())
-                            .stack_size(WORKER_STACK)
-                            .spawn_scoped(s, move || {
-                                scan_share(odb, quarantined, rules, share, tip_refs, blocks, budget)
-                            })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| match h {
-                        Ok(h) => h
-                            .join()
-                            .unwrap_or_else(|_| Err(Error::Repo("a scan thread panicked".into()))),
-                        Err(e) => Err(Error::Repo(format!("cannot start a scan thread: {e}"))),
-                    })
-                    .collect()
-            });
-            let mut summary = scanner.summary;
-            for part in parts {
-                let part = part?;
-                out.commits.extend(part.commits);
-                summary.scanned += part.summary.scanned;
-                summary.bytes += part.summary.bytes;
-                summary.binary += part.summary.binary;
-                summary.skipped.extend(part.summary.skipped);
-                summary.unread.extend(part.summary.unread);
-                kept.truncated |= part.truncated;
-                for f in part.findings {
-                    if !kept.take(f) {
-                        break;
-                    }
-                }
-            }
-            out.summary = summary;
         }
+        out.summary = summary;
         out.truncated = kept.truncated;
         out.findings = kept.findings;
         Ok(out)
@@ -464,7 +361,7 @@ impl PushRepo {
     /// push's own ([`Error::Pushed`]). Without a quarantine (a hook run by hand) every object
     /// is the server's, and its problems are the scanner's.
     fn blame(&self, e: Error) -> Error {
-        blame(self.quarantined, e)
+        blame(self.repo.is_quarantined(), e)
     }
 
     /// The ref's name for messages, redacted when it carries a token (which is then a finding
@@ -472,9 +369,9 @@ impl PushRepo {
     fn scan_ref(&self, rules: &Ruleset, u: &RefUpdate, kept: &mut Kept<'_>) -> Result<String> {
         let found = rules.scan_message(&u.name);
         let shown = redact_in(&u.name, &found);
-        let prov = Provenance {
-            refname: Some(shown.clone()),
-            ..Provenance::default()
+        let prov = Provenance::Push {
+            refname: shown.clone(),
+            commit: None,
         };
         for m in &found {
             kept.take(Finding::new(rules, m, REF_NAME.as_bytes(), &prov));
@@ -493,14 +390,19 @@ impl PushRepo {
     ) -> Result<(ObjectId, Kind)> {
         let mut id = id;
         for _ in 0..64 {
-            match self.odb.read(&id, buf).map_err(|e| self.blame(e))? {
+            match self
+                .repo
+                .objects()
+                .read(&id, buf)
+                .map_err(|e| self.blame(e))?
+            {
                 Some(Kind::Tag) => {
-                    let t = gix::objs::TagRef::from_bytes(buf, self.odb.hash_kind())
+                    let t = gix::objs::TagRef::from_bytes(buf, self.repo.objects().hash_kind())
                         .map_err(|e| self.blame(Error::repo(format!("tag {id} is corrupt"), e)))?;
                     let found = rules.scan_message(t.message);
-                    let prov = Provenance {
-                        refname: Some(refname.to_owned()),
-                        ..Provenance::default()
+                    let prov = Provenance::Push {
+                        refname: refname.to_owned(),
+                        commit: None,
                     };
                     for m in &found {
                         kept.take(Finding::new(rules, m, TAG_MESSAGE.as_bytes(), &prov));
@@ -526,7 +428,7 @@ impl PushRepo {
     ) -> Result<()> {
         let mut changes = Vec::new();
         if kind == Kind::Tree {
-            self.odb.diff_trees(None, Some(&target), &mut changes)?;
+            super::diff::diff_trees(self.repo.objects(), None, Some(&target), &mut changes)?;
         } else {
             changes.push(Change {
                 path: BString::from(format!("{refname}:")),
@@ -534,9 +436,9 @@ impl PushRepo {
                 new: Some(target),
             });
         }
-        let prov = Provenance {
-            refname: Some(refname.to_owned()),
-            ..Provenance::default()
+        let prov = Provenance::Push {
+            refname: refname.to_owned(),
+            commit: None,
         };
         for c in changes {
             budget.check()?;
@@ -573,12 +475,14 @@ fn scan_commit(
         let summary = gix::objs::commit::MessageRef::from_bytes(&message).summary();
         info.subject = redact_in(&summary, &in_message);
     }
-    let prov = Provenance {
-        commit: Some(c.to_string()),
-        author: Some(info.author),
-        date: Some(info.date),
-        refname: Some(refname.to_owned()),
-        subject: Some(info.subject),
+    let prov = Provenance::Push {
+        refname: refname.to_owned(),
+        commit: Some(CommitMeta {
+            id: c.to_string(),
+            author: info.author,
+            date: info.date,
+            subject: Some(info.subject),
+        }),
     };
     for m in &in_message {
         kept.take(Finding::new(
@@ -593,19 +497,25 @@ fn scan_commit(
         parent_trees.push(odb.commit_tree_and_parents(p, buf)?.0);
     }
     let mut changes = Vec::new();
-    odb.diff_trees(
+    super::diff::diff_trees(
+        odb,
         parent_trees.first().map(|t| t.as_ref()),
         Some(&tree),
         &mut changes,
     )?;
     let rules = scanner.rules();
     pair_renames(&mut changes, &|a, b| rules.same_class(a, b));
+    let mut merged: Vec<PathLookup<'_>> = parent_trees
+        .iter()
+        .skip(1)
+        .map(|t| PathLookup::new(odb, *t))
+        .collect();
     for ch in changes {
         let Some(new) = ch.new else { continue };
         budget.check()?;
         let mut olds = vec![ch.old];
-        for pt in parent_trees.iter().skip(1) {
-            olds.push(odb.lookup_path(pt, &ch.path, buf)?);
+        for other in &mut merged {
+            olds.push(other.file(&ch.path)?);
         }
         scanner.each_added_finding(&ch.path, &new, &olds, &prov, &mut |f| kept.take(f))?;
         if kept.done() {
@@ -617,7 +527,7 @@ fn scan_commit(
 
 /// One worker's share of the new commits, scanned in order with a scanner of its own.
 fn scan_share(
-    odb: Odb,
+    odb: &Odb,
     quarantined: bool,
     rules: &Ruleset,
     share: &[(ObjectId, usize)],
@@ -625,13 +535,8 @@ fn scan_share(
     blocks: &(dyn Fn(&Finding) -> bool + Sync),
     budget: &Budget,
 ) -> Result<Part> {
-    let mut scanner = BlobScanner::new(rules, &odb);
-    let mut kept = Kept {
-        findings: Vec::new(),
-        blocks,
-        blocking: false,
-        truncated: false,
-    };
+    let mut scanner = BlobScanner::new(rules, odb);
+    let mut kept = Kept::new(MAX_FINDINGS, blocks);
     let mut buf = Vec::new();
     let mut commits = Vec::with_capacity(share.len());
     for &(c, t) in share {
@@ -641,7 +546,7 @@ fn scan_share(
         budget.check()?;
         commits.push(c);
         scan_commit(
-            &odb,
+            odb,
             &mut scanner,
             c,
             &tip_refs[t],
@@ -671,9 +576,6 @@ fn blame(quarantined: bool, e: Error) -> Error {
 /// Below this many new commits per thread, a push is scanned on one thread: starting threads
 /// costs more than a small push's scan.
 const PARALLEL_FROM: usize = 16;
-
-/// Stack of a scan thread: deep trees are walked recursively.
-const WORKER_STACK: usize = 32 << 20;
 
 /// What one scan thread found in its share of the commits.
 struct Part {

@@ -22,8 +22,8 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use gix::hash::ObjectId;
 use gix::objs::Kind;
 
-use super::git::Odb;
 use super::push::Budget;
+use super::repo::Odb;
 use crate::error::{Error, Result};
 
 /// How many extra rounds the limited walk goes on once only already-reached commits are

@@ -13,7 +13,6 @@
 //! `HEAD`'s is skipped without reading its trees, so an ordinary commit reads a handful of
 //! trees and only the blobs that changed.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -22,15 +21,14 @@ use gix::hash::ObjectId;
 use gix::index::entry::{Flags, Mode, Stage};
 use gix::index::extension::Tree as CacheTree;
 
-use super::blobs::BlobScanner;
-use super::git::{pair_renames, tree_order, Change, EntryKind, Odb};
+use super::config::{RepoConfig, REPO_CONFIG};
+use super::diff::{pair_renames, Change};
+use super::repo::{tree_order, EntryKind, Odb, PathLookup, Repo, SharedOdb};
 use crate::error::{Error, Result};
 use crate::finding::{escape, Finding, Provenance};
 use crate::report::Summary;
 use crate::rules::Ruleset;
-
-/// The repository's own configuration file, at the top of the work tree.
-pub const REPO_CONFIG: &str = ".secretgate.toml";
+use crate::scan::{absorb, in_shares, BlobScanner};
 
 /// Below this many changed files the scan stays on one thread (starting threads costs more).
 const PARALLEL_FROM: usize = 32;
@@ -66,8 +64,7 @@ impl StagedEnv {
 
 /// A repository opened to judge its staged change.
 pub struct StagedRepo {
-    repo: gix::Repository,
-    odb: Odb,
+    repo: Repo,
     index_path: PathBuf,
     work_tree: Option<PathBuf>,
 }
@@ -112,15 +109,11 @@ impl StagedRepo {
             Some(d) => cwd.join(d),
             None => cwd,
         };
-        let repo = match &env.git_dir {
-            Some(g) => super::git::open_repo(&base.join(g))?,
-            None => gix::discover(&base).map_err(|e| {
-                Error::repo(
-                    format!("cannot find a git repository at {}", base.display()),
-                    e,
-                )
-            })?,
+        let opened = match &env.git_dir {
+            Some(g) => Repo::open(&base.join(g))?,
+            None => Repo::discover(&base)?,
         };
+        let repo = opened.gix();
         let work_tree = env
             .work_tree
             .as_ref()
@@ -142,11 +135,9 @@ impl StagedRepo {
             .as_ref()
             .map(|i| base.join(i))
             .unwrap_or_else(|| repo.index_path());
-        let odb = Odb::of_repo(&repo)?;
         tracing::debug!(git_dir = %repo.git_dir().display(), index = %index_path.display(), "staged change");
         Ok(StagedRepo {
-            repo,
-            odb,
+            repo: opened,
             index_path,
             work_tree,
         })
@@ -164,34 +155,22 @@ impl StagedRepo {
     ///
     /// Only a regular file is read, never a symbolic link (staged or on disk), and at most
     /// [`super::config::MAX_CONFIG_BYTES`] of it: the file is whatever the last commit put there.
-    pub fn repo_config(&self, staged: &StagedChanges) -> Result<Option<(String, String)>> {
+    pub fn repo_config(&self, staged: &StagedChanges) -> Result<Option<RepoConfig>> {
         if let Some((id, regular)) = staged.repo_config {
             let origin = format!("{REPO_CONFIG} (staged)");
-            if !regular {
-                return Err(super::config::not_regular(&origin, "a symbolic link"));
-            }
-            if let Some((_, size)) = self.odb.header(&id)? {
-                if size > super::config::MAX_CONFIG_BYTES {
-                    return Err(super::config::too_large(&origin, Some(size)));
-                }
-            }
-            let mut buf = Vec::new();
-            self.odb.read_kind(&id, gix::objs::Kind::Blob, &mut buf)?;
-            let text = String::from_utf8(buf)
-                .map_err(|_| Error::config(&origin, "the file is not UTF-8"))?;
-            return Ok(Some((text, origin)));
+            return self.repo.config_blob(&id, regular, origin).map(Some);
         }
-        let Some(top) = &self.work_tree else {
-            return Ok(None);
-        };
-        let path = top.join(REPO_CONFIG);
-        Ok(super::config::read_repo_config(&path)?.map(|text| (text, path.display().to_string())))
+        match &self.work_tree {
+            Some(top) => RepoConfig::in_dir(top),
+            None => Ok(None),
+        }
     }
 
     /// The tree of the commit `HEAD` names, or `None` on an unborn branch.
     fn head_tree(&self, buf: &mut Vec<u8>) -> Result<Option<ObjectId>> {
         let head = self
             .repo
+            .gix()
             .head()
             .map_err(|e| Error::repo("cannot read HEAD", e))?;
         let Some(id) = head.id() else {
@@ -201,13 +180,7 @@ impl StagedRepo {
     }
 
     fn commit_tree(&self, id: ObjectId, what: &str, buf: &mut Vec<u8>) -> Result<ObjectId> {
-        let (commit, kind) = self.odb.peel(id, buf)?;
-        if kind != gix::objs::Kind::Commit {
-            return Err(Error::Repo(format!(
-                "{what} ({id}) is a {kind}, not a commit"
-            )));
-        }
-        Ok(self.odb.commit_tree_and_parents(&commit, buf)?.0)
+        self.repo.commit_tree(id, what, buf)
     }
 
     /// The trees of the commits being merged in (`MERGE_HEAD`, one per line for an octopus).
@@ -235,13 +208,13 @@ impl StagedRepo {
     pub fn range_changes(&self, from: &str, to: &str) -> Result<StagedChanges> {
         let mut buf = Vec::new();
         let resolve = |spec: &str, buf: &mut Vec<u8>| -> Result<ObjectId> {
-            let id = self.repo.rev_parse_single(spec).map_err(|e| {
+            let id = self.repo.gix().rev_parse_single(spec).map_err(|e| {
                 Error::Usage(format!(
                     "cannot resolve the revision {:?}: {e}",
                     escape(spec.as_bytes())
                 ))
             })?;
-            let (commit, kind) = self.odb.peel(id.detach(), buf)?;
+            let (commit, kind) = self.repo.objects().peel(id.detach(), buf)?;
             if kind != gix::objs::Kind::Commit {
                 return Err(Error::Usage(format!(
                     "the revision {:?} names a {kind}, not a commit",
@@ -254,6 +227,7 @@ impl StagedRepo {
         let to_commit = resolve(to, &mut buf)?;
         let base = self
             .repo
+            .gix()
             .merge_base(from_commit, to_commit)
             .map_err(|e| {
                 Error::repo(
@@ -268,8 +242,12 @@ impl StagedRepo {
         };
         let to_tree = self.commit_tree(to_commit, to, &mut buf)?;
         let mut changes = Vec::new();
-        self.odb
-            .diff_trees(base_tree.as_deref(), Some(&to_tree), &mut changes)?;
+        super::diff::diff_trees(
+            self.repo.objects(),
+            base_tree.as_deref(),
+            Some(&to_tree),
+            &mut changes,
+        )?;
         Ok(StagedChanges {
             changes,
             ..StagedChanges::default()
@@ -289,14 +267,18 @@ impl StagedRepo {
             thread_limit: Some(1),
             ..Default::default()
         };
-        let file =
-            gix::index::File::at_or_default(&self.index_path, self.odb.hash_kind(), true, options)
-                .map_err(|e| {
-                    Error::repo(
-                        format!("cannot read the index {}", self.index_path.display()),
-                        e,
-                    )
-                })?;
+        let file = gix::index::File::at_or_default(
+            &self.index_path,
+            self.repo.objects().hash_kind(),
+            true,
+            options,
+        )
+        .map_err(|e| {
+            Error::repo(
+                format!("cannot read the index {}", self.index_path.display()),
+                e,
+            )
+        })?;
         let state: &gix::index::State = &file;
         let repo_config = state
             .entry_by_path_and_stage(REPO_CONFIG.into(), Stage::Unconflicted)
@@ -308,7 +290,7 @@ impl StagedRepo {
                 )
             });
         let mut walk = Walk {
-            odb: &self.odb,
+            odb: self.repo.objects(),
             state,
             entries: state.entries(),
             changes: Vec::new(),
@@ -341,43 +323,18 @@ impl StagedRepo {
             merging = staged.merge_trees.len(),
             "staged changes"
         );
-        let jobs = jobs.max(1);
-        let parts: Vec<Result<(Vec<Finding>, Summary)>> = if jobs == 1 || work.len() < PARALLEL_FROM
-        {
-            vec![scan_changes(rules, &self.odb, &work, &staged.merge_trees)]
-        } else {
-            let per = work.len().div_ceil(jobs);
-            std::thread::scope(|s| {
-                let handles: Vec<_> = work
-                    .chunks(per)
-                    .map(|chunk| {
-                        let odb = self.odb.clone();
-                        let trees = &staged.merge_trees;
-                        s.spawn(move || scan_changes(rules, &odb, chunk, trees))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(Error::Repo("a scan thread panicked".into())))
-                    })
-                    .collect()
-            })
-        };
+        let odb = SharedOdb::new(self.repo.objects());
+        let parts = in_shares(&work, jobs, PARALLEL_FROM, |share| {
+            scan_changes(rules, &odb.get(), share, &staged.merge_trees)
+        })?;
         let mut out = StagedScan {
             changed: changes.len(),
             unmerged: staged.unmerged.iter().map(|p| escape(p)).collect(),
             ..StagedScan::default()
         };
-        for part in parts {
-            let (found, summary) = part?;
+        for (found, summary) in parts {
             out.findings.extend(found);
-            out.summary.scanned += summary.scanned;
-            out.summary.bytes += summary.bytes;
-            out.summary.binary += summary.binary;
-            out.summary.skipped.extend(summary.skipped);
-            out.summary.unread.extend(summary.unread);
+            absorb(&mut out.summary, summary);
         }
         crate::policy::sort_findings(&mut out.findings);
         Ok(out)
@@ -393,12 +350,12 @@ fn scan_changes(
     merge_trees: &[ObjectId],
 ) -> Result<(Vec<Finding>, Summary)> {
     let mut scanner = BlobScanner::new(rules, odb);
-    let mut merged: Vec<TreeLookup<'_>> = merge_trees
+    let mut merged: Vec<PathLookup<'_>> = merge_trees
         .iter()
-        .map(|t| TreeLookup::new(odb, *t))
+        .map(|t| PathLookup::new(odb, *t))
         .collect();
     // The commit does not exist yet: no commit, author or date (the contract's null).
-    let prov = Provenance::default();
+    let prov = Provenance::Staged;
     let mut found = Vec::new();
     for ch in work {
         let Some(new) = ch.new else { continue };
@@ -410,70 +367,6 @@ fn scan_changes(
         found.extend(scanner.added_findings(&ch.path, &new, &olds, &prov)?);
     }
     Ok((found, scanner.summary))
-}
-
-/// A directory's entries by name.
-type DirEntries = HashMap<BString, (ObjectId, EntryKind)>;
-
-/// Finds files in one tree by path, reading each directory's tree once.
-struct TreeLookup<'a> {
-    odb: &'a Odb,
-    root: ObjectId,
-    dirs: HashMap<BString, Option<DirEntries>>,
-    buf: Vec<u8>,
-}
-
-impl<'a> TreeLookup<'a> {
-    fn new(odb: &'a Odb, root: ObjectId) -> Self {
-        TreeLookup {
-            odb,
-            root,
-            dirs: HashMap::new(),
-            buf: Vec::new(),
-        }
-    }
-
-    /// The entries of the directory `dir` (`""`: the top), if the tree has such a directory.
-    fn dir(&mut self, dir: &[u8]) -> Result<Option<&DirEntries>> {
-        if !self.dirs.contains_key(dir) {
-            let tree = if dir.is_empty() {
-                Some(self.root)
-            } else {
-                let (parent, name) = match dir.rfind_byte(b'/') {
-                    Some(i) => (&dir[..i], &dir[i + 1..]),
-                    None => (&b""[..], dir),
-                };
-                match self.dir(parent)?.and_then(|d| d.get(name)) {
-                    Some((id, EntryKind::Tree)) => Some(*id),
-                    _ => None,
-                }
-            };
-            let entries = match tree {
-                Some(t) => Some(
-                    self.odb
-                        .tree_entries(&t, &mut self.buf)?
-                        .into_iter()
-                        .map(|(n, id, k)| (n, (id, k)))
-                        .collect(),
-                ),
-                None => None,
-            };
-            self.dirs.insert(dir.into(), entries);
-        }
-        Ok(self.dirs.get(dir).and_then(Option::as_ref))
-    }
-
-    /// The blob of the file at `path`, if the tree holds a file there.
-    fn file(&mut self, path: &[u8]) -> Result<Option<ObjectId>> {
-        let (dir, name) = match path.rfind_byte(b'/') {
-            Some(i) => (&path[..i], &path[i + 1..]),
-            None => (&b""[..], path),
-        };
-        Ok(match self.dir(dir)?.and_then(|d| d.get(name)) {
-            Some((id, EntryKind::File)) => Some(*id),
-            _ => None,
-        })
-    }
 }
 
 /// One item of a directory on the `HEAD` side: name, id, kind.
@@ -526,11 +419,11 @@ impl Walk<'_> {
             }
         }
         // Each level is a call: refuse what git itself refuses, before the stack runs out.
-        if memchr::memchr_iter(b'/', prefix).count() >= super::git::MAX_TREE_DEPTH {
+        if memchr::memchr_iter(b'/', prefix).count() >= super::repo::MAX_TREE_DEPTH {
             return Err(Error::Repo(format!(
                 "the index holds {} nested deeper than {} levels (git's own limit)",
-                super::git::deep_path(prefix),
-                super::git::MAX_TREE_DEPTH
+                super::repo::deep_path(prefix),
+                super::repo::MAX_TREE_DEPTH
             )));
         }
         // A sparse index holds a whole directory outside the sparse cone as one entry.
@@ -726,8 +619,7 @@ impl Walk<'_> {
         prefix: &BString,
     ) -> Result<()> {
         let mut sub = Vec::new();
-        self.odb
-            .diff_trees(old.as_deref(), new.as_deref(), &mut sub)?;
+        super::diff::diff_trees(self.odb, old.as_deref(), new.as_deref(), &mut sub)?;
         for mut c in sub {
             let mut path = prefix.clone();
             path.push_str(&c.path);

@@ -9,9 +9,9 @@ use std::path::Path;
 use bstr::{BString, ByteVec};
 use gix::objs::Kind;
 
-use super::git::{commit_info, open_repo, EntryKind, Odb};
+use super::repo::{commit_info, EntryKind, Repo};
 use crate::error::Result;
-use crate::finding::{Finding, Provenance};
+use crate::finding::{CommitMeta, Finding, Provenance};
 use crate::rules::Ruleset;
 
 /// Findings of the tree rules on the tree of `HEAD` (none on an unborn branch). Objects that
@@ -20,12 +20,12 @@ pub fn tree_findings(repo_path: &Path, rules: &Ruleset) -> Result<Vec<Finding>> 
     if !rules.has_tree_rules() {
         return Ok(Vec::new());
     }
-    let repo = open_repo(repo_path)?;
-    let Ok(head) = repo.head_id() else {
+    let repo = Repo::open(repo_path)?;
+    let Ok(head) = repo.gix().head_id() else {
         return Ok(Vec::new());
     };
     let head = head.detach();
-    let odb = Odb::of_repo(&repo)?;
+    let odb = repo.objects();
     let mut buf = Vec::new();
     let (tree, _) = odb.commit_tree_and_parents(&head, &mut buf)?;
     let info = commit_info(&buf, odb.hash_kind());
@@ -53,12 +53,12 @@ pub fn tree_findings(repo_path: &Path, rules: &Ruleset) -> Result<Vec<Finding>> 
             }
         }
     }
-    let prov = Provenance {
-        commit: Some(head.to_string()),
-        author: Some(info.author),
-        date: Some(info.date),
-        ..Provenance::default()
-    };
+    let prov = Provenance::History(CommitMeta {
+        id: head.to_string(),
+        author: info.author,
+        date: info.date,
+        subject: None,
+    });
     Ok(rules
         .scan_tree(&files)
         .into_iter()

@@ -1,9 +1,15 @@
-//! Scanning blobs of a change: each blob read and scanned once, findings kept only on the lines
-//! the change adds.
+//! The driver between the sources and the detector: blobs in, findings out.
 //!
-//! Shared by the push and the staged change. The whole new blob is scanned (a match may span
-//! lines), and the diff against the old version is computed only for blobs with matches, which
-//! are rare: most changed files cost one read and one prefilter pass.
+//! A source says which blobs to judge, at which path, with which provenance and against which
+//! old versions (the lines that count are the added ones); the driver reads each blob once,
+//! runs the detector on it, keeps the matches on added lines, turns them into findings and
+//! keeps at most a bounded number of them ([`Kept`]). Work is shared out on one threading model,
+//! a rayon pool ([`in_shares`]), in contiguous shares so that neighbouring commits, which share
+//! deltas, are read by the same worker, and the results come back in order, so that a verdict
+//! never depends on how threads were scheduled.
+//!
+//! The history audit has its own pack-order scan (each blob once across the whole history,
+//! attributed afterwards): see [`crate::source::history`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,12 +18,13 @@ use bstr::BString;
 use gix::hash::{oid, ObjectId};
 use gix::objs::Kind;
 
-use super::git::{added_lines, AddedLines, Odb};
 use crate::detect::{is_binary, Match};
 use crate::error::{Error, Result};
 use crate::finding::{escape, Finding, Provenance};
 use crate::report::Summary;
 use crate::rules::Ruleset;
+use crate::source::diff::{added_lines, AddedLines};
+use crate::source::repo::Odb;
 
 /// Blobs with more matches than this are not remembered (scanned again if seen again), so that
 /// a change of many such blobs does not hold every match of every one of them at once.
@@ -151,7 +158,7 @@ impl<'a> BlobScanner<'a> {
                 path: escape(path),
                 size,
                 cap: self.rules.policy.max_blob_bytes,
-                commit: prov.commit.clone(),
+                commit: prov.commit().map(|c| c.id.clone()),
             });
         }
         if found.is_empty() {
@@ -187,4 +194,100 @@ impl<'a> BlobScanner<'a> {
         }
         Ok(())
     }
+}
+
+/// The findings a scan keeps: all of them up to a limit, then only the first that blocks, so
+/// that a change holding a finding on each of a hundred thousand lines cannot exhaust memory
+/// while its verdict stays right.
+pub struct Kept<'a> {
+    /// The findings kept, in the order they were met.
+    pub findings: Vec<Finding>,
+    blocks: &'a (dyn Fn(&Finding) -> bool + Sync),
+    limit: usize,
+    blocking: bool,
+    /// Whether findings were dropped past the limit.
+    pub truncated: bool,
+}
+
+impl<'a> Kept<'a> {
+    /// Keeps up to `limit` findings; `blocks` says whether a finding would block.
+    pub fn new(limit: usize, blocks: &'a (dyn Fn(&Finding) -> bool + Sync)) -> Self {
+        Kept {
+            findings: Vec::new(),
+            blocks,
+            limit,
+            blocking: false,
+            truncated: false,
+        }
+    }
+
+    /// Keeps a finding or not; `false` once the scan can stop.
+    pub fn take(&mut self, f: Finding) -> bool {
+        let blocks = (self.blocks)(&f);
+        if self.findings.len() < self.limit {
+            self.findings.push(f);
+        } else {
+            self.truncated = true;
+            if blocks && !self.blocking {
+                self.findings.push(f);
+            }
+        }
+        self.blocking |= blocks;
+        !self.done()
+    }
+
+    /// Whether the verdict is settled: past the limit, with a blocking finding kept.
+    pub fn done(&self) -> bool {
+        self.truncated && self.blocking
+    }
+}
+
+/// Runs `f` on contiguous shares of `work`, on up to `jobs` threads of a rayon pool, and
+/// returns the results in the order of the shares. Below `min_share` items per thread the work
+/// runs on the calling thread: starting threads would cost more than a small change's scan.
+/// Inside a pool already (the audit, `scan`), that pool is used.
+pub fn in_shares<T, R>(
+    work: &[T],
+    jobs: usize,
+    min_share: usize,
+    f: impl Fn(&[T]) -> Result<R> + Sync,
+) -> Result<Vec<R>>
+where
+    T: Sync,
+    R: Send,
+{
+    use rayon::prelude::*;
+    let jobs = jobs.max(1).min(work.len() / min_share.max(1)).max(1);
+    if jobs == 1 {
+        return Ok(vec![f(work)?]);
+    }
+    let per = work.len().div_ceil(jobs);
+    // Every share's result, then the first error in share order: which error is reported must
+    // not depend on which thread failed first.
+    let run = || {
+        work.par_chunks(per)
+            .map(&f)
+            .collect::<Vec<Result<R>>>()
+            .into_iter()
+            .collect::<Result<Vec<R>>>()
+    };
+    if rayon::current_thread_index().is_some() {
+        return run();
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .stack_size(crate::cmd::WORKER_STACK)
+        .thread_name(|i| format!("scan-{i}"))
+        .build()
+        .map_err(|e| Error::Repo(format!("cannot start the scan threads: {e}")))?;
+    pool.install(run)
+}
+
+/// Adds the counts of one share's scan to the run's.
+pub fn absorb(into: &mut Summary, part: Summary) {
+    into.scanned += part.scanned;
+    into.bytes += part.bytes;
+    into.binary += part.binary;
+    into.skipped.extend(part.skipped);
+    into.unread.extend(part.unread);
 }
