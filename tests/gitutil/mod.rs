@@ -23,8 +23,24 @@ pub fn secretgate_bin() -> PathBuf {
 /// Git reads files there even with the global config off (`$XDG_CONFIG_HOME/git/ignore`, whose
 /// patterns would make `git add .env` fail), so the developer's own must never be it.
 pub fn home_for(dir: &Path) -> PathBuf {
-    let root = dir
-        .ancestors()
+    let home = sandbox_root(dir).join(".home");
+    std::fs::create_dir_all(home.join(".config")).expect("create the test home");
+    home
+}
+
+/// The temporary folder (`TMPDIR`) of commands run in `dir`: `.tmp` in the sandbox that holds
+/// `dir`, so that what a hook or git leaves in its temporary folder is the test's to check, and
+/// no other test's files are seen there.
+pub fn tmp_for(dir: &Path) -> PathBuf {
+    let tmp = sandbox_root(dir).join(".tmp");
+    std::fs::create_dir_all(&tmp).expect("create the test TMPDIR");
+    tmp
+}
+
+/// The sandbox holding `dir` (the nearest folder named `secretgate-test-*`), else cargo's
+/// temporary folder for tests.
+fn sandbox_root(dir: &Path) -> PathBuf {
+    dir.ancestors()
         .find(|a| {
             a.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("secretgate-test-"))
@@ -32,15 +48,13 @@ pub fn home_for(dir: &Path) -> PathBuf {
         .map_or_else(
             || PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
             Path::to_owned,
-        );
-    let home = root.join(".home");
-    std::fs::create_dir_all(home.join(".config")).expect("create the test home");
-    home
+        )
 }
 
 /// A command in `dir` with nothing inherited that could change what git or secretgate does:
 /// no `GIT_*` from an outer hook, no `SECRETGATE*`, `GL_*` or `RUST_*`, no system or global git
-/// config, a home folder inside the sandbox ([`home_for`]), no standard input.
+/// config, a home folder and a temporary folder inside the sandbox ([`home_for`],
+/// [`tmp_for`]), no standard input.
 fn scrubbed(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
     let mut c = Command::new(program);
     c.current_dir(dir);
@@ -58,6 +72,7 @@ fn scrubbed(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("HOME", home)
+        .env("TMPDIR", tmp_for(dir))
         .stdin(Stdio::null());
     c
 }
@@ -105,6 +120,39 @@ pub fn tool_cmd(program: &str, dir: &Path) -> Command {
         .env("LC_ALL", "C")
         .env_remove("NO_COLOR");
     c
+}
+
+/// The longest a push may take in a test: a hook that hangs fails its own test, with the whole
+/// process group (git, receive-pack, the hook) killed, instead of stalling the suite.
+pub const PUSH_HANG: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs `c` in a process group of its own and returns its output; past [`PUSH_HANG`] the group
+/// is killed and the test fails, naming `what`.
+pub fn guarded_output(mut c: Command, what: &str) -> Output {
+    use std::os::unix::process::CommandExt;
+    c.process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap_or_else(|e| panic!("{what} starts: {e}"));
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let o = child.wait_with_output();
+        let _ = tx.send(());
+        o
+    });
+    if rx.recv_timeout(PUSH_HANG).is_err() {
+        // The shell's own `kill`: the whole group, whatever procps a machine has.
+        let _ = Command::new("sh")
+            .args(["-c", &format!("kill -KILL -{pid}")])
+            .status();
+        let _ = waiter.join();
+        panic!("hung: {what} was killed after {} s", PUSH_HANG.as_secs());
+    }
+    waiter
+        .join()
+        .expect("the waiting thread")
+        .unwrap_or_else(|e| panic!("{what} ran: {e}"))
 }
 
 /// Runs git and returns its output, whatever the exit code.
@@ -297,19 +345,19 @@ impl Repo {
         let remote = server.dir.to_str().unwrap().to_owned();
         args.push(&remote);
         args.extend_from_slice(refspecs);
-        Pushed::of(git_output(&self.dir, &args))
+        let mut c = git_cmd(&self.dir);
+        c.args(&args);
+        Pushed::of(guarded_output(c, "git push"))
     }
 
     /// `git push <url> <refspecs...>` with extra environment (`GIT_SSH_COMMAND`, ...).
     pub fn push_url(&self, url: &str, env: &[(&str, &str)], refspecs: &[&str]) -> Pushed {
-        let o = git_cmd(&self.dir)
-            .args(["push", "--porcelain", url])
+        let mut c = git_cmd(&self.dir);
+        c.args(["push", "--porcelain", url])
             .args(refspecs)
             .env("GIT_TERMINAL_PROMPT", "0")
-            .envs(env.iter().copied())
-            .output()
-            .expect("git runs");
-        Pushed::of(o)
+            .envs(env.iter().copied());
+        Pushed::of(guarded_output(c, "git push"))
     }
 
     /// `git push <server> <refspecs...>`.

@@ -3,11 +3,9 @@
 //! text, the reports (human, json, jsonl, sarif), the bypass log, a baseline, or stderr at the
 //! most verbose log level.
 
-mod gitutil;
-
 use std::path::Path;
 
-use gitutil::Sandbox;
+use crate::gitutil::Sandbox;
 
 /// Values planted in the files below, each found by some rule.
 const PLANTED: &[&str] = &[
@@ -25,7 +23,7 @@ const PLANTED: &[&str] = &[
 /// Values that only ride along: on a line a settings rule reports, or in a commit message.
 const BESIDE_A_SETTING: usize = 6;
 
-fn plant(repo: &gitutil::Repo) {
+fn plant(repo: &crate::gitutil::Repo) {
     repo.write(
         "app/config.py",
         format!(
@@ -89,7 +87,7 @@ fn assert_clean(what: &str, text: &str) {
 }
 
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let o = gitutil::secretgate_cmd(dir)
+    let o = crate::gitutil::secretgate_cmd(dir)
         .args(args)
         .envs(env.iter().copied())
         .output()

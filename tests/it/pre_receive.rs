@@ -1,12 +1,10 @@
 //! The server hook, end to end: real `git push` into real bare repositories whose
 //! `hooks/pre-receive` runs the built binary, so git's quarantine is the real one.
 
-mod gitutil;
-
 use std::io::Write;
 use std::process::Stdio;
 
-use gitutil::{git, Repo, Sandbox, Server};
+use crate::gitutil::{git, Repo, Sandbox, Server};
 
 const KEY: &str = "8f42a73054b1749f8f58848be5e6502c";
 const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -27,7 +25,7 @@ fn setup(config: Option<&str>) -> (Sandbox, Server, Repo) {
 }
 
 #[track_caller]
-fn assert_rejected(p: &gitutil::Pushed) {
+fn assert_rejected(p: &crate::gitutil::Pushed) {
     assert!(!p.ok, "push should be rejected:\n{}", p.stderr);
     assert!(
         p.stderr.contains("pre-receive hook declined"),
@@ -137,7 +135,7 @@ fn server_with_old_secret() -> (Sandbox, Server, Repo, String) {
     let old = repo.commit_file("config.py", secret_config(), "old secret");
     assert!(repo.push(&server, &["HEAD:refs/heads/main"]).ok);
     std::fs::write(&hook, saved).unwrap();
-    gitutil::make_executable(&hook);
+    crate::gitutil::make_executable(&hook);
     (sb, server, repo, old)
 }
 
@@ -350,7 +348,7 @@ fn a_thousand_commits_in_one_push() {
             content
         ));
     }
-    let mut child = gitutil::git_cmd(&repo.dir)
+    let mut child = crate::gitutil::git_cmd(&repo.dir)
         .args(["fast-import", "--quiet", "--force"])
         .stdin(Stdio::piped())
         .spawn()
@@ -438,7 +436,7 @@ fn bypass_needs_a_reason_and_the_admin() {
 
 /// Runs the hook binary directly, as git would, with `stdin`.
 fn run_hook(git_dir: &std::path::Path, stdin: &[u8], env: &[(&str, &str)]) -> (i32, String) {
-    let mut cmd = gitutil::secretgate_cmd(git_dir);
+    let mut cmd = crate::gitutil::secretgate_cmd(git_dir);
     cmd.arg("pre-receive")
         .env("GIT_DIR", git_dir)
         .envs(env.iter().copied())

@@ -1,11 +1,9 @@
 //! The audit at organisation scale: every repository under a server's folder in one report,
 //! shards that run as separate processes and merge back into the whole, and bad input.
 
-mod gitutil;
-
 use std::path::Path;
 
-use gitutil::{git, secretgate, Sandbox};
+use crate::gitutil::{git, secretgate, Sandbox};
 use serde_json::Value;
 
 const KEY: &str = "8f42a73054b1749f8f58848be5e6502c";
@@ -55,7 +53,7 @@ fn server_root(sb: &Sandbox) -> std::path::PathBuf {
 }
 
 fn json_of(o: &std::process::Output) -> Vec<Value> {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", gitutil::text(o)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", crate::gitutil::text(o)))
 }
 
 /// (repository, fingerprint) of each finding, sorted: what must agree between runs.
@@ -87,7 +85,7 @@ fn root_audit_names_each_repository_and_equals_auditing_each_alone() {
             "json",
         ],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", gitutil::text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", crate::gitutil::text(&o));
     let found = json_of(&o);
     let repos: std::collections::BTreeSet<&str> = found
         .iter()
@@ -170,7 +168,7 @@ fn shards_run_apart_and_merge_into_the_whole() {
         assert!(
             matches!(o.status.code(), Some(0 | 1)),
             "{}",
-            gitutil::text(&o)
+            crate::gitutil::text(&o)
         );
         let part: Vec<Value> = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
         total += part.len();
@@ -209,7 +207,7 @@ fn shards_run_apart_and_merge_into_the_whole() {
         let mut args = vec!["merge", "--format", format];
         args.extend(outs.iter().map(String::as_str));
         let o = secretgate(sb.path(), &args);
-        assert_eq!(o.status.code(), Some(1), "{}", gitutil::text(&o));
+        assert_eq!(o.status.code(), Some(1), "{}", crate::gitutil::text(&o));
         let n = if format == "sarif" {
             let v: Value = serde_json::from_slice(&o.stdout).unwrap();
             v["runs"][0]["results"].as_array().unwrap().len()
@@ -239,13 +237,13 @@ fn a_broken_repository_is_reported_and_the_others_go_on() {
             "json",
         ],
     );
-    assert_eq!(o.status.code(), Some(3), "{}", gitutil::text(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", crate::gitutil::text(&o));
     let found = json_of(&o);
     assert!(found.iter().any(|f| f["repository"] == "alice/shop.git"));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("zed/broken.git"),
         "{}",
-        gitutil::text(&o)
+        crate::gitutil::text(&o)
     );
 }
 
@@ -258,28 +256,33 @@ fn bad_shards_and_reports_are_clear_errors() {
             sb.path(),
             &["audit", "--root", root.to_str().unwrap(), "--shard", bad],
         );
-        assert_eq!(o.status.code(), Some(2), "{bad}: {}", gitutil::text(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{bad}: {}",
+            crate::gitutil::text(&o)
+        );
         assert!(
             String::from_utf8_lossy(&o.stderr).contains("--shard"),
             "{}",
-            gitutil::text(&o)
+            crate::gitutil::text(&o)
         );
-        assert!(!gitutil::text(&o).contains("panicked"));
+        assert!(!crate::gitutil::text(&o).contains("panicked"));
     }
     let junk = sb.path().join("junk.json");
     std::fs::write(&junk, "{\"not\": \"a report\"}\n").unwrap();
     let o = secretgate(sb.path(), &["merge", junk.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", gitutil::text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", crate::gitutil::text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("not a secretgate report"),
         "{}",
-        gitutil::text(&o)
+        crate::gitutil::text(&o)
     );
     let o = secretgate(sb.path(), &["audit", "--root", "/nonexistent/root"]);
     assert!(
         matches!(o.status.code(), Some(2 | 3)),
         "{}",
-        gitutil::text(&o)
+        crate::gitutil::text(&o)
     );
     let _ = Path::new("");
 }

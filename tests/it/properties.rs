@@ -3,9 +3,6 @@
 //! shaped to reach the interesting paths: hook input that is nearly right, rules whose regexes
 //! are arbitrary, and source text made of the pieces secret rules look for.
 
-#[path = "../fuzz/checks.rs"]
-mod checks;
-
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 
@@ -52,7 +49,7 @@ const ZERO: &str = "0000000000000000000000000000000000000000";
 #[test]
 fn hook_input_is_parsed_or_rejected_with_its_line() {
     check(200, prop::collection::vec(any::<u8>(), 0..200), |v| {
-        checks::hook_input(&v)
+        crate::checks::hook_input(&v)
     });
     const LINE_PIECES: &[&str] = &[
         HEX,
@@ -74,7 +71,9 @@ fn hook_input_is_parsed_or_rejected_with_its_line() {
         "refs/heads/caf\u{e9}",
         "zz",
     ];
-    check(400, pieces(LINE_PIECES, 12), |v| checks::hook_input(&v));
+    check(400, pieces(LINE_PIECES, 12), |v| {
+        crate::checks::hook_input(&v)
+    });
 }
 
 #[test]
@@ -165,7 +164,7 @@ fn rules_with_arbitrary_regexes_load_or_fail_cleanly() {
             }
             data.extend_from_slice(part);
         }
-        checks::rules_regex(&data);
+        crate::checks::rules_regex(&data);
     });
 }
 
@@ -213,7 +212,9 @@ fn rules_files_load_or_fail_with_one_configuration_error() {
         "\"",
         "\n",
     ];
-    check(120, pieces(TOML_PIECES, 16), |v| checks::rules_toml(&v));
+    check(120, pieces(TOML_PIECES, 16), |v| {
+        crate::checks::rules_toml(&v)
+    });
 }
 
 #[test]
@@ -261,7 +262,7 @@ fn detector_matches_agree_with_the_text() {
     check(250, strategy, |(path, text)| {
         let mut data = vec![path];
         data.extend_from_slice(&text);
-        checks::detector(&data);
+        crate::checks::detector(&data);
     });
 }
 
@@ -271,7 +272,9 @@ fn one_pass_location_helpers_agree_with_the_plain_ones() {
         "\n", "    ", "  ", "\t", "\r", "#", "\"", "'", "\"\"\"", "'''", "\\", "a", "b:",
         "class C:", "def f():", "@d",
     ];
-    check(400, pieces(LAYOUT, 60), |v| checks::check_location(&v));
+    check(400, pieces(LAYOUT, 60), |v| {
+        crate::checks::check_location(&v)
+    });
 }
 
 /// The inline script [`docstrings_are_where_pythons_tokenizer_puts_them`] gives `python3`: reads a

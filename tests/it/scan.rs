@@ -1,11 +1,9 @@
 //! Integration tests of `secretgate scan` and `secretgate rules`, through the binary, against the
 //! command-line contract (INTERFACE.md) and the Flask fixture tree (tests/fixtures/flask).
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{
+use crate::common::{
     crate_root, field, keys_of, read_expected, run, run_in, secretgate, tempdir, valid_rule, write,
     Key, FIXTURE,
 };
@@ -99,9 +97,9 @@ fn expected_manifests_compare_as_multisets() {
     assert_eq!(expected.len(), 2);
     // One finding where two are due is a failure.
     let one = vec![expected[0].clone()];
-    assert_eq!(common::missing_from(&expected, &one).len(), 1);
-    assert!(common::missing_from(&one, &expected).is_empty());
-    assert!(common::missing_from(&expected, &expected).is_empty());
+    assert_eq!(crate::common::missing_from(&expected, &one).len(), 1);
+    assert!(crate::common::missing_from(&one, &expected).is_empty());
+    assert!(crate::common::missing_from(&expected, &expected).is_empty());
 }
 
 #[test]
@@ -133,8 +131,8 @@ fn fixture_findings_match_expected() {
     }
 
     // As multisets: two values of one rule on one line are two findings, and both are due.
-    let missing = common::missing_from(&expected, &found);
-    let unexpected = common::missing_from(&found, &expected);
+    let missing = crate::common::missing_from(&expected, &found);
+    let unexpected = crate::common::missing_from(&found, &expected);
     if missing.is_empty() && unexpected.is_empty() {
         return;
     }
@@ -355,7 +353,7 @@ fn exit_2_for_a_rule_without_examples() {
 // Formats
 
 /// Scans the unsafe app in a fresh folder with `args` after `scan`.
-fn scan_unsafe_app(args: &[&str]) -> common::Run {
+fn scan_unsafe_app(args: &[&str]) -> crate::common::Run {
     let dir = tempdir();
     write(dir.path(), "app.py", &unsafe_app());
     let mut all = vec!["scan"];

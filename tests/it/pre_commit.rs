@@ -3,12 +3,10 @@
 //! index git commits, including the temporary ones of `git commit -a` and `git commit <paths>`)
 //! is what gets judged.
 
-mod gitutil;
-
 use std::path::Path;
 use std::process::Output;
 
-use gitutil::{
+use crate::gitutil::{
     git_cmd, git_output, make_executable, secretgate, secretgate_bin, text, Repo, Sandbox,
 };
 
@@ -562,7 +560,7 @@ fn git_reads_its_home_inside_the_sandbox() {
     // could make `git add .env` fail) is never read.
     let sb = Sandbox::new();
     let r = sb.work("w");
-    let ignore = gitutil::home_for(&r.dir).join(".config/git/ignore");
+    let ignore = crate::gitutil::home_for(&r.dir).join(".config/git/ignore");
     std::fs::create_dir_all(ignore.parent().unwrap()).unwrap();
     std::fs::write(&ignore, "only-in-the-sandbox.txt\n").unwrap();
     assert!(ignore.starts_with(sb.path()), "{}", ignore.display());
@@ -577,7 +575,7 @@ fn a_bare_repository_is_a_usage_error() {
     let r = sb.work("w");
     r.commit_file("README.md", "hello\n", "initial");
     let bare = sb.path().join("bare.git");
-    gitutil::git(
+    crate::gitutil::git(
         sb.path(),
         &[
             "clone",
@@ -598,14 +596,14 @@ fn a_bare_repository_is_a_usage_error() {
     }
     let o = secretgate(sb.path(), &["pre-commit", "-C", "bare.git"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    let o = gitutil::secretgate_cmd(sb.path())
+    let o = crate::gitutil::secretgate_cmd(sb.path())
         .arg("pre-commit")
         .env("GIT_DIR", &bare)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     // GIT_DIR naming a repository that is not bare: the current folder is the work tree.
-    let o = gitutil::secretgate_cmd(&r.dir)
+    let o = crate::gitutil::secretgate_cmd(&r.dir)
         .arg("pre-commit")
         .env("GIT_DIR", r.dir.join(".git"))
         .output()
@@ -980,8 +978,8 @@ fn a_large_first_commit_is_scanned_on_several_threads() {
 /// `dir` with its cache inside the sandbox. `.ci/run` installs it; a test that needs it fails
 /// (never skips) when it is missing.
 fn framework(dir: &Path, args: &[&str]) -> Output {
-    let home = gitutil::home_for(dir).join("pre-commit-cache");
-    match gitutil::tool_cmd("pre-commit", dir)
+    let home = crate::gitutil::home_for(dir).join("pre-commit-cache");
+    match crate::gitutil::tool_cmd("pre-commit", dir)
         .env("PRE_COMMIT_HOME", &home)
         .args(args)
         .output()

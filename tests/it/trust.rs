@@ -3,9 +3,7 @@
 //! server already stores; nothing a pusher controls (a rename, a path, a message, a marker, a
 //! broken object) buys trust; no value reaches the pusher's terminal.
 
-mod gitutil;
-
-use gitutil::{git, secretgate_bin, Repo, Sandbox, Server};
+use crate::gitutil::{git, secretgate_bin, Repo, Sandbox, Server};
 
 const KEY: &str = "8f42a73054b1749f8f58848be5e6502c";
 const AWS: &str = "AKIAZ7Q3XK4LM2NP5RTV";
@@ -23,7 +21,7 @@ fn setup(config: Option<&str>) -> (Sandbox, Server, Repo) {
 }
 
 #[track_caller]
-fn rejected(p: &gitutil::Pushed) {
+fn rejected(p: &crate::gitutil::Pushed) {
     assert!(!p.ok, "push should be rejected:\n{}", p.stderr);
 }
 
@@ -34,7 +32,7 @@ fn without_hook<T>(server: &Server, f: impl FnOnce() -> T) -> T {
     std::fs::remove_file(&hook).unwrap();
     let out = f();
     std::fs::write(&hook, saved).unwrap();
-    gitutil::make_executable(&hook);
+    crate::gitutil::make_executable(&hook);
     out
 }
 
@@ -131,7 +129,7 @@ fn a_mirror_push_of_many_tags_walks_each_commit_once() {
     let (sb, server, _repo) = setup(None);
     let src = sb.work("mirror");
     // 300 commits, a tag on each, one secret in the middle.
-    gitutil::fast_import(&src.dir, &[], |w| {
+    crate::gitutil::fast_import(&src.dir, &[], |w| {
         for i in 1..=300u32 {
             let body = if i == 150 {
                 format!("SECRET_KEY = \"{KEY}\"\n")
@@ -165,7 +163,9 @@ fn a_mirror_push_of_many_tags_walks_each_commit_once() {
 use std::io::Write as _;
 
 fn git_out(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let o = gitutil::git_output(dir, args);
+    let mut c = crate::gitutil::git_cmd(dir);
+    c.args(args);
+    let o = crate::gitutil::guarded_output(c, &format!("git {}", args.join(" ")));
     (
         o.status.success(),
         format!(
@@ -190,7 +190,7 @@ fn no_other_value_on_the_line_reaches_the_pusher() {
         ),
     )
     .unwrap();
-    gitutil::make_executable(&hook);
+    crate::gitutil::make_executable(&hook);
     repo.commit_file(
         "app.py",
         format!(
@@ -310,7 +310,7 @@ fn broken_pushed_objects_reject_even_when_failing_open() {
     entry.extend((0..20).map(|i| u8::from_str_radix(&inner[2 * i..2 * i + 2], 16).unwrap()));
     let tree = {
         use std::process::Stdio;
-        let mut child = gitutil::git_cmd(&repo.dir)
+        let mut child = crate::gitutil::git_cmd(&repo.dir)
             .args(["hash-object", "-t", "tree", "--literally", "-w", "--stdin"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -330,7 +330,7 @@ fn broken_pushed_objects_reject_even_when_failing_open() {
     // receive-pack all the same (receive.fsckObjects is off by default).
     let pack = {
         use std::process::Stdio;
-        let mut child = gitutil::git_cmd(&repo.dir)
+        let mut child = crate::gitutil::git_cmd(&repo.dir)
             .args(["pack-objects", "--stdout", "-q"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -366,7 +366,7 @@ fn hand_push(
 ) -> (bool, String) {
     use std::io::Read;
     use std::process::Stdio;
-    let mut child = gitutil::git_cmd(server)
+    let mut child = crate::gitutil::git_cmd(server)
         .args(["receive-pack", "."])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

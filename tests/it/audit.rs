@@ -3,13 +3,11 @@
 //! shallow and partial clones and broken objects; and, on a small history, the proof that the
 //! audit finds exactly what `secretgate scan` finds in every commit's checkout.
 
-mod gitutil;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use gitutil::{git, git_cmd, git_output, secretgate, text, Repo, Sandbox};
+use crate::gitutil::{git, git_cmd, git_output, secretgate, text, Repo, Sandbox};
 use serde_json::Value;
 
 const K1: &str = "9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c";

@@ -2,13 +2,10 @@
 //! files are decoded, and of Jupyter notebooks the cells are scanned, by `scan`, by a real push
 //! through the pre-receive hook and by the audit; the lines reported are those the hooks diff.
 
-mod common;
-mod gitutil;
-
 use serde_json::Value;
 
-use common::{field, run_in, tempdir};
-use gitutil::{secretgate, text, Sandbox};
+use crate::common::{field, run_in, tempdir};
+use crate::gitutil::{secretgate, text, Sandbox};
 
 /// Values invented for these tests: random hex, no real keys.
 const K_UTF16: &str = "c41f9a07e2b85d3c6f10a9e4b7d2c85e";
@@ -308,7 +305,7 @@ fn push_reports_only_the_new_cell_and_the_new_utf16_line() {
     assert!(p.ok, "{}", p.stderr);
     server.set_hook(&format!(
         "#!/bin/sh\nexec '{}' pre-receive\n",
-        gitutil::secretgate_bin().display()
+        crate::gitutil::secretgate_bin().display()
     ));
     assert!(server.rev("refs/heads/main").is_some());
 

@@ -2,9 +2,6 @@
 //! seeds (`fuzz/seeds/<target>/`), run through the same checks as the fuzz targets on every
 //! `cargo test`: a bug the fuzzer found stays fixed without cargo-fuzz.
 
-#[path = "../fuzz/checks.rs"]
-mod checks;
-
 use std::path::{Path, PathBuf};
 
 fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
@@ -27,7 +24,7 @@ fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
 
 fn run_all(kind: &str) -> usize {
     let mut n = 0;
-    for (target, check) in checks::TARGETS {
+    for (target, check) in crate::checks::TARGETS {
         for file in inputs(kind, target) {
             let data = std::fs::read(&file).unwrap();
             eprintln!("{target}: {}", file.display());

@@ -6,8 +6,6 @@
 //! the pusher (path and line, rule, the replacement that reads the environment), a rejected push
 //! leaves the ref where it was, and a clean one lands.
 
-mod gitutil;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use gitutil::{git, Pushed, Repo, Sandbox, Server};
+use crate::gitutil::{git, Pushed, Repo, Sandbox, Server};
 
 const KEY: &str = "8f42a73054b1749f8f58848be5e6502c";
 
@@ -488,7 +486,7 @@ fn serve(
     };
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
 
-    let mut cgi = gitutil::git_cmd(root);
+    let mut cgi = crate::gitutil::git_cmd(root);
     cgi.arg("http-backend")
         .env("GIT_PROJECT_ROOT", root)
         .env("GIT_HTTP_EXPORT_ALL", "1")

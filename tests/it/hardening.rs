@@ -2,29 +2,26 @@
 //! fixture project where every unsafe form has a safe twin: the same exact findings through
 //! `scan`, `pre-receive` and `pre-commit`, and the policy's split between blocking and warning.
 
-mod common;
-mod gitutil;
-
 use std::path::Path;
 
-use common::{keys_of, read_expected, run_in, Key};
-use gitutil::{secretgate_bin, Sandbox};
+use crate::common::{keys_of, read_expected, run_in, Key};
+use crate::gitutil::{secretgate_bin, Sandbox};
 
 const FIXTURE: &str = "tests/fixtures/hardening";
 
 fn expected() -> Vec<Key> {
-    read_expected(&common::crate_root().join(FIXTURE).join("EXPECTED")).unwrap()
+    read_expected(&crate::common::crate_root().join(FIXTURE).join("EXPECTED")).unwrap()
 }
 
 /// The same findings as EXPECTED, as multisets (two findings due on one line need two).
 #[track_caller]
 fn assert_same(found: Vec<Key>, how: &str) {
     let expected = expected();
-    let missing: Vec<String> = common::missing_from(&expected, &found)
+    let missing: Vec<String> = crate::common::missing_from(&expected, &found)
         .iter()
         .map(|k| k.to_string())
         .collect();
-    let extra: Vec<String> = common::missing_from(&found, &expected)
+    let extra: Vec<String> = crate::common::missing_from(&found, &expected)
         .iter()
         .map(|k| k.to_string())
         .collect();
@@ -36,7 +33,7 @@ fn assert_same(found: Vec<Key>, how: &str) {
 
 /// Copies the fixture (without EXPECTED) into a work tree.
 fn copy_fixture(to: &Path) {
-    let from = common::crate_root().join(FIXTURE);
+    let from = crate::common::crate_root().join(FIXTURE);
     for entry in walk(&from) {
         let rel = entry.strip_prefix(&from).unwrap();
         if rel == Path::new("EXPECTED") {
@@ -67,7 +64,7 @@ fn scan_reports_exactly_the_unsafe_forms() {
     assert_eq!(r.code, 1, "high findings block\n{r}");
     assert_same(keys_of(&r.json(), &format!("{FIXTURE}/")), "scan");
     for f in r.json() {
-        let rem = common::field(&f, "remediation");
+        let rem = crate::common::field(&f, "remediation");
         assert!(!rem.is_empty(), "every finding says how to fix it: {f}");
     }
 }
@@ -160,12 +157,12 @@ fn pre_commit_reports_the_same_and_blocks_on_high() {
     let findings: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_same(keys_of(&findings, ""), "pre-commit");
     // A real commit through the installed hook is refused and does not exist.
-    let o = gitutil::git_output(&repo.dir, &["commit", "-q", "-m", "shop"]);
+    let o = crate::gitutil::git_output(&repo.dir, &["commit", "-q", "-m", "shop"]);
     assert!(!o.status.success(), "the commit must be refused");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("commit rejected"), "{err}");
     assert!(
-        !gitutil::git_output(&repo.dir, &["rev-parse", "-q", "--verify", "HEAD"])
+        !crate::gitutil::git_output(&repo.dir, &["rev-parse", "-q", "--verify", "HEAD"])
             .status
             .success(),
         "no commit was made"
@@ -173,7 +170,7 @@ fn pre_commit_reports_the_same_and_blocks_on_high() {
     // Only medium findings: the commit goes through and the warning is printed.
     repo.git(&["rm", "-rq", "--cached", "."]);
     repo.git(&["add", "app/templates/greet.html"]);
-    let o = gitutil::git_output(&repo.dir, &["commit", "-q", "-m", "template"]);
+    let o = crate::gitutil::git_output(&repo.dir, &["commit", "-q", "-m", "template"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("warning"), "{err}");

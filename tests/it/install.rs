@@ -4,14 +4,12 @@
 //! `pre-receive.d` folder with the push on standard input). And, for these and `secretgate install
 //! pre-commit`, that no install writes through a symbolic link planted in the repository.
 
-mod gitutil;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use gitutil::{
-    git, git_cmd, make_executable, secretgate, secretgate_bin, secretgate_cmd, text, Repo, Sandbox,
-    Server,
+use crate::gitutil::{
+    git, git_cmd, guarded_output, make_executable, secretgate, secretgate_bin, secretgate_cmd,
+    text, Repo, Sandbox, Server,
 };
 
 fn bare(sb: &Sandbox, name: &str) -> Server {
@@ -80,9 +78,8 @@ fn push_env(r: &Repo, server: &Server, env: &[(&str, &str)], refspec: &str) -> O
     for (k, v) in env {
         c.env(k, v);
     }
-    c.args(["push", server.dir.to_str().unwrap(), refspec])
-        .output()
-        .unwrap()
+    c.args(["push", server.dir.to_str().unwrap(), refspec]);
+    guarded_output(c, "git push")
 }
 
 /// Pushes a commit with debug mode on (rejected), then the fix amended in (accepted).
@@ -758,13 +755,12 @@ fn the_bypass_log_names_the_pusher_on_every_server() {
             format!("SECRET_KEY = \"Xk29fLq0pZ8vB7nM{i}Qw3rT\"\n"),
             "secret",
         );
-        let o = git_cmd(&r.dir)
-            .args(["push", "-o", "secretgate.skip=fixture"])
+        let mut c = git_cmd(&r.dir);
+        c.args(["push", "-o", "secretgate.skip=fixture"])
             .arg(&server.dir)
             .arg(format!("HEAD:refs/heads/b{i}"))
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
+            .envs(env.iter().copied());
+        let o = guarded_output(c, "git push");
         assert!(o.status.success(), "{}", text(&o));
         let text = std::fs::read_to_string(&log).unwrap();
         let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
@@ -841,7 +837,7 @@ fn gitolite_common_hook_rejects_and_logs_the_gitolite_user() {
     let home = sb.path().join("gitolite-home");
     std::fs::create_dir_all(&home).unwrap();
     let gitolite = |args: &[&str]| {
-        let o = gitutil::tool_cmd("gitolite", &home)
+        let o = crate::gitutil::tool_cmd("gitolite", &home)
             .env("HOME", &home)
             .args(args)
             .output()

@@ -2,9 +2,7 @@
 //! guessable, random) and its place (development classes and folders, samples, another
 //! framework) decide what blocks, and the message says why.
 
-mod gitutil;
-
-use gitutil::{secretgate, Sandbox};
+use crate::gitutil::{secretgate, Sandbox};
 use serde_json::Value;
 
 fn scan_json(dir: &std::path::Path, extra: &[&str]) -> Vec<Value> {
@@ -12,7 +10,8 @@ fn scan_json(dir: &std::path::Path, extra: &[&str]) -> Vec<Value> {
     args.extend_from_slice(extra);
     args.push(".");
     let o = secretgate(dir, &args);
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", gitutil::text(&o)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", crate::gitutil::text(&o)))
 }
 
 fn at<'a>(found: &'a [Value], path: &str, line: u64) -> &'a Value {
