@@ -206,7 +206,7 @@ pub fn discover(root: &Path) -> Result<Vec<(String, PathBuf)>> {
             let rel = if rel.as_os_str().is_empty() {
                 ".".to_owned()
             } else {
-                crate::finding::escape(rel.as_os_str().as_encoded_bytes()).replace('\\', "/")
+                crate::escape::escape(rel.as_os_str().as_encoded_bytes()).replace('\\', "/")
             };
             out.push((rel, dir));
             continue;

@@ -74,7 +74,7 @@ pub fn check_output(config: &Config) -> Result<()> {
         Ok(m) if m.is_dir() => {
             return Err(Error::Usage(format!(
                 "--output {}: is a folder, not a file",
-                crate::finding::escape(p.as_os_str().as_encoded_bytes())
+                crate::escape::escape(p.as_os_str().as_encoded_bytes())
             )))
         }
         // A pipe or a device (`/dev/stdout`, a FIFO a reader waits on) is opened once, when
@@ -97,7 +97,7 @@ pub fn check_output(config: &Config) -> Result<()> {
         }
         Err(e) => Err(Error::Usage(format!(
             "--output {}: cannot be written ({})",
-            crate::finding::escape(p.as_os_str().as_encoded_bytes()),
+            crate::escape::escape(p.as_os_str().as_encoded_bytes()),
             io_reason(&e)
         ))),
     }

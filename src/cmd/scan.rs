@@ -50,7 +50,7 @@ pub fn run(
         if !repo_config {
             tracing::warn!(
                 "{}: ignored (the scanned tree's own allow patterns apply only with --repo-config)",
-                crate::finding::escape(origin.as_bytes())
+                crate::escape::escape(origin.as_bytes())
             );
             continue;
         }
@@ -93,7 +93,7 @@ pub fn run(
     for e in &outcome.errors {
         eprintln!(
             "secretgate: error: {}",
-            crate::error::printable(&e.to_string())
+            crate::escape::printable(&e.to_string())
         );
     }
     Ok(if !outcome.errors.is_empty() {

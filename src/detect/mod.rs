@@ -632,7 +632,7 @@ impl Ruleset {
             })
             .flatten();
         let snippet = (rule.kind != crate::rules::Kind::Secret)
-            .then(|| crate::finding::excerpt(&data[span.0..span.1]));
+            .then(|| crate::redact::excerpt(&data[span.0..span.1]));
         Some(Match {
             snippet,
             note,

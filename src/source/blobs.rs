@@ -15,7 +15,8 @@ use gix::objs::Kind;
 use super::git::{added_lines, AddedLines, Odb};
 use crate::detect::{is_binary, Match};
 use crate::error::{Error, Result};
-use crate::finding::{escape, Finding, Provenance};
+use crate::escape::escape;
+use crate::finding::{Finding, Provenance};
 use crate::report::Summary;
 use crate::rules::Ruleset;
 

@@ -47,7 +47,8 @@ use rayon::prelude::*;
 use super::git::{commit_info, tree_order, EntryKind};
 use crate::detect::{is_binary, Match};
 use crate::error::{Error, Result};
-use crate::finding::{escape, Finding, Provenance};
+use crate::escape::escape;
+use crate::finding::{Finding, Provenance};
 use crate::report::human::AuditSummary;
 use crate::rules::Ruleset;
 

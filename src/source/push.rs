@@ -15,7 +15,8 @@ use super::blobs::BlobScanner;
 use super::git::{commit_info, pair_renames, Change, Odb};
 use super::reach::RefTips;
 use crate::error::{Error, Result};
-use crate::finding::{escape, Finding, Provenance};
+use crate::escape::escape;
+use crate::finding::{Finding, Provenance};
 use crate::report::Summary;
 use crate::rules::Ruleset;
 
@@ -696,7 +697,7 @@ fn redact_in(text: &[u8], found: &[crate::detect::Match]) -> String {
     for m in found {
         let value = escape(&m.value);
         if !value.is_empty() {
-            shown = shown.replace(&value, &crate::finding::redact(&m.value));
+            shown = shown.replace(&value, &crate::redact::redact(&m.value));
         }
     }
     shown

@@ -25,7 +25,8 @@ use gix::index::extension::Tree as CacheTree;
 use super::blobs::BlobScanner;
 use super::git::{pair_renames, tree_order, Change, EntryKind, Odb};
 use crate::error::{Error, Result};
-use crate::finding::{escape, Finding, Provenance};
+use crate::escape::escape;
+use crate::finding::{Finding, Provenance};
 use crate::report::Summary;
 use crate::rules::Ruleset;
 
