@@ -33,6 +33,7 @@ pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod source;
+pub mod stats;
 
 pub use cmd::Exit;
 pub use error::{Error, Result};

@@ -12,9 +12,10 @@ use super::{load_baseline, load_rules, with_pool, write_verdict_at, Exit};
 use crate::cli::Config;
 use crate::error::Result;
 use crate::policy::{sort_findings, Verdict};
-use crate::report::{Format, Unread};
+use crate::report::Format;
 use crate::rules::syntax::Oversize;
 use crate::source::files;
+use crate::stats::Unread;
 
 /// What stderr says when the policy (`oversize = "block"`) blocks on files it could not read.
 pub fn oversize_message(unread: &[Unread]) -> String {

@@ -5,9 +5,10 @@
 
 use std::io::{self, Write};
 
-use super::{Style, Summary};
+use super::Style;
 use crate::finding::Finding;
 use crate::rules::Severity;
+use crate::stats::Stats;
 
 struct Paint(bool);
 
@@ -127,7 +128,7 @@ fn write_compact(out: &mut dyn Write, findings: &[&Finding], p: &Paint) -> io::R
 pub fn write(
     out: &mut dyn Write,
     findings: &[&Finding],
-    summary: &Summary,
+    summary: &Stats,
     style: Style,
 ) -> io::Result<()> {
     let p = Paint(style.color);
@@ -177,57 +178,6 @@ pub fn write(
     Ok(())
 }
 
-/// What an audit covered, for the end of its human report.
-#[derive(Debug, Clone, Default)]
-pub struct AuditSummary {
-    /// The repository as given.
-    pub repository: String,
-    /// `--range`, if given.
-    pub range: Option<String>,
-    /// The default branch (`HEAD`'s branch, shortened), if `HEAD` points anywhere.
-    pub default_branch: Option<String>,
-    /// Refs read.
-    pub refs: u64,
-    /// Refs that point to a tree or a blob: nothing to walk.
-    pub non_commit_refs: u64,
-    /// The names of those refs (escaped), for the summary.
-    pub non_commit_names: Vec<String>,
-    /// Unique symbolic link blobs (a link's content is its target's path): not scanned.
-    pub links: u64,
-    /// Commits audited.
-    pub commits: u64,
-    /// Unique blobs those commits hold.
-    pub blobs: u64,
-    /// Blobs scanned.
-    pub scanned: u64,
-    /// Bytes scanned.
-    pub bytes: u64,
-    /// Binary blobs, not scanned.
-    pub binary: u64,
-    /// Git LFS pointer files (the content is not in git), not scanned.
-    pub lfs: u64,
-    /// Blobs found only at paths the rules never scan.
-    pub path_skipped: u64,
-    /// Submodule paths (gitlinks), skipped, not followed.
-    pub submodules: u64,
-    /// The repository is a shallow clone: history stops at its boundary.
-    pub shallow: bool,
-    /// The repository is a partial clone: objects it never fetched are not scanned.
-    pub partial_clone: bool,
-    /// Blobs over the size cap, listed, not read.
-    pub over_cap: Vec<String>,
-    /// Objects a partial clone never fetched (a warning).
-    pub not_fetched: Vec<String>,
-    /// Corrupt or missing objects (the audit is incomplete: exit 3).
-    pub errors: Vec<String>,
-    /// Findings that block.
-    pub blocking: usize,
-    /// Findings that only warn.
-    pub warnings: usize,
-    /// Findings the baseline suppressed.
-    pub baselined: usize,
-}
-
 fn list(out: &mut dyn Write, title: &str, items: &[String]) -> io::Result<()> {
     if items.is_empty() {
         return Ok(());
@@ -248,7 +198,7 @@ fn list(out: &mut dyn Write, title: &str, items: &[String]) -> io::Result<()> {
 pub fn write_audit(
     out: &mut dyn Write,
     findings: &[&Finding],
-    s: &AuditSummary,
+    s: &Stats,
     style: Style,
 ) -> io::Result<()> {
     let p = Paint(style.color);

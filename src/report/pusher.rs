@@ -250,7 +250,7 @@ pub fn for_gitlab(text: &str, gitlab: bool) -> String {
 
 /// The blobs that were not read because of their size: named, so nothing is skipped in
 /// silence. `blocks`: the policy rejects the push for them.
-pub fn unread(list: &[crate::report::Unread], blocks: bool, ctx: &MessageContext) -> String {
+pub fn unread(list: &[crate::stats::Unread], blocks: bool, ctx: &MessageContext) -> String {
     let mut out = String::new();
     if list.is_empty() {
         return out;

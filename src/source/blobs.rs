@@ -17,8 +17,8 @@ use crate::detect::{is_binary, Match};
 use crate::error::{Error, Result};
 use crate::escape::escape;
 use crate::finding::{Finding, Provenance};
-use crate::report::Summary;
 use crate::rules::Ruleset;
+use crate::stats::Stats;
 
 /// Blobs with more matches than this are not remembered (scanned again if seen again), so that
 /// a change of many such blobs does not hold every match of every one of them at once.
@@ -32,7 +32,7 @@ pub struct BlobScanner<'a> {
     buf: Vec<u8>,
     old_buf: Vec<u8>,
     /// Counts of what was scanned and skipped.
-    pub summary: Summary,
+    pub summary: Stats,
     /// The size of the blob the last [`Self::matches`] did not read because of the cap.
     oversize: Option<u64>,
 }
@@ -46,7 +46,7 @@ impl<'a> BlobScanner<'a> {
             cache: HashMap::new(),
             buf: Vec::new(),
             old_buf: Vec::new(),
-            summary: Summary::default(),
+            summary: Stats::default(),
             oversize: None,
         }
     }
@@ -148,7 +148,7 @@ impl<'a> BlobScanner<'a> {
         }
         let found = self.matches(new, path)?;
         if let Some(size) = self.oversize.take() {
-            self.summary.unread.push(crate::report::Unread {
+            self.summary.unread.push(crate::stats::Unread {
                 path: escape(path),
                 size,
                 cap: self.rules.policy.max_blob_bytes,

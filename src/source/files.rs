@@ -17,8 +17,8 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::finding::{Finding, Provenance};
-use crate::report::Summary;
 use crate::rules::Ruleset;
+use crate::stats::Stats;
 
 /// One file to scan: where it is, the path reported, and the path rules see.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ pub struct FilesOutcome {
     /// Every finding.
     pub findings: Vec<Finding>,
     /// Counts and skipped files.
-    pub summary: Summary,
+    pub summary: Stats,
     /// Files that could not be read (the scan is incomplete: exit 3).
     pub errors: Vec<Error>,
     /// The absolute folder every reported path is relative to, when all share one.

@@ -17,8 +17,8 @@ use super::reach::RefTips;
 use crate::error::{Error, Result};
 use crate::escape::escape;
 use crate::finding::{Finding, Provenance};
-use crate::report::Summary;
 use crate::rules::Ruleset;
+use crate::stats::Stats;
 
 /// One line of the hook's input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,7 +225,7 @@ pub struct PushScan {
     /// Refs updated (deletions excluded), escaped, redacted where they carry a token.
     pub refs: Vec<String>,
     /// Counts of blobs scanned and skipped.
-    pub summary: Summary,
+    pub summary: Stats,
     /// The push held more than [`MAX_FINDINGS`] findings: past them only one that blocks was
     /// kept, and the scan stopped there.
     pub truncated: bool,
@@ -680,7 +680,7 @@ const WORKER_STACK: usize = 32 << 20;
 struct Part {
     findings: Vec<Finding>,
     truncated: bool,
-    summary: Summary,
+    summary: Stats,
     commits: Vec<ObjectId>,
 }
 

@@ -27,8 +27,8 @@ use super::git::{pair_renames, tree_order, Change, EntryKind, Odb};
 use crate::error::{Error, Result};
 use crate::escape::escape;
 use crate::finding::{Finding, Provenance};
-use crate::report::Summary;
 use crate::rules::Ruleset;
+use crate::stats::Stats;
 
 /// The repository's own configuration file, at the top of the work tree.
 pub const REPO_CONFIG: &str = ".secretgate.toml";
@@ -83,7 +83,7 @@ pub struct StagedScan {
     /// Paths with unresolved conflicts (not scanned: git commits none of them).
     pub unmerged: Vec<String>,
     /// Counts of blobs scanned and skipped.
-    pub summary: Summary,
+    pub summary: Stats,
 }
 
 /// The change between `HEAD` and the index, before any blob is read.
@@ -343,8 +343,7 @@ impl StagedRepo {
             "staged changes"
         );
         let jobs = jobs.max(1);
-        let parts: Vec<Result<(Vec<Finding>, Summary)>> = if jobs == 1 || work.len() < PARALLEL_FROM
-        {
+        let parts: Vec<Result<(Vec<Finding>, Stats)>> = if jobs == 1 || work.len() < PARALLEL_FROM {
             vec![scan_changes(rules, &self.odb, &work, &staged.merge_trees)]
         } else {
             let per = work.len().div_ceil(jobs);
@@ -392,7 +391,7 @@ fn scan_changes(
     odb: &Odb,
     work: &[&Change],
     merge_trees: &[ObjectId],
-) -> Result<(Vec<Finding>, Summary)> {
+) -> Result<(Vec<Finding>, Stats)> {
     let mut scanner = BlobScanner::new(rules, odb);
     let mut merged: Vec<TreeLookup<'_>> = merge_trees
         .iter()
