@@ -31,7 +31,7 @@ pub enum Error {
     },
     /// A file could not be read or written (the path escaped: it may come from a repository
     /// and is shown by logs that do not escape it again).
-    #[error("{}: {source}", crate::finding::escape(path.as_os_str().as_encoded_bytes()))]
+    #[error("{}: {source}", crate::escape::escape(path.as_os_str().as_encoded_bytes()))]
     Io {
         /// The file.
         path: PathBuf,
@@ -80,24 +80,6 @@ impl Error {
     pub fn repo(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
         Error::Repo(format!("{context}: {err}"))
     }
-}
-
-/// An error as one line with no control character: a path or a ref named by a pusher (or a
-/// file name on disk) must not drive the terminal or reorder the line (bidirectional controls,
-/// line separators), and one error is one line. Text already escaped stays as it is.
-pub fn printable(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for c in message.chars() {
-        if c.is_control() || crate::finding::is_bidi_or_separator(c) {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("\\x{b:02x}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The library's result type.

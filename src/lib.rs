@@ -26,12 +26,15 @@ pub mod cli;
 pub mod cmd;
 pub mod detect;
 pub mod error;
+pub mod escape;
 pub mod finding;
 pub mod policy;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod source;
+pub mod stats;
 
 pub use cmd::Exit;
 pub use error::{Error, Result};

@@ -79,7 +79,7 @@ fn main() -> ExitCode {
             let err = anyhow::Error::new(e);
             eprintln!(
                 "secretgate: error: {}",
-                secretgate::error::printable(&err.to_string())
+                secretgate::escape::printable(&err.to_string())
             );
             ExitCode::from(code)
         }

@@ -20,11 +20,12 @@ use gix::objs::Kind;
 
 use crate::detect::{is_binary, Match};
 use crate::error::{Error, Result};
-use crate::finding::{escape, Finding, Provenance};
-use crate::report::Summary;
+use crate::escape::escape;
+use crate::finding::{Finding, Provenance};
 use crate::rules::Ruleset;
 use crate::source::diff::{added_lines, AddedLines};
 use crate::source::repo::Odb;
+use crate::stats::Stats;
 
 /// Blobs with more matches than this are not remembered (scanned again if seen again), so that
 /// a change of many such blobs does not hold every match of every one of them at once.
@@ -38,7 +39,7 @@ pub struct BlobScanner<'a> {
     buf: Vec<u8>,
     old_buf: Vec<u8>,
     /// Counts of what was scanned and skipped.
-    pub summary: Summary,
+    pub summary: Stats,
     /// The size of the blob the last [`Self::matches`] did not read because of the cap.
     oversize: Option<u64>,
 }
@@ -52,7 +53,7 @@ impl<'a> BlobScanner<'a> {
             cache: HashMap::new(),
             buf: Vec::new(),
             old_buf: Vec::new(),
-            summary: Summary::default(),
+            summary: Stats::default(),
             oversize: None,
         }
     }
@@ -154,7 +155,7 @@ impl<'a> BlobScanner<'a> {
         }
         let found = self.matches(new, path)?;
         if let Some(size) = self.oversize.take() {
-            self.summary.unread.push(crate::report::Unread {
+            self.summary.unread.push(crate::stats::Unread {
                 path: escape(path),
                 size,
                 cap: self.rules.policy.max_blob_bytes,
@@ -284,7 +285,7 @@ where
 }
 
 /// Adds the counts of one share's scan to the run's.
-pub fn absorb(into: &mut Summary, part: Summary) {
+pub fn absorb(into: &mut Stats, part: Stats) {
     into.scanned += part.scanned;
     into.bytes += part.bytes;
     into.binary += part.binary;

@@ -13,14 +13,14 @@ use crate::cli::Config;
 use crate::error::Result;
 use crate::finding::Finding;
 use crate::policy::{sort_findings, Verdict};
-use crate::report::human::AuditSummary;
-use crate::report::{Format, Summary};
+use crate::report::Format;
 use crate::source::history::{AuditOptions, HistoryRepo};
+use crate::stats::Stats;
 
 /// What auditing one repository gave.
 struct Audited {
     findings: Vec<Finding>,
-    summary: AuditSummary,
+    summary: Stats,
     has_errors: bool,
 }
 
@@ -120,8 +120,8 @@ fn check_output(config: &Config) -> Result<()> {
     Ok(())
 }
 
-fn plain_summary(summary: &AuditSummary) -> Summary {
-    Summary {
+fn plain_summary(summary: &Stats) -> Stats {
+    Stats {
         blocking: summary.blocking,
         warnings: summary.warnings,
         baselined: summary.baselined,
@@ -130,10 +130,11 @@ fn plain_summary(summary: &AuditSummary) -> Summary {
         skipped: summary.over_cap.clone(),
         binary: summary.binary,
         unread: Vec::new(),
+        ..Stats::default()
     }
 }
 
-fn warn_unscanned(config: &Config, summary: &AuditSummary) {
+fn warn_unscanned(config: &Config, summary: &Stats) {
     // The human report lists blobs over the cap; the other formats are findings only.
     if config.format != Format::Human || config.output.is_some() {
         for s in &summary.over_cap {
@@ -206,7 +207,7 @@ pub fn discover(root: &Path) -> Result<Vec<(String, PathBuf)>> {
             let rel = if rel.as_os_str().is_empty() {
                 ".".to_owned()
             } else {
-                crate::finding::escape(rel.as_os_str().as_encoded_bytes()).replace('\\', "/")
+                crate::escape::escape(rel.as_os_str().as_encoded_bytes()).replace('\\', "/")
             };
             out.push((rel, dir));
             continue;
@@ -250,7 +251,7 @@ pub fn run_root(
     }
     tracing::info!(repositories = repos.len(), "repositories to audit");
     let mut findings = Vec::new();
-    let mut per_repo: Vec<(String, Result<AuditSummary, String>)> = Vec::new();
+    let mut per_repo: Vec<(String, Result<Stats, String>)> = Vec::new();
     let mut has_errors = false;
     for (rel, path) in &repos {
         match audit_one(config, path, range) {
@@ -290,11 +291,11 @@ pub fn run_root(
     let r = match config.format {
         Format::Human => write_root_human(&mut out, &all, &per_repo, &rules.policy, style(config)),
         format => {
-            let mut plain = Summary {
+            let mut plain = Stats {
                 blocking: verdict.blocking.len(),
                 warnings: verdict.warnings.len(),
                 baselined: verdict.baselined,
-                ..Summary::default()
+                ..Stats::default()
             };
             for (_, s) in &per_repo {
                 if let Ok(s) = s {
@@ -324,7 +325,7 @@ pub fn run_root(
 fn write_root_human(
     out: &mut dyn Write,
     findings: &[&Finding],
-    per_repo: &[(String, Result<AuditSummary, String>)],
+    per_repo: &[(String, Result<Stats, String>)],
     policy: &crate::rules::Policy,
     style: crate::report::Style,
 ) -> std::io::Result<()> {
@@ -336,7 +337,7 @@ fn write_root_human(
             j += 1;
         }
         writeln!(out, "== {}", repo.as_deref().unwrap_or("."))?;
-        crate::report::human::write(out, &findings[i..j], &Summary::default(), style)?;
+        crate::report::human::write(out, &findings[i..j], &Stats::default(), style)?;
         i = j;
     }
     writeln!(out, "repositories audited: {}", per_repo.len())?;

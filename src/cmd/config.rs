@@ -166,7 +166,7 @@ pub fn show(config: &Config) -> Result<Exit> {
         if let Some(text) = crate::source::config::read_repo_config(file)? {
             let origin = format!(
                 "the repository's own {}",
-                crate::finding::escape(file.as_os_str().as_encoded_bytes())
+                crate::escape::escape(file.as_os_str().as_encoded_bytes())
             );
             let allow = parse_repo_allowlist(&text, &origin).map_err(super::repo_config_error)?;
             sources.push((origin.clone(), allow));

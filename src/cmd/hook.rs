@@ -12,8 +12,9 @@ use crate::cli::Config;
 use crate::error::{Error, Result};
 use crate::policy::Verdict;
 use crate::report::pusher::{self, MessageContext};
-use crate::report::{Format, Summary};
+use crate::report::Format;
 use crate::rules::{Policy, Ruleset};
+use crate::stats::Stats;
 
 /// Writes text to standard error at once.
 pub fn say(text: &str) {
@@ -59,7 +60,7 @@ pub fn report_if_asked(
     config: &Config,
     verdict: &Verdict,
     rules: &Ruleset,
-    summary: &Summary,
+    summary: &Stats,
 ) -> Result<()> {
     if config.format == Format::Human && config.output.is_none() {
         return Ok(());

@@ -380,7 +380,7 @@ pub fn pre_commit(config: &Config, dir: Option<&Path>) -> Result<Exit> {
     let path = hooks.join("pre-commit");
     let chained = hooks.join(format!("pre-commit{CHAINED_SUFFIX}"));
     let script = pre_commit_script(bin, baked.as_deref());
-    let shown = |p: &Path| crate::finding::escape(p.as_os_str().as_encoded_bytes());
+    let shown = |p: &Path| crate::escape::escape(p.as_os_str().as_encoded_bytes());
     match existing(&path)? {
         Existing::Nothing => {
             write_script(&path, &script)?;
@@ -475,7 +475,7 @@ pub fn uninstall_pre_commit(dir: Option<&Path>) -> Result<Exit> {
     let hooks = base.join(rel);
     let path = hooks.join("pre-commit");
     let chained = hooks.join(format!("pre-commit{CHAINED_SUFFIX}"));
-    let shown = |p: &Path| crate::finding::escape(p.as_os_str().as_encoded_bytes());
+    let shown = |p: &Path| crate::escape::escape(p.as_os_str().as_encoded_bytes());
     match existing(&path)? {
         Existing::Ours => {}
         Existing::Nothing => {
@@ -519,7 +519,7 @@ pub fn uninstall_pre_receive(repo_path: &Path, flavor: Flavor) -> Result<Exit> {
         Flavor::Gitea => "hooks/pre-receive.d/secretgate",
     };
     let path = repo.git_dir().join(rel);
-    let shown = crate::finding::escape(path.as_os_str().as_encoded_bytes());
+    let shown = crate::escape::escape(path.as_os_str().as_encoded_bytes());
     match existing(&path)? {
         Existing::Ours => {
             std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
@@ -594,7 +594,7 @@ pub fn gitlab_tarball(config: &Config, file: &Path, flavor: Flavor) -> Result<Ex
         .map_or(0, |d| d.as_secs());
     let tar = ustar_one(GITLAB_TARBALL_ENTRY, script.as_bytes(), mtime)?;
     std::fs::write(file, tar).map_err(|e| io_err(file, e))?;
-    let shown = crate::finding::escape(file.as_os_str().as_encoded_bytes());
+    let shown = crate::escape::escape(file.as_os_str().as_encoded_bytes());
     say(&format!(
         "secretgate: wrote {shown} ({GITLAB_TARBALL_ENTRY}, calling {bin}).\n\
          secretgate: apply it on the GitLab server, where {bin} must exist, as the git user:\n\
@@ -655,7 +655,7 @@ pub fn pre_receive(config: &Config, repo_path: &Path, flavor: Flavor) -> Result<
             }
             return Err(Error::Usage(format!(
                 "{} already exists and was not written by secretgate; nothing was changed",
-                crate::finding::escape(path.as_os_str().as_encoded_bytes())
+                crate::escape::escape(path.as_os_str().as_encoded_bytes())
             )));
         }
     };

@@ -17,7 +17,8 @@ use crate::cli::Config;
 use crate::error::{Error, Result};
 use crate::finding::Finding;
 use crate::policy::{sort_findings, Verdict};
-use crate::report::{Format, Summary};
+use crate::report::Format;
+use crate::stats::Stats;
 
 /// Largest report read (a report of every finding of a large organisation stays far below).
 const MAX_REPORT: u64 = 1 << 30;
@@ -192,10 +193,10 @@ pub fn run(config: &Config, reports: &[PathBuf]) -> Result<Exit> {
     }
     let verdict = Verdict::new(grouped, &rules.policy, None);
     let all = verdict.all();
-    let summary = Summary {
+    let summary = Stats {
         blocking: verdict.blocking.len(),
         warnings: verdict.warnings.len(),
-        ..Summary::default()
+        ..Stats::default()
     };
     let mut out = open_output(config)?;
     let r = crate::report::write(

@@ -19,8 +19,9 @@ use std::io::{self, IsTerminal, Write};
 use crate::cli::{ColorArg, Config};
 use crate::error::{Error, Result};
 use crate::policy::{Baseline, Verdict};
-use crate::report::{Style, Summary};
+use crate::report::Style;
 use crate::rules::Ruleset;
+use crate::stats::Stats;
 
 /// The contract's exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +75,7 @@ pub fn check_output(config: &Config) -> Result<()> {
         Ok(m) if m.is_dir() => {
             return Err(Error::Usage(format!(
                 "--output {}: is a folder, not a file",
-                crate::finding::escape(p.as_os_str().as_encoded_bytes())
+                crate::escape::escape(p.as_os_str().as_encoded_bytes())
             )))
         }
         // A pipe or a device (`/dev/stdout`, a FIFO a reader waits on) is opened once, when
@@ -97,7 +98,7 @@ pub fn check_output(config: &Config) -> Result<()> {
         }
         Err(e) => Err(Error::Usage(format!(
             "--output {}: cannot be written ({})",
-            crate::finding::escape(p.as_os_str().as_encoded_bytes()),
+            crate::escape::escape(p.as_os_str().as_encoded_bytes()),
             io_reason(&e)
         ))),
     }
@@ -179,7 +180,7 @@ pub fn write_verdict(
     config: &Config,
     verdict: &Verdict,
     rules: &Ruleset,
-    summary: Summary,
+    summary: Stats,
 ) -> Result<()> {
     write_verdict_at(config, verdict, rules, summary, None)
 }
@@ -189,7 +190,7 @@ pub fn write_verdict_at(
     config: &Config,
     verdict: &Verdict,
     rules: &Ruleset,
-    mut summary: Summary,
+    mut summary: Stats,
     base: Option<&std::path::Path>,
 ) -> Result<()> {
     summary.blocking = verdict.blocking.len();

@@ -324,7 +324,7 @@ fn bypass(env: &HookEnv, policy: &Policy, scanned: &Scanned, verdict: &Verdict) 
         .and_then(|r| r.strip_prefix('='))
         .unwrap_or_default()
         .chars()
-        .filter(|c| !crate::finding::is_invisible(*c))
+        .filter(|c| !crate::escape::is_invisible(*c))
         .collect();
     let reason: String = cleaned.trim().chars().take(500).collect();
     if reason.is_empty() {

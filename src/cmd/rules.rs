@@ -11,7 +11,7 @@ use super::{open_output, report_io, Exit};
 use crate::cli::Config;
 use crate::detect::Match;
 use crate::error::Result;
-use crate::finding::redact;
+use crate::redact::redact;
 use crate::report::Format;
 use crate::rules::{self, Ruleset, Validation};
 

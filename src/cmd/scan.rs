@@ -12,9 +12,10 @@ use super::{load_baseline, load_rules, with_pool, write_verdict_at, Exit};
 use crate::cli::Config;
 use crate::error::Result;
 use crate::policy::{sort_findings, Verdict};
-use crate::report::{Format, Unread};
+use crate::report::Format;
 use crate::rules::syntax::Oversize;
 use crate::source::files;
+use crate::stats::Unread;
 
 /// What stderr says when the policy (`oversize = "block"`) blocks on files it could not read.
 pub fn oversize_message(unread: &[Unread]) -> String {
@@ -50,7 +51,7 @@ pub fn run(
         if !repo_config {
             tracing::warn!(
                 "{}: ignored (the scanned tree's own allow patterns apply only with --repo-config)",
-                crate::finding::escape(origin.as_bytes())
+                crate::escape::escape(origin.as_bytes())
             );
             continue;
         }
@@ -92,7 +93,7 @@ pub fn run(
     for e in &outcome.errors {
         eprintln!(
             "secretgate: error: {}",
-            crate::error::printable(&e.to_string())
+            crate::escape::printable(&e.to_string())
         );
     }
     Ok(if !outcome.errors.is_empty() {

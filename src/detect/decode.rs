@@ -956,17 +956,6 @@ mod tests {
             ]
         );
         assert_eq!(found[0].value, KEY.as_bytes());
-        let f = crate::finding::Finding::new(
-            &rules,
-            &found[0],
-            b"nb/analysis.ipynb",
-            &crate::finding::Provenance::File,
-        );
-        assert!(
-            f.message.ends_with(" (notebook cell 2, line 3)"),
-            "{}",
-            f.message
-        );
         // As raw JSON (not at a notebook path) the escaped forms match nothing.
         assert!(rules
             .scan(b"nb/analysis.json", sample_notebook().as_bytes())

@@ -507,26 +507,10 @@ impl Ruleset {
         memo: &mut Memo,
     ) -> Option<Match> {
         let value = &data[vs..ve];
-        let trimmed = value.trim();
-        if trimmed.is_empty() {
+        if value.trim().is_empty() || self.value_allowed(rule, value) {
             return None;
         }
-        if rule.allow.iter().any(|a| a.is_match(value))
-            || self.allowlist.values.iter().any(|a| a.is_match(value))
-        {
-            return None;
-        }
-        let uses_entropy = rule.entropy.is_some()
-            || rule
-                .weak
-                .as_ref()
-                .is_some_and(|w| w.below_entropy.is_some());
-        let entropy = uses_entropy.then(|| shannon(value));
-        if let (Some(min), Some(e)) = (rule.entropy, entropy) {
-            if e < min {
-                return None;
-            }
-        }
+        let entropy = entropy_of(rule, value)?;
         let value_line = memo.line(data, vs);
         let mut inline_allowed = memo.line_memo(value_line).inline_allow;
         let first_line = memo.line(data, span.0);
@@ -536,64 +520,8 @@ impl Ruleset {
         let value_line = memo.line(data, vs);
         let lm = memo.line_memo(value_line);
         let line = &data[lm.start..lm.end];
-        if !rule.allow_lines.is_empty() {
-            let allowed = match lm.rule_allow.iter().find(|(r, _)| *r == rule_idx) {
-                Some(&(_, a)) => a,
-                None => {
-                    let a = rule.allow_lines.iter().any(|a| a.is_match(line));
-                    lm.rule_allow.push((rule_idx, a));
-                    a
-                }
-            };
-            if allowed {
-                return None;
-            }
-        }
-        if *lm
-            .global_allow
-            .get_or_insert_with(|| self.allowlist.lines.iter().any(|a| a.is_match(line)))
-        {
-            return None;
-        }
-        if !rule.skip_if_enclosed_by.is_empty() || !rule.block_requires.is_empty() {
-            let slot = memo.line(data, span.0);
-            let start = memo.line_memo(slot).start;
-            let headers = memo.blocks.headers(data, start);
-            if headers
-                .iter()
-                .any(|h| rule.skip_if_enclosed_by.iter().any(|r| r.is_match(h)))
-            {
-                return None;
-            }
-            if !rule.block_requires.is_empty() {
-                let ok = location::enclosing_def(data, &headers).is_some_and(|def| {
-                    *memo.functions.entry((rule_idx, def)).or_insert_with(|| {
-                        let f = location::function_at(data, def);
-                        rule.block_requires.iter().any(|r| r.is_match(f))
-                    })
-                });
-                if !ok {
-                    return None;
-                }
-            }
-        }
-        if rule.skip_in_docstrings && path.ends_with(b".py") {
-            let strings = memo
-                .triple_strings
-                .get_or_insert_with(|| location::python_triple_strings(data));
-            if location::in_triple_strings(strings, span.0) {
-                return None;
-            }
-        }
-        if !rule.file_requires.is_empty()
-            && !*memo.file_requires[rule_idx]
-                .get_or_insert_with(|| rule.file_requires.iter().any(|r| r.is_match(data)))
-        {
-            return None;
-        }
-        if !rule.skip_if_file_matches.is_empty()
-            && *memo.file_excludes[rule_idx]
-                .get_or_insert_with(|| rule.skip_if_file_matches.iter().any(|r| r.is_match(data)))
+        if self.line_allowed(rule, rule_idx, line, lm)
+            || self.place_excluded(rule, rule_idx, path, data, span.0, memo)
         {
             return None;
         }
@@ -614,28 +542,10 @@ impl Ruleset {
             Some(w) if weak => w.severity,
             _ => rule.severity,
         };
-        let note = (rule.kind == crate::rules::Kind::Secret)
-            .then(|| {
-                let dev = rule
-                    .weak
-                    .as_ref()
-                    .is_some_and(|w| w.values.iter().any(|r| r.is_match(value)));
-                if self.public_values.contains(value.trim()) {
-                    Some(ValueNote::Public)
-                } else if dev {
-                    Some(ValueNote::Development)
-                } else if rule.weak.is_some() && is_guessable(value) {
-                    Some(ValueNote::Guessable)
-                } else {
-                    None
-                }
-            })
-            .flatten();
-        let snippet = (rule.kind != crate::rules::Kind::Secret)
-            .then(|| crate::finding::excerpt(&data[span.0..span.1]));
+        let secret = rule.kind == crate::rules::Kind::Secret;
         Some(Match {
-            snippet,
-            note,
+            snippet: (!secret).then(|| crate::redact::excerpt(&data[span.0..span.1])),
+            note: if secret { self.note(rule, value) } else { None },
             inline_allowed,
             rule: rule_idx,
             pattern,
@@ -648,7 +558,7 @@ impl Ruleset {
             cell: None,
             // A setting's finding is the whole matched code: `DEBUG = True` and
             // `TESTING = True` in one file are two findings, not one value `True`.
-            value: if rule.kind == crate::rules::Kind::Secret {
+            value: if secret {
                 value.to_vec()
             } else {
                 data[span.0..span.1].trim().to_vec()
@@ -657,6 +567,103 @@ impl Ruleset {
             entropy,
             severity,
         })
+    }
+
+    /// Whether the rule's or the global allowlist's value patterns allow the value.
+    fn value_allowed(&self, rule: &Rule, value: &[u8]) -> bool {
+        rule.allow.iter().any(|a| a.is_match(value))
+            || self.allowlist.values.iter().any(|a| a.is_match(value))
+    }
+
+    /// Whether the rule's `allow_lines` or the global allowlist's `lines` allow the value's
+    /// line (`lm`, whose memo keeps the answers).
+    fn line_allowed(&self, rule: &Rule, rule_idx: usize, line: &[u8], lm: &mut LineMemo) -> bool {
+        if !rule.allow_lines.is_empty() {
+            let allowed = match lm.rule_allow.iter().find(|(r, _)| *r == rule_idx) {
+                Some(&(_, a)) => a,
+                None => {
+                    let a = rule.allow_lines.iter().any(|a| a.is_match(line));
+                    lm.rule_allow.push((rule_idx, a));
+                    a
+                }
+            };
+            if allowed {
+                return true;
+            }
+        }
+        *lm.global_allow
+            .get_or_insert_with(|| self.allowlist.lines.iter().any(|a| a.is_match(line)))
+    }
+
+    /// Whether the match's place rules it out: an enclosing block the rule skips or a function
+    /// that lacks what the rule requires, a Python docstring, a file without the rule's
+    /// `file_requires` or with its `skip_if_file_matches`.
+    fn place_excluded(
+        &self,
+        rule: &Rule,
+        rule_idx: usize,
+        path: &[u8],
+        data: &[u8],
+        start: usize,
+        memo: &mut Memo,
+    ) -> bool {
+        if !rule.skip_if_enclosed_by.is_empty() || !rule.block_requires.is_empty() {
+            let slot = memo.line(data, start);
+            let line_start = memo.line_memo(slot).start;
+            let headers = memo.blocks.headers(data, line_start);
+            if headers
+                .iter()
+                .any(|h| rule.skip_if_enclosed_by.iter().any(|r| r.is_match(h)))
+            {
+                return true;
+            }
+            if !rule.block_requires.is_empty() {
+                let ok = location::enclosing_def(data, &headers).is_some_and(|def| {
+                    *memo.functions.entry((rule_idx, def)).or_insert_with(|| {
+                        let f = location::function_at(data, def);
+                        rule.block_requires.iter().any(|r| r.is_match(f))
+                    })
+                });
+                if !ok {
+                    return true;
+                }
+            }
+        }
+        if rule.skip_in_docstrings && path.ends_with(b".py") {
+            let strings = memo
+                .triple_strings
+                .get_or_insert_with(|| location::python_triple_strings(data));
+            if location::in_triple_strings(strings, start) {
+                return true;
+            }
+        }
+        if !rule.file_requires.is_empty()
+            && !*memo.file_requires[rule_idx]
+                .get_or_insert_with(|| rule.file_requires.iter().any(|r| r.is_match(data)))
+        {
+            return true;
+        }
+        !rule.skip_if_file_matches.is_empty()
+            && *memo.file_excludes[rule_idx]
+                .get_or_insert_with(|| rule.skip_if_file_matches.iter().any(|r| r.is_match(data)))
+    }
+
+    /// What a secret's value adds to its message: publicly known, a development value,
+    /// guessable.
+    fn note(&self, rule: &Rule, value: &[u8]) -> Option<ValueNote> {
+        let dev = rule
+            .weak
+            .as_ref()
+            .is_some_and(|w| w.values.iter().any(|r| r.is_match(value)));
+        if self.public_values.contains(value.trim()) {
+            Some(ValueNote::Public)
+        } else if dev {
+            Some(ValueNote::Development)
+        } else if rule.weak.is_some() && is_guessable(value) {
+            Some(ValueNote::Guessable)
+        } else {
+            None
+        }
     }
 
     /// Removes duplicates and fallback matches covered by a specific rule, orders by position
@@ -701,6 +708,21 @@ impl Ruleset {
             }
         }
         out
+    }
+}
+
+/// The value's entropy where the rule uses it (`Some(None)` where it does not); `None` when
+/// it is below the rule's minimum.
+fn entropy_of(rule: &Rule, value: &[u8]) -> Option<Option<f64>> {
+    let uses_entropy = rule.entropy.is_some()
+        || rule
+            .weak
+            .as_ref()
+            .is_some_and(|w| w.below_entropy.is_some());
+    let entropy = uses_entropy.then(|| shannon(value));
+    match (rule.entropy, entropy) {
+        (Some(min), Some(e)) if e < min => None,
+        _ => Some(entropy),
     }
 }
 

@@ -1,13 +1,20 @@
 //! The human report: `path:line:column`, the rule, the redacted value and how to fix it.
 //!
+//! Two sinks: [`Human`] for a scan, a push and the staged change (one line per finding, or
+//! each in full with `-v`, then the counts and what was not scanned) and [`Audit`] for a
+//! history audit (each finding in full, then what the audit covered, findings by rule, and how
+//! to rotate a secret and remove it from the history).
+//!
 //! Colour only on a terminal and never with `NO_COLOR`; the caller decides and passes a
 //! [`Style`]. Everything taken from the repository has been escaped by the finding already.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::{Style, Summary};
+use super::{Sink, Style};
 use crate::finding::Finding;
-use crate::rules::Severity;
+use crate::rules::{Kind, Severity};
+use crate::stats::Stats;
 
 struct Paint(bool);
 
@@ -123,111 +130,88 @@ fn write_compact(out: &mut dyn Write, findings: &[&Finding], p: &Paint) -> io::R
     writeln!(out)
 }
 
+/// The report of a scan, a push or the staged change.
+pub struct Human<'a> {
+    out: &'a mut dyn Write,
+    paint: Paint,
+    verbose: bool,
+    /// The compact form's findings, written at the end with the fixes.
+    held: Vec<&'a Finding>,
+}
+
+impl<'a> Human<'a> {
+    /// A human report to `out`.
+    pub fn new(out: &'a mut dyn Write, style: Style) -> Self {
+        Human {
+            out,
+            paint: Paint(style.color),
+            verbose: style.verbose,
+            held: Vec::new(),
+        }
+    }
+}
+
+impl<'a> Sink<'a> for Human<'a> {
+    fn finding(&mut self, f: &'a Finding) -> io::Result<()> {
+        if self.verbose {
+            write_finding(self.out, f, &self.paint)
+        } else {
+            self.held.push(f);
+            Ok(())
+        }
+    }
+
+    fn finish(&mut self, stats: &Stats) -> io::Result<()> {
+        let p = &self.paint;
+        write_compact(self.out, &self.held, p)?;
+        let total = stats.blocking + stats.warnings;
+        let verdict = if total == 0 {
+            p.wrap("32", "no findings")
+        } else {
+            counts(stats, p)
+        };
+        let mut line = format!(
+            "{verdict} ({} scanned, {} bytes)",
+            stats.scanned, stats.bytes
+        );
+        if stats.binary > 0 {
+            line.push_str(&format!("; {} binary skipped", stats.binary));
+        }
+        if stats.baselined > 0 {
+            line.push_str(&format!("; {} known from the baseline", stats.baselined));
+        }
+        writeln!(self.out, "{line}")?;
+        list(self.out, "not scanned", &stats.skipped)
+    }
+}
+
+/// `N findings: B blocking, W warnings`.
+fn counts(stats: &Stats, p: &Paint) -> String {
+    let total = stats.blocking + stats.warnings;
+    format!(
+        "{} finding{}: {} blocking, {} warning{}",
+        total,
+        if total == 1 { "" } else { "s" },
+        p.wrap(
+            if stats.blocking > 0 { "1;31" } else { "32" },
+            &stats.blocking.to_string()
+        ),
+        stats.warnings,
+        if stats.warnings == 1 { "" } else { "s" },
+    )
+}
+
 /// Writes the findings and a summary.
 pub fn write(
     out: &mut dyn Write,
     findings: &[&Finding],
-    summary: &Summary,
+    stats: &Stats,
     style: Style,
 ) -> io::Result<()> {
-    let p = Paint(style.color);
-    if style.verbose {
-        for f in findings {
-            write_finding(out, f, &p)?;
-        }
-    } else {
-        write_compact(out, findings, &p)?;
-    }
-    let total = summary.blocking + summary.warnings;
-    let verdict = if total == 0 {
-        p.wrap("32", "no findings")
-    } else {
-        format!(
-            "{} finding{}: {} blocking, {} warning{}",
-            total,
-            if total == 1 { "" } else { "s" },
-            p.wrap(
-                if summary.blocking > 0 { "1;31" } else { "32" },
-                &summary.blocking.to_string()
-            ),
-            summary.warnings,
-            if summary.warnings == 1 { "" } else { "s" },
-        )
-    };
-    let mut line = format!(
-        "{verdict} ({} scanned, {} bytes)",
-        summary.scanned, summary.bytes
-    );
-    if summary.binary > 0 {
-        line.push_str(&format!("; {} binary skipped", summary.binary));
-    }
-    if summary.baselined > 0 {
-        line.push_str(&format!("; {} known from the baseline", summary.baselined));
-    }
-    writeln!(out, "{line}")?;
-    if !summary.skipped.is_empty() {
-        writeln!(out, "not scanned ({}):", summary.skipped.len())?;
-        for s in summary.skipped.iter().take(50) {
-            writeln!(out, "    {s}")?;
-        }
-        if summary.skipped.len() > 50 {
-            writeln!(out, "    and {} more", summary.skipped.len() - 50)?;
-        }
-    }
-    Ok(())
+    super::feed(&mut Human::new(out, style), findings, stats)
 }
 
-/// What an audit covered, for the end of its human report.
-#[derive(Debug, Clone, Default)]
-pub struct AuditSummary {
-    /// The repository as given.
-    pub repository: String,
-    /// `--range`, if given.
-    pub range: Option<String>,
-    /// The default branch (`HEAD`'s branch, shortened), if `HEAD` points anywhere.
-    pub default_branch: Option<String>,
-    /// Refs read.
-    pub refs: u64,
-    /// Refs that point to a tree or a blob: nothing to walk.
-    pub non_commit_refs: u64,
-    /// The names of those refs (escaped), for the summary.
-    pub non_commit_names: Vec<String>,
-    /// Unique symbolic link blobs (a link's content is its target's path): not scanned.
-    pub links: u64,
-    /// Commits audited.
-    pub commits: u64,
-    /// Unique blobs those commits hold.
-    pub blobs: u64,
-    /// Blobs scanned.
-    pub scanned: u64,
-    /// Bytes scanned.
-    pub bytes: u64,
-    /// Binary blobs, not scanned.
-    pub binary: u64,
-    /// Git LFS pointer files (the content is not in git), not scanned.
-    pub lfs: u64,
-    /// Blobs found only at paths the rules never scan.
-    pub path_skipped: u64,
-    /// Submodule paths (gitlinks), skipped, not followed.
-    pub submodules: u64,
-    /// The repository is a shallow clone: history stops at its boundary.
-    pub shallow: bool,
-    /// The repository is a partial clone: objects it never fetched are not scanned.
-    pub partial_clone: bool,
-    /// Blobs over the size cap, listed, not read.
-    pub over_cap: Vec<String>,
-    /// Objects a partial clone never fetched (a warning).
-    pub not_fetched: Vec<String>,
-    /// Corrupt or missing objects (the audit is incomplete: exit 3).
-    pub errors: Vec<String>,
-    /// Findings that block.
-    pub blocking: usize,
-    /// Findings that only warn.
-    pub warnings: usize,
-    /// Findings the baseline suppressed.
-    pub baselined: usize,
-}
-
+/// Up to 50 lines of a list, under its title and count.
 fn list(out: &mut dyn Write, title: &str, items: &[String]) -> io::Result<()> {
     if items.is_empty() {
         return Ok(());
@@ -242,148 +226,150 @@ fn list(out: &mut dyn Write, title: &str, items: &[String]) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes an audit's findings, then its summary: findings by rule and severity, history only
-/// against still present, what was not scanned, and how to rotate a secret and remove it from
-/// the history.
-pub fn write_audit(
-    out: &mut dyn Write,
-    findings: &[&Finding],
-    s: &AuditSummary,
-    style: Style,
-) -> io::Result<()> {
-    let p = Paint(style.color);
-    for f in findings {
-        write_finding(out, f, &p)?;
-    }
-    let branch = s.default_branch.as_deref().unwrap_or("HEAD");
-    let mut scope = format!(
-        "audit of {}: {} commits from {} refs",
-        s.repository, s.commits, s.refs
-    );
-    if let Some(r) = &s.range {
-        scope = format!("audit of {}: {} commits in {r}", s.repository, s.commits);
-    }
-    writeln!(out, "{}", p.wrap("1", &scope))?;
-    let mut line = format!(
-        "  {} unique blobs, {} scanned ({} bytes)",
-        s.blobs, s.scanned, s.bytes
-    );
-    for (n, what) in [
-        (s.binary, "binary"),
-        (s.lfs, "Git LFS pointers"),
-        (s.path_skipped, "at skipped paths only"),
-        (s.submodules, "submodules (not followed)"),
-        (s.links, "symbolic links (not followed, not scanned)"),
-    ] {
-        if n > 0 {
-            line.push_str(&format!("; {n} {what}"));
-        }
-    }
-    writeln!(out, "{line}")?;
-    if s.shallow {
-        writeln!(
+/// The report of a history audit: each finding in full as it comes, then its summary:
+/// findings by rule and severity, history only against still present, what was not scanned,
+/// and how to rotate a secret and remove it from the history.
+pub struct Audit<'a> {
+    out: &'a mut dyn Write,
+    paint: Paint,
+    /// Findings still at the tip of the default branch.
+    present: usize,
+    /// Findings by rule: high, medium, low.
+    by_rule: BTreeMap<&'a str, [usize; 3]>,
+    /// Whether any finding is a secret (the advice on rotating is then given).
+    secret: bool,
+}
+
+impl<'a> Audit<'a> {
+    /// An audit's human report to `out`.
+    pub fn new(out: &'a mut dyn Write, style: Style) -> Self {
+        Audit {
             out,
-            "  shallow clone: history before its boundary was not audited"
-        )?;
-    }
-    if s.non_commit_refs > 0 {
-        let mut names = s
-            .non_commit_names
-            .iter()
-            .take(10)
-            .cloned()
-            .collect::<Vec<_>>();
-        if s.non_commit_names.len() > 10 {
-            names.push(format!("and {} more", s.non_commit_names.len() - 10));
+            paint: Paint(style.color),
+            present: 0,
+            by_rule: BTreeMap::new(),
+            secret: false,
         }
-        writeln!(
-            out,
-            "  {} refs point to a tree or a blob, not a commit: not audited ({})",
-            s.non_commit_refs,
-            names.join(", ")
-        )?;
     }
-    let total = s.blocking + s.warnings;
-    if total == 0 {
-        let mut l = p.wrap("32", "no findings");
-        if s.baselined > 0 {
-            l.push_str(&format!(" ({} known from the baseline)", s.baselined));
-        }
-        writeln!(out, "{l}")?;
-    } else {
-        let present = findings
-            .iter()
-            .filter(|f| f.present_at_head == Some(true))
-            .count();
-        let mut l = format!(
-            "{} finding{}: {} blocking, {} warning{}",
-            total,
-            if total == 1 { "" } else { "s" },
-            p.wrap(
-                if s.blocking > 0 { "1;31" } else { "32" },
-                &s.blocking.to_string()
+
+    /// What was audited: the commits, refs and blobs, and what was not scanned among them.
+    fn scope(&mut self, s: &Stats) -> io::Result<()> {
+        let scope = match &s.range {
+            Some(r) => format!("audit of {}: {} commits in {r}", s.repository, s.commits),
+            None => format!(
+                "audit of {}: {} commits from {} refs",
+                s.repository, s.commits, s.refs
             ),
-            s.warnings,
-            if s.warnings == 1 { "" } else { "s" },
+        };
+        writeln!(self.out, "{}", self.paint.wrap("1", &scope))?;
+        let mut line = format!(
+            "  {} unique blobs, {} scanned ({} bytes)",
+            s.blobs, s.scanned, s.bytes
         );
+        for (n, what) in [
+            (s.binary, "binary"),
+            (s.lfs, "Git LFS pointers"),
+            (s.path_skipped, "at skipped paths only"),
+            (s.submodules, "submodules (not followed)"),
+            (s.links, "symbolic links (not followed, not scanned)"),
+        ] {
+            if n > 0 {
+                line.push_str(&format!("; {n} {what}"));
+            }
+        }
+        writeln!(self.out, "{line}")?;
+        if s.shallow {
+            writeln!(
+                self.out,
+                "  shallow clone: history before its boundary was not audited"
+            )?;
+        }
+        if s.non_commit_refs > 0 {
+            let mut names = s
+                .non_commit_names
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>();
+            if s.non_commit_names.len() > 10 {
+                names.push(format!("and {} more", s.non_commit_names.len() - 10));
+            }
+            writeln!(
+                self.out,
+                "  {} refs point to a tree or a blob, not a commit: not audited ({})",
+                s.non_commit_refs,
+                names.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The counts: blocking and warnings, still present against history only, by rule.
+    fn totals(&mut self, s: &Stats) -> io::Result<()> {
+        let total = s.blocking + s.warnings;
+        if total == 0 {
+            let mut l = self.paint.wrap("32", "no findings");
+            if s.baselined > 0 {
+                l.push_str(&format!(" ({} known from the baseline)", s.baselined));
+            }
+            return writeln!(self.out, "{l}");
+        }
+        let mut l = counts(s, &self.paint);
         if s.baselined > 0 {
             l.push_str(&format!("; {} known from the baseline", s.baselined));
         }
-        writeln!(out, "{l}")?;
+        writeln!(self.out, "{l}")?;
         writeln!(
-            out,
-            "  {present} still present at the tip of {branch}, {} in history only",
-            total - present
+            self.out,
+            "  {} still present at the tip of {}, {} in history only",
+            self.present,
+            s.default_branch.as_deref().unwrap_or("HEAD"),
+            total - self.present
         )?;
-        let mut by_rule: std::collections::BTreeMap<&str, [usize; 3]> = Default::default();
-        for f in findings {
-            let i = match f.severity {
-                Severity::High => 0,
-                Severity::Medium => 1,
-                Severity::Low => 2,
-            };
-            by_rule.entry(&f.rule_id).or_default()[i] += 1;
-        }
-        let width = by_rule.keys().map(|k| k.len()).max().unwrap_or(0);
-        writeln!(out, "  by rule:")?;
-        for (rule, n) in &by_rule {
+        let width = self.by_rule.keys().map(|k| k.len()).max().unwrap_or(0);
+        writeln!(self.out, "  by rule:")?;
+        for (rule, n) in &self.by_rule {
             let parts: Vec<String> = ["high", "medium", "low"]
                 .iter()
                 .zip(n)
                 .filter(|(_, &k)| k > 0)
                 .map(|(s, k)| format!("{k} {s}"))
                 .collect();
-            writeln!(out, "    {rule:width$}  {}", parts.join(", "))?;
+            writeln!(self.out, "    {rule:width$}  {}", parts.join(", "))?;
         }
+        Ok(())
     }
-    list(
-        out,
-        &format!(
-            "not scanned, over the size cap{}",
-            if s.over_cap.is_empty() {
-                ""
-            } else {
-                " (listed, not read)"
-            }
-        ),
-        &s.over_cap,
-    )?;
-    list(
-        out,
-        "not scanned, never fetched by this partial clone (warning)",
-        &s.not_fetched,
-    )?;
-    list(
-        out,
-        "errors: corrupt or missing objects (the audit is incomplete)",
-        &s.errors,
-    )?;
-    if findings
-        .iter()
-        .any(|f| f.kind == crate::rules::Kind::Secret)
-    {
-        writeln!(out)?;
-        writeln!(out, "What to do about a secret found here:")?;
+
+    /// What could not be scanned: over the cap, never fetched, corrupt or missing.
+    fn unscanned(&mut self, s: &Stats) -> io::Result<()> {
+        list(
+            self.out,
+            &format!(
+                "not scanned, over the size cap{}",
+                if s.over_cap.is_empty() {
+                    ""
+                } else {
+                    " (listed, not read)"
+                }
+            ),
+            &s.over_cap,
+        )?;
+        list(
+            self.out,
+            "not scanned, never fetched by this partial clone (warning)",
+            &s.not_fetched,
+        )?;
+        list(
+            self.out,
+            "errors: corrupt or missing objects (the audit is incomplete)",
+            &s.errors,
+        )
+    }
+
+    /// How to rotate a secret found in the history and remove it from there.
+    fn advice(&mut self) -> io::Result<()> {
+        writeln!(self.out)?;
+        writeln!(self.out, "What to do about a secret found here:")?;
         for l in [
             "  1. Rotate it where it was issued (each finding's fix says how): anyone with a clone",
             "     or a fork has it, so it is leaked even if it is only in the history.",
@@ -395,8 +381,44 @@ pub fn write_audit(
             "     then force-push every branch and tag and have every clone re-cloned. Rewriting",
             "     does not un-leak a value: rotate it first.",
         ] {
-            writeln!(out, "{l}")?;
+            writeln!(self.out, "{l}")?;
         }
+        Ok(())
     }
-    Ok(())
+}
+
+impl<'a> Sink<'a> for Audit<'a> {
+    fn finding(&mut self, f: &'a Finding) -> io::Result<()> {
+        if f.present_at_head == Some(true) {
+            self.present += 1;
+        }
+        let i = match f.severity {
+            Severity::High => 0,
+            Severity::Medium => 1,
+            Severity::Low => 2,
+        };
+        self.by_rule.entry(&f.rule_id).or_default()[i] += 1;
+        self.secret |= f.kind == Kind::Secret;
+        write_finding(self.out, f, &self.paint)
+    }
+
+    fn finish(&mut self, stats: &Stats) -> io::Result<()> {
+        self.scope(stats)?;
+        self.totals(stats)?;
+        self.unscanned(stats)?;
+        if self.secret {
+            self.advice()?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes an audit's findings, then its summary (see [`Audit`]).
+pub fn write_audit(
+    out: &mut dyn Write,
+    findings: &[&Finding],
+    stats: &Stats,
+    style: Style,
+) -> io::Result<()> {
+    super::feed(&mut Audit::new(out, style), findings, stats)
 }

@@ -1,7 +1,10 @@
-//! Reports: one writer per output format, and the message a hook shows the pusher.
+//! Reports: one [`Sink`] per output format, and the message a hook shows the pusher.
 //!
-//! Only this module writes what the user reads. Every writer takes findings that are already
-//! redacted ([`crate::finding::Finding`] holds no full value), so no format can leak a secret.
+//! Only this module writes what the user reads. A sink is given the findings one by one
+//! ([`Sink::finding`]), then the run's [`Stats`] ([`Sink::finish`]); it writes as early as its
+//! format allows (a JSON line at once, a SARIF log at the end). Every sink takes findings that
+//! are already redacted ([`crate::finding::Finding`] holds no full value), so no format can leak
+//! a secret.
 
 pub mod human;
 pub mod json;
@@ -9,9 +12,11 @@ pub mod pusher;
 pub mod sarif;
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use crate::finding::Finding;
 use crate::rules::Ruleset;
+use crate::stats::Stats;
 
 /// The output formats of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,58 +42,47 @@ pub struct Style {
     pub verbose: bool,
 }
 
-/// Counts shown at the end of a human report.
-#[derive(Debug, Clone, Default)]
-pub struct Summary {
-    /// Findings that block.
-    pub blocking: usize,
-    /// Findings that only warn.
-    pub warnings: usize,
-    /// Findings the baseline suppressed.
-    pub baselined: usize,
-    /// Files or blobs scanned.
-    pub scanned: u64,
-    /// Bytes scanned.
-    pub bytes: u64,
-    /// Files or blobs skipped, with why (too large, unreadable).
-    pub skipped: Vec<String>,
-    /// Binary files or blobs, not scanned.
-    pub binary: u64,
-    /// Blobs over the size cap: never read, so named to the pusher or committer, and blocking
-    /// when the policy says `oversize = "block"`.
-    pub unread: Vec<Unread>,
+/// Where a report goes: each finding as it is decided, then what the run covered.
+///
+/// Findings come in the order they are reported, blocking first (as
+/// [`crate::policy::Verdict::all`] gives them), and `stats.blocking` says how many of them
+/// block. The lifetime lets a sink keep the findings it must see together (a JSON array, the
+/// fixes listed once) without copying them.
+pub trait Sink<'a> {
+    /// Takes one finding.
+    fn finding(&mut self, f: &'a Finding) -> io::Result<()>;
+
+    /// Ends the report: writes what was held back and the summary of `stats`.
+    fn finish(&mut self, stats: &Stats) -> io::Result<()>;
 }
 
-impl Summary {
-    /// Records a file not read because it is over the size cap: listed with the skipped ones
-    /// (every format shows those) and kept for the policy's `oversize` verdict.
-    /// `size` is `None` when only "more than the cap" is known (standard input is not read
-    /// past it).
-    pub fn over_cap(&mut self, path: String, size: Option<u64>, cap: u64) {
-        self.skipped.push(match size {
-            Some(n) => format!("{path}: {n} bytes, over the {cap}-byte cap"),
-            None => format!("{path}: over the {cap}-byte cap"),
-        });
-        self.unread.push(Unread {
-            path,
-            size: size.unwrap_or(cap.saturating_add(1)),
-            cap,
-            commit: None,
-        });
+/// The sink of a format, writing to `out`; `base` is the absolute folder the findings' paths
+/// are relative to, when known (SARIF names it in `originalUriBaseIds`).
+pub fn sink<'a>(
+    format: Format,
+    out: &'a mut dyn Write,
+    rules: &'a Ruleset,
+    style: Style,
+    base: Option<&'a Path>,
+) -> Box<dyn Sink<'a> + 'a> {
+    match format {
+        Format::Human => Box::new(human::Human::new(out, style)),
+        Format::Json => Box::new(json::Array::new(out)),
+        Format::Jsonl => Box::new(json::Lines::new(out)),
+        Format::Sarif => Box::new(sarif::Sarif::new(out, rules, base)),
     }
 }
 
-/// A blob that was not read because of its size.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unread {
-    /// Its path, escaped.
-    pub path: String,
-    /// Its size in bytes.
-    pub size: u64,
-    /// The cap it is over.
-    pub cap: u64,
-    /// The commit that brought it (pushes).
-    pub commit: Option<String>,
+/// Gives a sink every finding, then the stats.
+pub fn feed<'a>(
+    sink: &mut dyn Sink<'a>,
+    findings: &[&'a Finding],
+    stats: &Stats,
+) -> io::Result<()> {
+    for f in findings {
+        sink.finding(f)?;
+    }
+    sink.finish(stats)
 }
 
 /// Writes findings in the chosen format.
@@ -97,27 +91,21 @@ pub fn write(
     out: &mut dyn Write,
     findings: &[&Finding],
     rules: &Ruleset,
-    summary: &Summary,
+    stats: &Stats,
     style: Style,
 ) -> io::Result<()> {
-    write_with_base(format, out, findings, rules, summary, style, None)
+    write_with_base(format, out, findings, rules, stats, style, None)
 }
 
-/// Writes findings in the chosen format; `base` is the absolute folder the findings' paths are
-/// relative to, when known (SARIF names it in `originalUriBaseIds`).
+/// Writes findings in the chosen format; `base` as for [`sink`].
 pub fn write_with_base(
     format: Format,
     out: &mut dyn Write,
     findings: &[&Finding],
     rules: &Ruleset,
-    summary: &Summary,
+    stats: &Stats,
     style: Style,
-    base: Option<&std::path::Path>,
+    base: Option<&Path>,
 ) -> io::Result<()> {
-    match format {
-        Format::Human => human::write(out, findings, summary, style),
-        Format::Json => json::write_array(out, findings),
-        Format::Jsonl => json::write_lines(out, findings),
-        Format::Sarif => sarif::write(out, findings, rules, &summary.skipped, base),
-    }
+    feed(&mut *sink(format, out, rules, style, base), findings, stats)
 }

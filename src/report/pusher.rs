@@ -5,12 +5,19 @@
 //! out of the commits, and that a pushed secret must be rotated. It is written for a terminal
 //! that shows it as `remote:` lines, so it is plain text of short lines; GitLab only shows lines
 //! that start with `GL-HOOK-ERR: ` in its web interface, so each line gets that prefix there.
+//!
+//! The findings' message is a [`Sink`] ([`Message`]) like the reports; what else a hook has to
+//! say (blobs not read, inline allows, a scanner that could not decide) is a function of its own
+//! inputs.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io;
 
+use super::Sink;
 use crate::finding::Finding;
 use crate::rules::Kind;
+use crate::stats::Stats;
 
 /// Which hook speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,134 +113,213 @@ fn remediations(out: &mut String, findings: &[&Finding]) {
     }
 }
 
+/// The message for blocking findings (a rejection) and warnings (let through), as a sink:
+/// the findings come blocking first and `stats.blocking` says how many block; the text is
+/// [`Message::text`] once finished.
+pub struct Message<'a> {
+    ctx: &'a MessageContext,
+    findings: Vec<&'a Finding>,
+    text: String,
+}
+
+impl<'a> Message<'a> {
+    /// The message a hook with `ctx` shows.
+    pub fn new(ctx: &'a MessageContext) -> Self {
+        Message {
+            ctx,
+            findings: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    /// The message, once [`Sink::finish`] wrote it (empty before).
+    pub fn text(self) -> String {
+        self.text
+    }
+}
+
+impl<'a> Sink<'a> for Message<'a> {
+    fn finding(&mut self, f: &'a Finding) -> io::Result<()> {
+        self.findings.push(f);
+        Ok(())
+    }
+
+    fn finish(&mut self, stats: &Stats) -> io::Result<()> {
+        let (blocking, warnings) = self
+            .findings
+            .split_at(stats.blocking.min(self.findings.len()));
+        let mut out = String::new();
+        if !blocking.is_empty() {
+            rejection(&mut out, blocking, self.ctx);
+        }
+        if !warnings.is_empty() {
+            if !blocking.is_empty() {
+                let _ = writeln!(out);
+            }
+            let (thing, _) = thing_verb(self.ctx.hook);
+            warned(&mut out, warnings, thing, self.ctx.max_shown);
+        }
+        self.text = if self.ctx.gitlab {
+            out.lines().map(|l| format!("GL-HOOK-ERR: {l}\n")).collect()
+        } else {
+            out
+        };
+        Ok(())
+    }
+}
+
 /// The message for blocking findings (a rejection) and warnings (let through).
 pub fn message(blocking: &[&Finding], warnings: &[&Finding], ctx: &MessageContext) -> String {
-    let mut out = String::new();
-    let (thing, verb) = thing_verb(ctx.hook);
-    if !blocking.is_empty() {
-        if ctx.hook == Hook::Committed {
-            let _ = writeln!(
-                out,
-                "secretgate: check failed: {} found in the committed content checked.",
-                what_kind(blocking)
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "secretgate: {thing} rejected: {} found on lines this {thing} adds.",
-                what_kind(blocking)
-            );
-        }
-        let _ = writeln!(out);
-        list(&mut out, blocking, ctx.max_shown);
-        let _ = writeln!(out);
-        let _ = writeln!(out, "What to write instead:");
-        remediations(&mut out, blocking);
-        let _ = writeln!(out);
-        let _ = writeln!(out, "How to fix it:");
-        match ctx.hook {
-            Hook::PreReceive => {
-                let oldest = blocking.iter().filter_map(|f| f.commit.as_deref()).next();
-                let _ = writeln!(
-                    out,
-                    "  1. Change the lines above as shown. Fixing them in a new commit is not enough:"
-                );
-                let _ = writeln!(
-                    out,
-                    "     the value would stay in the history you push. Rewrite the commits instead:"
-                );
-                let _ = writeln!(
-                    out,
-                    "       in the last commit:    edit, git add, then git commit --amend"
-                );
-                let _ = writeln!(
-                    out,
-                    "       in an older commit:    git rebase -i {}^  (mark it 'edit', fix, git commit --amend, git rebase --continue)",
-                    oldest.map(short).unwrap_or("<commit>")
-                );
-                let _ = writeln!(out, "     then push again.");
-            }
-            Hook::PreCommit => {
-                let _ = writeln!(
-                    out,
-                    "  1. Change the lines above as shown, git add the files, and commit again."
-                );
-                let _ = writeln!(
-                    out,
-                    "     Nothing was {verb}, so no history needs rewriting: only the change in the file."
-                );
-                let _ = writeln!(
-                    out,
-                    "     The staged version was checked: if the file on disk differs, stage it first."
-                );
-            }
-            Hook::Committed => {
-                let _ = writeln!(out, "  1. Change the lines above as shown. A value that is already committed stays in");
-                let _ = writeln!(out, "     the history: rewrite the commits that added it (git rebase -i) before pushing.");
-            }
-        }
-        if blocking.iter().any(|f| f.kind == Kind::Secret) {
-            match ctx.hook {
-                Hook::PreReceive | Hook::Committed => {
-                    let _ = writeln!(
-                        out,
-                        "  2. A secret that was ever pushed anywhere (another remote, a fork, CI logs) must be"
-                    );
-                    let _ = writeln!(
-                        out,
-                        "     treated as leaked: rotate it where it was issued, then remove it from the code."
-                    );
-                }
-                Hook::PreCommit => {
-                    let _ = writeln!(
-                        out,
-                        "  2. If the value was ever committed or shared before (another branch, a remote, a chat,"
-                    );
-                    let _ = writeln!(
-                        out,
-                        "     CI logs), treat it as leaked: rotate it where it was issued."
-                    );
-                }
-            }
-        }
-        match ctx.hook {
-            Hook::PreReceive => {
-                let _ = writeln!(
-                    out,
-                    "  Not a secret? Add `secretgate:allow` in a comment on that line, or ask your admin."
-                );
-            }
-            Hook::PreCommit | Hook::Committed => {
-                let _ = writeln!(
-                    out,
-                    "  Not a secret? Add `secretgate:allow` in a comment on that line, or an allow pattern"
-                );
-                let _ = writeln!(out, "  to the project's .secretgate.toml.");
-            }
-        }
-    }
-    if !warnings.is_empty() {
-        if !blocking.is_empty() {
-            let _ = writeln!(out);
-        }
+    let mut sink = Message::new(ctx);
+    let stats = Stats {
+        blocking: blocking.len(),
+        warnings: warnings.len(),
+        ..Stats::default()
+    };
+    let all: Vec<&Finding> = blocking.iter().chain(warnings).copied().collect();
+    // Writing to a string cannot fail.
+    let _ = super::feed(&mut sink, &all, &stats);
+    sink.text()
+}
+
+/// The rejection: what was found, where, what to write instead and how to fix it.
+fn rejection(out: &mut String, blocking: &[&Finding], ctx: &MessageContext) {
+    let (thing, _) = thing_verb(ctx.hook);
+    if ctx.hook == Hook::Committed {
         let _ = writeln!(
             out,
-            "secretgate: warning: {} found ({} not blocked):",
-            what_kind(warnings),
-            thing
+            "secretgate: check failed: {} found in the committed content checked.",
+            what_kind(blocking)
         );
-        list(&mut out, warnings, ctx.max_shown);
-        let _ = writeln!(out, "  To fix:");
-        let mut buf = String::new();
-        remediations(&mut buf, warnings);
-        for l in buf.lines() {
-            let _ = writeln!(out, "  {l}");
+    } else {
+        let _ = writeln!(
+            out,
+            "secretgate: {thing} rejected: {} found on lines this {thing} adds.",
+            what_kind(blocking)
+        );
+    }
+    let _ = writeln!(out);
+    list(out, blocking, ctx.max_shown);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "What to write instead:");
+    remediations(out, blocking);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "How to fix it:");
+    change_lines(out, blocking, ctx.hook);
+    if blocking.iter().any(|f| f.kind == Kind::Secret) {
+        rotate(out, ctx.hook);
+    }
+    not_a_secret(out, ctx.hook);
+}
+
+/// Step 1 of the fix: change the lines, and for what is committed, rewrite the commits.
+fn change_lines(out: &mut String, blocking: &[&Finding], hook: Hook) {
+    let (_, verb) = thing_verb(hook);
+    match hook {
+        Hook::PreReceive => {
+            let oldest = blocking.iter().filter_map(|f| f.commit.as_deref()).next();
+            let _ = writeln!(
+                out,
+                "  1. Change the lines above as shown. Fixing them in a new commit is not enough:"
+            );
+            let _ = writeln!(
+                out,
+                "     the value would stay in the history you push. Rewrite the commits instead:"
+            );
+            let _ = writeln!(
+                out,
+                "       in the last commit:    edit, git add, then git commit --amend"
+            );
+            let _ = writeln!(
+                out,
+                "       in an older commit:    git rebase -i {}^  (mark it 'edit', fix, git commit --amend, git rebase --continue)",
+                oldest.map(short).unwrap_or("<commit>")
+            );
+            let _ = writeln!(out, "     then push again.");
+        }
+        Hook::PreCommit => {
+            let _ = writeln!(
+                out,
+                "  1. Change the lines above as shown, git add the files, and commit again."
+            );
+            let _ = writeln!(
+                out,
+                "     Nothing was {verb}, so no history needs rewriting: only the change in the file."
+            );
+            let _ = writeln!(
+                out,
+                "     The staged version was checked: if the file on disk differs, stage it first."
+            );
+        }
+        Hook::Committed => {
+            let _ = writeln!(
+                out,
+                "  1. Change the lines above as shown. A value that is already committed stays in"
+            );
+            let _ = writeln!(out, "     the history: rewrite the commits that added it (git rebase -i) before pushing.");
         }
     }
-    if ctx.gitlab {
-        out.lines().map(|l| format!("GL-HOOK-ERR: {l}\n")).collect()
-    } else {
-        out
+}
+
+/// Step 2 of the fix, for secrets: rotate what may have leaked.
+fn rotate(out: &mut String, hook: Hook) {
+    match hook {
+        Hook::PreReceive | Hook::Committed => {
+            let _ = writeln!(
+                out,
+                "  2. A secret that was ever pushed anywhere (another remote, a fork, CI logs) must be"
+            );
+            let _ = writeln!(
+                out,
+                "     treated as leaked: rotate it where it was issued, then remove it from the code."
+            );
+        }
+        Hook::PreCommit => {
+            let _ = writeln!(
+                out,
+                "  2. If the value was ever committed or shared before (another branch, a remote, a chat,"
+            );
+            let _ = writeln!(
+                out,
+                "     CI logs), treat it as leaked: rotate it where it was issued."
+            );
+        }
+    }
+}
+
+/// How to say that a finding is not a secret.
+fn not_a_secret(out: &mut String, hook: Hook) {
+    match hook {
+        Hook::PreReceive => {
+            let _ = writeln!(
+                out,
+                "  Not a secret? Add `secretgate:allow` in a comment on that line, or ask your admin."
+            );
+        }
+        Hook::PreCommit | Hook::Committed => {
+            let _ = writeln!(
+                out,
+                "  Not a secret? Add `secretgate:allow` in a comment on that line, or an allow pattern"
+            );
+            let _ = writeln!(out, "  to the project's .secretgate.toml.");
+        }
+    }
+}
+
+/// The warnings: what was found and let through, and how to fix it.
+fn warned(out: &mut String, warnings: &[&Finding], thing: &str, max_shown: usize) {
+    let _ = writeln!(
+        out,
+        "secretgate: warning: {} found ({} not blocked):",
+        what_kind(warnings),
+        thing
+    );
+    list(out, warnings, max_shown);
+    let _ = writeln!(out, "  To fix:");
+    let mut buf = String::new();
+    remediations(&mut buf, warnings);
+    for l in buf.lines() {
+        let _ = writeln!(out, "  {l}");
     }
 }
 
@@ -250,7 +336,7 @@ pub fn for_gitlab(text: &str, gitlab: bool) -> String {
 
 /// The blobs that were not read because of their size: named, so nothing is skipped in
 /// silence. `blocks`: the policy rejects the push for them.
-pub fn unread(list: &[crate::report::Unread], blocks: bool, ctx: &MessageContext) -> String {
+pub fn unread(list: &[crate::stats::Unread], blocks: bool, ctx: &MessageContext) -> String {
     let mut out = String::new();
     if list.is_empty() {
         return out;

@@ -4,11 +4,14 @@
 //! `partialFingerprints`.
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use serde_json::{json, Value};
 
+use super::Sink;
 use crate::finding::Finding;
-use crate::rules::{Ruleset, Severity};
+use crate::rules::{Rule, Ruleset, Severity};
+use crate::stats::Stats;
 
 fn level(s: Severity) -> &'static str {
     match s {
@@ -47,7 +50,7 @@ const INFORMATION_URI: &str = match option_env!("CARGO_PKG_REPOSITORY") {
 };
 
 /// The `file://` URI of an absolute folder, ending with `/` as SARIF requires of a base.
-fn folder_uri(dir: &std::path::Path) -> Option<String> {
+fn folder_uri(dir: &Path) -> Option<String> {
     let s = dir.to_str()?;
     if !s.starts_with('/') {
         return None;
@@ -59,89 +62,53 @@ fn folder_uri(dir: &std::path::Path) -> Option<String> {
     Some(u)
 }
 
-/// Writes the SARIF log. What was not scanned (`skipped`: too large, not a regular file) is
-/// one `toolExecutionNotifications` entry each in the run's invocation, so a code-scanning
-/// service shows that the scan was incomplete instead of a clean result.
-pub fn write(
-    out: &mut dyn Write,
-    findings: &[&Finding],
-    rules: &Ruleset,
-    skipped: &[String],
-    base: Option<&std::path::Path>,
-) -> io::Result<()> {
+/// The SARIF log of a run: written whole at the end, since its rules are those that fired.
+pub struct Sarif<'a> {
+    out: &'a mut dyn Write,
+    rules: &'a Ruleset,
+    base: Option<&'a Path>,
+    findings: Vec<&'a Finding>,
+}
+
+impl<'a> Sarif<'a> {
+    /// A SARIF report to `out`, with the descriptors of `rules` and the folder `base` the
+    /// findings' paths are relative to, when known.
+    pub fn new(out: &'a mut dyn Write, rules: &'a Ruleset, base: Option<&'a Path>) -> Self {
+        Sarif {
+            out,
+            rules,
+            base,
+            findings: Vec::new(),
+        }
+    }
+}
+
+impl<'a> Sink<'a> for Sarif<'a> {
+    fn finding(&mut self, f: &'a Finding) -> io::Result<()> {
+        self.findings.push(f);
+        Ok(())
+    }
+
+    /// Writes the log. What was not scanned (`stats.skipped`: too large, not a regular file)
+    /// is one `toolExecutionNotifications` entry each in the run's invocation, so a
+    /// code-scanning service shows that the scan was incomplete instead of a clean result.
+    fn finish(&mut self, stats: &Stats) -> io::Result<()> {
+        let log = log(&self.findings, self.rules, &stats.skipped, self.base);
+        serde_json::to_writer_pretty(&mut *self.out, &log)?;
+        writeln!(self.out)
+    }
+}
+
+/// The log: the rules that fired, the results, what was not scanned.
+fn log(findings: &[&Finding], rules: &Ruleset, skipped: &[String], base: Option<&Path>) -> Value {
     // Only the rules that fired: the log stays the size of what it reports.
-    let fired: Vec<&crate::rules::Rule> = rules
+    let fired: Vec<&Rule> = rules
         .rules
         .iter()
         .filter(|r| findings.iter().any(|f| f.rule_id == r.id))
         .collect();
-    let descriptors: Vec<Value> = fired
-        .iter()
-        .map(|r| {
-            let mut help = format!("{}\n\n{}", r.description, r.remediation);
-            if !r.references.is_empty() {
-                help.push_str("\n\nReferences:\n");
-                for u in &r.references {
-                    help.push_str(&format!("- {u}\n"));
-                }
-            }
-            json!({
-                "id": r.id,
-                "name": r.id,
-                "shortDescription": { "text": r.description },
-                "fullDescription": { "text": r.description },
-                "help": { "text": help, "markdown": help },
-                "defaultConfiguration": { "level": level(r.severity) },
-                "properties": {
-                    "tags": ["security", r.kind.as_str()],
-                    "security-severity": security_severity(r.severity),
-                },
-            })
-        })
-        .collect();
-    let results: Vec<Value> = findings
-        .iter()
-        .map(|f| {
-            let index = fired.iter().position(|r| r.id == f.rule_id);
-            let mut props = serde_json::Map::new();
-            props.insert("severity".into(), json!(f.severity.as_str()));
-            props.insert("kind".into(), json!(f.kind.as_str()));
-            props.insert("secret".into(), json!(f.secret));
-            if let Some(r) = &f.repository {
-                props.insert("repository".into(), json!(r));
-            }
-            if f.shallow_boundary {
-                props.insert("shallow_boundary".into(), json!(true));
-            }
-            for (k, v) in [
-                ("commit", &f.commit),
-                ("author", &f.author),
-                ("date", &f.date),
-                ("ref", &f.refname),
-            ] {
-                if let Some(v) = v {
-                    props.insert(k.into(), json!(v));
-                }
-            }
-            let mut result = json!({
-                "ruleId": f.rule_id,
-                "level": level(f.severity),
-                "message": { "text": format!("{} [{}]. {}", f.message, f.secret, f.remediation) },
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": uri(&f.path), "uriBaseId": "%SRCROOT%" },
-                        "region": { "startLine": f.line, "startColumn": f.column },
-                    }
-                }],
-                "partialFingerprints": { "secretgate/v1": f.fingerprint },
-                "properties": props,
-            });
-            if let Some(i) = index {
-                result["ruleIndex"] = json!(i);
-            }
-            result
-        })
-        .collect();
+    let descriptors: Vec<Value> = fired.iter().map(|r| descriptor(r)).collect();
+    let results: Vec<Value> = findings.iter().map(|f| result(f, &fired)).collect();
     let mut log = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -166,6 +133,72 @@ pub fn write(
     if let Some(u) = base.and_then(folder_uri) {
         log["runs"][0]["originalUriBaseIds"] = json!({ "%SRCROOT%": { "uri": u } });
     }
-    serde_json::to_writer_pretty(&mut *out, &log)?;
-    writeln!(out)
+    log
+}
+
+/// A rule's `reportingDescriptor`: its description, help text with references, level and
+/// `security-severity`.
+fn descriptor(r: &Rule) -> Value {
+    let mut help = format!("{}\n\n{}", r.description, r.remediation);
+    if !r.references.is_empty() {
+        help.push_str("\n\nReferences:\n");
+        for u in &r.references {
+            help.push_str(&format!("- {u}\n"));
+        }
+    }
+    json!({
+        "id": r.id,
+        "name": r.id,
+        "shortDescription": { "text": r.description },
+        "fullDescription": { "text": r.description },
+        "help": { "text": help, "markdown": help },
+        "defaultConfiguration": { "level": level(r.severity) },
+        "properties": {
+            "tags": ["security", r.kind.as_str()],
+            "security-severity": security_severity(r.severity),
+        },
+    })
+}
+
+/// A finding's `result`: where, which rule (its index among those that `fired`), the message
+/// and the finding's provenance as properties.
+fn result(f: &Finding, fired: &[&Rule]) -> Value {
+    let index = fired.iter().position(|r| r.id == f.rule_id);
+    let mut props = serde_json::Map::new();
+    props.insert("severity".into(), json!(f.severity.as_str()));
+    props.insert("kind".into(), json!(f.kind.as_str()));
+    props.insert("secret".into(), json!(f.secret));
+    if let Some(r) = &f.repository {
+        props.insert("repository".into(), json!(r));
+    }
+    if f.shallow_boundary {
+        props.insert("shallow_boundary".into(), json!(true));
+    }
+    for (k, v) in [
+        ("commit", &f.commit),
+        ("author", &f.author),
+        ("date", &f.date),
+        ("ref", &f.refname),
+    ] {
+        if let Some(v) = v {
+            props.insert(k.into(), json!(v));
+        }
+    }
+    let mut result = json!({
+        "ruleId": f.rule_id,
+        "level": level(f.severity),
+        "message": { "text": format!("{} [{}]. {}", f.message, f.secret, f.remediation) },
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": { "uri": uri(&f.path), "uriBaseId": "%SRCROOT%" },
+                "region": { "startLine": f.line, "startColumn": f.column },
+            }
+        }],
+        "partialFingerprints": { "secretgate/v1": f.fingerprint },
+        "properties": props,
+    });
+    if let Some(i) = index {
+        result["ruleIndex"] = json!(i);
+    }
+    result
 }

@@ -17,8 +17,8 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::finding::{Finding, Provenance};
-use crate::report::Summary;
 use crate::rules::Ruleset;
+use crate::stats::Stats;
 
 /// One file to scan: where it is, the path reported, and the path rules see.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ pub struct FilesOutcome {
     /// Every finding.
     pub findings: Vec<Finding>,
     /// Counts and skipped files.
-    pub summary: Summary,
+    pub summary: Stats,
     /// Files that could not be read (the scan is incomplete: exit 3).
     pub errors: Vec<Error>,
     /// The absolute folder every reported path is relative to, when all share one.
@@ -52,7 +52,7 @@ pub struct FilesOutcome {
 fn not_a_file(path: &Path, kind: &str) -> String {
     format!(
         "{}: {kind}, not a regular file",
-        crate::finding::escape(&bytes_of(path))
+        crate::escape::escape(&bytes_of(path))
     )
 }
 
@@ -265,7 +265,7 @@ fn scan_one(rules: &Ruleset, t: &Target) -> FileResult {
         ));
     }
     let len = meta.len();
-    let shown = crate::finding::escape(&t.reported);
+    let shown = crate::escape::escape(&t.reported);
     if len > limit {
         return FileResult::Oversize(shown, Some(len), limit);
     }
@@ -319,7 +319,7 @@ pub fn scan_paths(
             let name = stdin_name.unwrap_or("-").as_bytes();
             let cap = rules.policy.max_blob_bytes;
             if data.len() as u64 > cap {
-                let shown = format!("standard input ({})", crate::finding::escape(name));
+                let shown = format!("standard input ({})", crate::escape::escape(name));
                 out.summary.over_cap(shown, None, cap);
                 continue;
             }

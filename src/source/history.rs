@@ -47,9 +47,10 @@ use rayon::prelude::*;
 use super::repo::{commit_info, tree_order, EntryKind};
 use crate::detect::{is_binary, Match};
 use crate::error::{Error, Result};
-use crate::finding::{escape, CommitMeta, Finding, Provenance};
-use crate::report::human::AuditSummary;
+use crate::escape::escape;
+use crate::finding::{CommitMeta, Finding, Provenance};
 use crate::rules::Ruleset;
+use crate::stats::Stats;
 
 mod packs;
 
@@ -103,7 +104,7 @@ pub struct AuditOutcome {
     /// One finding per value and origin, attributed and counted.
     pub findings: Vec<Finding>,
     /// Counts, skipped blobs, warnings and errors.
-    pub summary: AuditSummary,
+    pub summary: Stats,
 }
 
 impl AuditOutcome {
@@ -245,12 +246,12 @@ impl HistoryRepo {
         let progress = Progress::new(opts.progress);
         tracing::debug!(keywords = rules.prefilter.len(), "keyword automaton");
         let odb = open_objects(&self.objects, self.hash)?;
-        let mut summary = AuditSummary {
+        let mut summary = Stats {
             repository: self.display.clone(),
             range: opts.range.clone(),
             shallow: !self.shallow.is_empty(),
             partial_clone: self.promisor,
-            ..AuditSummary::default()
+            ..Stats::default()
         };
         let mut problems = Vec::new();
 
@@ -382,7 +383,7 @@ impl HistoryRepo {
         &self,
         repo: &gix::Repository,
         odb: &gix::odb::Handle,
-        summary: &mut AuditSummary,
+        summary: &mut Stats,
         problems: &mut Vec<Problem>,
     ) -> Result<Vec<ObjectId>> {
         let mut targets: Vec<(String, ObjectId)> = Vec::new();

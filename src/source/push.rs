@@ -15,10 +15,11 @@ use super::diff::{pair_renames, Change};
 use super::reach::RefTips;
 use super::repo::{commit_info, Odb, PathLookup, Repo, SharedOdb};
 use crate::error::{Error, Result};
-use crate::finding::{escape, CommitMeta, Finding, Provenance};
-use crate::report::Summary;
+use crate::escape::escape;
+use crate::finding::{CommitMeta, Finding, Provenance};
 use crate::rules::Ruleset;
 use crate::scan::{absorb, in_shares, BlobScanner, Kept};
+use crate::stats::Stats;
 
 /// One line of the hook's input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,7 +205,7 @@ pub struct PushScan {
     /// Refs updated (deletions excluded), escaped, redacted where they carry a token.
     pub refs: Vec<String>,
     /// Counts of blobs scanned and skipped.
-    pub summary: Summary,
+    pub summary: Stats,
     /// The push held more than [`MAX_FINDINGS`] findings: past them only one that blocks was
     /// kept, and the scan stopped there.
     pub truncated: bool,
@@ -581,7 +582,7 @@ const PARALLEL_FROM: usize = 16;
 struct Part {
     findings: Vec<Finding>,
     truncated: bool,
-    summary: Summary,
+    summary: Stats,
     commits: Vec<ObjectId>,
 }
 
@@ -598,7 +599,7 @@ fn redact_in(text: &[u8], found: &[crate::detect::Match]) -> String {
     for m in found {
         let value = escape(&m.value);
         if !value.is_empty() {
-            shown = shown.replace(&value, &crate::finding::redact(&m.value));
+            shown = shown.replace(&value, &crate::redact::redact(&m.value));
         }
     }
     shown

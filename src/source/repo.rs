@@ -34,7 +34,7 @@ pub const MAX_TREE_DEPTH: usize = 4096;
 pub fn deep_path(path: &[u8]) -> String {
     let cut = &path[..path.len().min(60)];
     let more = if path.len() > cut.len() { "…" } else { "" };
-    format!("{}{more}", crate::finding::escape(cut))
+    format!("{}{more}", crate::escape::escape(cut))
 }
 
 /// Object databases searched in order; the first one may be a push's quarantine.
@@ -480,13 +480,13 @@ pub fn commit_info(data: &[u8], hash: gix::hash::Kind) -> CommitInfo {
     };
     let author = c
         .author()
-        .map(|a| crate::finding::escape(format!("{} <{}>", a.name, a.email).as_bytes()))
+        .map(|a| crate::escape::escape(format!("{} <{}>", a.name, a.email).as_bytes()))
         .unwrap_or_default();
     let date = c
         .time()
         .map(|t| t.format_or_unix(gix::date::time::format::ISO8601_STRICT))
         .unwrap_or_default();
-    let subject = crate::finding::escape(c.message().summary().as_bytes());
+    let subject = crate::escape::escape(c.message().summary().as_bytes());
     CommitInfo {
         author,
         date,

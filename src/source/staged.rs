@@ -25,10 +25,11 @@ use super::config::{RepoConfig, REPO_CONFIG};
 use super::diff::{pair_renames, Change};
 use super::repo::{tree_order, EntryKind, Odb, PathLookup, Repo, SharedOdb};
 use crate::error::{Error, Result};
-use crate::finding::{escape, Finding, Provenance};
-use crate::report::Summary;
+use crate::escape::escape;
+use crate::finding::{Finding, Provenance};
 use crate::rules::Ruleset;
 use crate::scan::{absorb, in_shares, BlobScanner};
+use crate::stats::Stats;
 
 /// Below this many changed files the scan stays on one thread (starting threads costs more).
 const PARALLEL_FROM: usize = 32;
@@ -79,7 +80,7 @@ pub struct StagedScan {
     /// Paths with unresolved conflicts (not scanned: git commits none of them).
     pub unmerged: Vec<String>,
     /// Counts of blobs scanned and skipped.
-    pub summary: Summary,
+    pub summary: Stats,
 }
 
 /// The change between `HEAD` and the index, before any blob is read.
@@ -348,7 +349,7 @@ fn scan_changes(
     odb: &Odb,
     work: &[&Change],
     merge_trees: &[ObjectId],
-) -> Result<(Vec<Finding>, Summary)> {
+) -> Result<(Vec<Finding>, Stats)> {
     let mut scanner = BlobScanner::new(rules, odb);
     let mut merged: Vec<PathLookup<'_>> = merge_trees
         .iter()

@@ -46,7 +46,7 @@ pub fn tree_findings(repo_path: &Path, rules: &Ruleset) -> Result<Vec<Finding>> 
                     if fits && odb.read_kind(&oid, Kind::Blob, &mut data).is_ok() {
                         files.push((path.into(), data));
                     } else {
-                        tracing::debug!(path = %crate::finding::escape(&path), "not read for tree rules");
+                        tracing::debug!(path = %crate::escape::escape(&path), "not read for tree rules");
                     }
                 }
                 _ => {}
