@@ -32,8 +32,8 @@ pub mod report;
 pub mod rules;
 pub mod source;
 
-pub use cmd::Exit;
 pub use error::{Error, Result};
+pub use policy::Exit;
 
 use cli::{Command, Config};
 

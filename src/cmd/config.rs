@@ -9,9 +9,10 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{open_output, report_io, Exit};
+use super::{open_output, report_io};
 use crate::cli::Config;
 use crate::error::Result;
+use crate::policy::Exit;
 use crate::rules::syntax::{ConfigFile, PolicySyntax};
 use crate::rules::{parse, parse_repo_allowlist, BUILTIN_ORIGIN, BUILTIN_RULES};
 

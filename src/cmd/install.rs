@@ -15,9 +15,11 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::Exit;
+use super::say;
+use super::Stream::{Stderr, Stdout};
 use crate::cli::{Config, Flavor};
 use crate::error::{Error, Result};
+use crate::policy::Exit;
 
 /// The line that marks a hook as written by secretgate (and so safe to replace).
 pub const MARKER: &str = "secretgate-managed-hook";
@@ -315,12 +317,6 @@ fn write_script(path: &Path, text: &str) -> Result<()> {
     r.map_err(|e| io_err(path, e))
 }
 
-fn say(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-}
-
 /// Where git runs a work tree's hooks from: `core.hooksPath` (relative to the top of the work
 /// tree, as git takes it), else the common git directory's `hooks`. Given as a trusted base
 /// and the folders under it that belong to the repository (see [`hook_folder`]): a
@@ -384,15 +380,17 @@ pub fn pre_commit(config: &Config, dir: Option<&Path>) -> Result<Exit> {
     match existing(&path)? {
         Existing::Nothing => {
             write_script(&path, &script)?;
-            say(&format!("secretgate: installed {}\n", shown(&path)));
+            say(Stdout, &format!("secretgate: installed {}\n", shown(&path)));
         }
         Existing::Ours => {
             write_script(&path, &script)?;
-            say(&format!("secretgate: updated {}\n", shown(&path)));
+            say(Stdout, &format!("secretgate: updated {}\n", shown(&path)));
         }
         Existing::Framework => {
-            super::hook::say(&format!(
-                "{} is the pre-commit framework's hook; it runs the hooks listed in \
+            say(
+                Stderr,
+                &format!(
+                    "{} is the pre-commit framework's hook; it runs the hooks listed in \
                  .pre-commit-config.yaml.\n\
                  To run secretgate with it, add this to .pre-commit-config.yaml instead:\n\
                  \x20 - repo: local\n\
@@ -405,8 +403,9 @@ pub fn pre_commit(config: &Config, dir: Option<&Path>) -> Result<Exit> {
                  \x20       always_run: true\n\
                  \x20       require_serial: true\n\
                  (or use this project's repository with `id: secretgate`; see the README).\n",
-                shown(&path)
-            ));
+                    shown(&path)
+                ),
+            );
             return Err(Error::Usage(format!(
                 "{} belongs to the pre-commit framework; nothing was changed: add secretgate to \
                  .pre-commit-config.yaml instead",
@@ -415,12 +414,15 @@ pub fn pre_commit(config: &Config, dir: Option<&Path>) -> Result<Exit> {
         }
         Existing::Theirs => {
             if !matches!(existing(&chained)?, Existing::Nothing) {
-                super::hook::say(&format!(
+                say(
+                    Stderr,
+                    &format!(
                     "To run secretgate too, add this line to {} where it should run (before any \
                      final `exec`):\n    {} pre-commit || exit $?\n",
                     shown(&path),
                     bin.map_or_else(|| "secretgate".to_owned(), sh_quote),
-                ));
+                ),
+                );
                 return Err(Error::Usage(format!(
                     "{} is another tool's hook, and {} already exists, so neither can be kept \
                      automatically; nothing was changed",
@@ -434,26 +436,35 @@ pub fn pre_commit(config: &Config, dir: Option<&Path>) -> Result<Exit> {
                 let _ = std::fs::rename(&chained, &path);
                 return Err(e);
             }
-            say(&format!(
-                "secretgate: installed {}\n\
+            say(
+                Stdout,
+                &format!(
+                    "secretgate: installed {}\n\
                  secretgate: the hook that was there is kept as {} and runs first.\n",
-                shown(&path),
-                shown(&chained)
-            ));
+                    shown(&path),
+                    shown(&chained)
+                ),
+            );
         }
     }
     if shared {
-        say(&format!(
-            "secretgate: {} is inside the work tree (core.hooksPath), where it is shared with \
+        say(
+            Stdout,
+            &format!(
+                "secretgate: {} is inside the work tree (core.hooksPath), where it is shared with \
              the project, so the hook runs `secretgate` from PATH rather than {}: everyone who \
              commits needs secretgate on PATH.\n",
-            shown(&hooks),
-            exe
-        ));
+                shown(&hooks),
+                exe
+            ),
+        );
         if let Some(c) = &baked {
-            say(&format!(
+            say(
+                Stdout,
+                &format!(
                 "secretgate: warning: the hook also names --config {c}, a path on this machine.\n"
-            ));
+            ),
+            );
         }
     }
     Ok(Exit::Clean)
@@ -479,10 +490,13 @@ pub fn uninstall_pre_commit(dir: Option<&Path>) -> Result<Exit> {
     match existing(&path)? {
         Existing::Ours => {}
         Existing::Nothing => {
-            say(&format!(
-                "secretgate: no pre-commit hook at {}; nothing to remove\n",
-                shown(&path)
-            ));
+            say(
+                Stdout,
+                &format!(
+                    "secretgate: no pre-commit hook at {}; nothing to remove\n",
+                    shown(&path)
+                ),
+            );
             return Ok(Exit::Clean);
         }
         Existing::Theirs | Existing::Framework => {
@@ -495,15 +509,18 @@ pub fn uninstall_pre_commit(dir: Option<&Path>) -> Result<Exit> {
     match existing(&chained)? {
         Existing::Nothing => {
             std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
-            say(&format!("secretgate: removed {}\n", shown(&path)));
+            say(Stdout, &format!("secretgate: removed {}\n", shown(&path)));
         }
         _ => {
             // The rename replaces our hook in one step: git never sees no hook in between.
             std::fs::rename(&chained, &path).map_err(|e| io_err(&chained, e))?;
-            say(&format!(
-                "secretgate: removed {}; the hook it ran first is back in its place\n",
-                shown(&path)
-            ));
+            say(
+                Stdout,
+                &format!(
+                    "secretgate: removed {}; the hook it ran first is back in its place\n",
+                    shown(&path)
+                ),
+            );
         }
     }
     Ok(Exit::Clean)
@@ -523,13 +540,14 @@ pub fn uninstall_pre_receive(repo_path: &Path, flavor: Flavor) -> Result<Exit> {
     match existing(&path)? {
         Existing::Ours => {
             std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
-            say(&format!("secretgate: removed {shown}\n"));
+            say(Stdout, &format!("secretgate: removed {shown}\n"));
             Ok(Exit::Clean)
         }
         Existing::Nothing => {
-            say(&format!(
-                "secretgate: no hook at {shown}; nothing to remove\n"
-            ));
+            say(
+                Stdout,
+                &format!("secretgate: no hook at {shown}; nothing to remove\n"),
+            );
             Ok(Exit::Clean)
         }
         Existing::Theirs | Existing::Framework => Err(Error::Usage(format!(
@@ -595,7 +613,7 @@ pub fn gitlab_tarball(config: &Config, file: &Path, flavor: Flavor) -> Result<Ex
     let tar = ustar_one(GITLAB_TARBALL_ENTRY, script.as_bytes(), mtime)?;
     std::fs::write(file, tar).map_err(|e| io_err(file, e))?;
     let shown = crate::finding::escape(file.as_os_str().as_encoded_bytes());
-    say(&format!(
+    say(Stdout, &format!(
         "secretgate: wrote {shown} ({GITLAB_TARBALL_ENTRY}, calling {bin}).\n\
          secretgate: apply it on the GitLab server, where {bin} must exist, as the git user:\n\
          \x20   gitaly hooks set --storage <storage> --repository <relative path> --config <gitaly config.toml> < {shown}\n\
@@ -635,12 +653,13 @@ pub fn pre_receive(config: &Config, repo_path: &Path, flavor: Flavor) -> Result<
     };
     let path = hook_folder(&git_dir, Path::new(folder))?.join(name);
     let script = pre_receive_script(&bin, baked.as_deref(), flavor);
-    let verb = match existing(&path)? {
-        Existing::Nothing => "installed",
-        Existing::Ours => "updated",
-        Existing::Theirs | Existing::Framework => {
-            match flavor {
-                Flavor::Git => super::hook::say(&format!(
+    let verb =
+        match existing(&path)? {
+            Existing::Nothing => "installed",
+            Existing::Ours => "updated",
+            Existing::Theirs | Existing::Framework => {
+                match flavor {
+                Flavor::Git => say(Stderr, &format!(
                     "To run both, move it aside and make hooks/pre-receive a script that gives \
                      each the same input, e.g.:\n    \
                      #!/bin/sh\n    \
@@ -649,22 +668,23 @@ pub fn pre_receive(config: &Config, repo_path: &Path, flavor: Flavor) -> Result<
                      printf '%s\\n' \"$input\" | {} pre-receive\n",
                     sh_quote(&bin)
                 )),
-                Flavor::Gitlab | Flavor::Gitea => super::hook::say(
+                Flavor::Gitlab | Flavor::Gitea => say(
+                    Stderr,
                     "Rename or remove that file (it is not secretgate's), then install again.\n",
                 ),
             }
-            return Err(Error::Usage(format!(
-                "{} already exists and was not written by secretgate; nothing was changed",
-                crate::finding::escape(path.as_os_str().as_encoded_bytes())
-            )));
-        }
-    };
+                return Err(Error::Usage(format!(
+                    "{} already exists and was not written by secretgate; nothing was changed",
+                    crate::finding::escape(path.as_os_str().as_encoded_bytes())
+                )));
+            }
+        };
     write_script(&path, &script)?;
-    say(&format!("secretgate: {verb} {}\n", path.display()));
+    say(Stdout, &format!("secretgate: {verb} {}\n", path.display()));
     match flavor {
         Flavor::Git => {
             if let Ok(Some(h)) = repo.config_snapshot().trusted_path("core.hooksPath") {
-                say(&format!(
+                say(Stdout, &format!(
                     "secretgate: warning: this repository sets core.hooksPath ({}), so git runs the \
                      hooks there, not this one: install the hook there too, or unset core.hooksPath.\n",
                     h.display()
@@ -677,16 +697,20 @@ pub fn pre_receive(config: &Config, repo_path: &Path, flavor: Flavor) -> Result<
                 .map(|t| runs_pre_receive_d(&t))
                 .unwrap_or(false);
             if !runs_dir {
-                say(&format!(
+                say(
+                    Stdout,
+                    &format!(
                     "secretgate: warning: {} does not run hooks/pre-receive.d/*: Gitea writes it \
                      for the repositories it manages (Site Administration > Resynchronize \
                      pre-receive, update and post-receive hooks).\n",
                     runner.display()
-                ));
+                ),
+                );
             }
         }
         Flavor::Gitlab => {
             say(
+                Stdout,
                 "secretgate: GitLab runs it as the git user: make sure that user owns the file \
                  and can run the binary.\n",
             );
