@@ -36,16 +36,16 @@ struct Scanned {
     rules: Ruleset,
 }
 
-/// What the steps after the scan share: the hook's environment, the policy, and how the
-/// pusher is spoken to.
-struct Hookside<'a> {
+/// One run of the hook, as its steps share it: the command line, the hook's environment, the
+/// policy, and how the pusher is spoken to.
+struct HookRun<'a> {
     config: &'a Config,
     env: HookEnv,
     policy: Policy,
     ctx: MessageContext,
 }
 
-impl Hookside<'_> {
+impl HookRun<'_> {
     /// Prefixes each line for GitLab when the hook runs there.
     fn prefix(&self, text: &str) -> String {
         prefix(text, self.ctx.gitlab)
@@ -68,7 +68,7 @@ pub fn run(config: &Config) -> Result<Exit> {
     };
     let baseline = Arc::new(load_baseline(config)?);
     let input = read_input(&ctx)?;
-    let hook = Hookside {
+    let hook = HookRun {
         config,
         env: HookEnv::from_env(),
         policy,
@@ -114,7 +114,7 @@ fn read_input(ctx: &MessageContext) -> Result<Vec<u8>> {
 /// Starts the scan on a worker thread of its own, so that the hook can stop waiting when the
 /// budget is spent; the outcome arrives on the returned channel.
 fn start_scan(
-    hook: &Hookside<'_>,
+    hook: &HookRun<'_>,
     rules: Ruleset,
     input: Vec<u8>,
     budget: &Budget,
@@ -177,7 +177,7 @@ fn scan(
 
 /// The budget was spent before the scan ended: stops it, and accepts or rejects as the policy
 /// says for a hook that cannot decide.
-fn out_of_time(hook: &Hookside<'_>, budget: &Budget) -> Exit {
+fn out_of_time(hook: &HookRun<'_>, budget: &Budget) -> Exit {
     budget.cancel();
     let spent = budget.spent();
     let reason = spent.to_string();
@@ -192,7 +192,7 @@ fn out_of_time(hook: &Hookside<'_>, budget: &Budget) -> Exit {
 /// The scan failed: tells the pusher whose problem it is (the repository's allow patterns, git's
 /// input, the pushed objects, or the scanner) and returns the error, or what the policy says
 /// for a hook that cannot decide.
-fn scan_failed(hook: &Hookside<'_>, e: Error) -> Result<Exit> {
+fn scan_failed(hook: &HookRun<'_>, e: Error) -> Result<Exit> {
     match e {
         e @ Error::Config { .. } => {
             say(
@@ -225,7 +225,7 @@ fn scan_failed(hook: &Hookside<'_>, e: Error) -> Result<Exit> {
 
 /// Judges what the scan found: the report when asked for, what the pusher is told besides the
 /// findings, and the decision (with the bypass, when the push asks for one).
-fn judge(hook: &Hookside<'_>, mut scanned: Scanned, baseline: Option<&Baseline>) -> Result<Exit> {
+fn judge(hook: &HookRun<'_>, mut scanned: Scanned, baseline: Option<&Baseline>) -> Result<Exit> {
     tracing::info!(
         commits = scanned.scan.commits.len(),
         blobs = scanned.scan.summary.scanned,
@@ -274,7 +274,7 @@ fn judge(hook: &Hookside<'_>, mut scanned: Scanned, baseline: Option<&Baseline>)
 }
 
 /// What the pusher is told when the scan kept only its first [`MAX_FINDINGS`] findings.
-fn truncation_note(hook: &Hookside<'_>, scanned: &Scanned, verdict: &Verdict) -> String {
+fn truncation_note(hook: &HookRun<'_>, scanned: &Scanned, verdict: &Verdict) -> String {
     if !scanned.scan.truncated {
         return String::new();
     }
@@ -294,7 +294,7 @@ fn truncation_note(hook: &Hookside<'_>, scanned: &Scanned, verdict: &Verdict) ->
 /// allows could not be logged, after telling the pusher: an allow that leaves no trace is not
 /// honoured, and the push is rejected.
 fn log_inline_allows(
-    hook: &Hookside<'_>,
+    hook: &HookRun<'_>,
     scanned: &Scanned,
     allowed: &[&Finding],
     refused: &[&Finding],
@@ -330,7 +330,7 @@ fn log_inline_allows(
 
 /// The decision: accepted (with the warnings, if any), rejected, or let through by a bypass.
 fn decide(
-    hook: &Hookside<'_>,
+    hook: &HookRun<'_>,
     scanned: &Scanned,
     verdict: &Verdict,
     oversize_blocks: bool,
