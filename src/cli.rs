@@ -379,110 +379,7 @@ impl Cli {
     /// Turns parsed arguments into a [`Config`].
     pub fn into_config(self) -> Config {
         let c = self.common;
-        let mut color = ColorArg::Auto;
-        let (command, report) = match self.command {
-            CommandArgs::PreReceive { report } => (Command::PreReceive, report),
-            CommandArgs::PreCommit { dir, files, report } => {
-                (Command::PreCommit { dir, files }, report)
-            }
-            CommandArgs::Audit {
-                repo,
-                range,
-                root,
-                shard,
-                report,
-                color: k,
-            } => {
-                color = k.color;
-                (
-                    Command::Audit {
-                        repo: repo.unwrap_or_else(|| PathBuf::from(".")),
-                        range,
-                        root,
-                        shard,
-                    },
-                    report,
-                )
-            }
-            CommandArgs::Merge {
-                reports,
-                report,
-                color: k,
-            } => {
-                color = k.color;
-                (Command::Merge { reports }, report)
-            }
-            CommandArgs::Scan {
-                paths,
-                stdin_filename,
-                repo_config,
-                report,
-                color: k,
-            } => {
-                color = k.color;
-                (
-                    Command::Scan {
-                        repo_config,
-                        paths: if paths.is_empty() {
-                            vec![PathBuf::from(".")]
-                        } else {
-                            paths
-                        },
-                        stdin_filename,
-                    },
-                    report,
-                )
-            }
-            CommandArgs::Rules { command } => match command {
-                RulesArgs::List { format, output } => (
-                    Command::RulesList,
-                    ReportArgs {
-                        format: match format {
-                            ListFormat::Human => FormatArg::Human,
-                            ListFormat::Json => FormatArg::Json,
-                            ListFormat::Jsonl => FormatArg::Jsonl,
-                        },
-                        output,
-                        ..no_report()
-                    },
-                ),
-                RulesArgs::Check { file } => (Command::RulesCheck { file }, no_report()),
-            },
-            CommandArgs::Install { command } => match command {
-                InstallArgs::PreCommit { dir } => (Command::InstallPreCommit { dir }, no_report()),
-                InstallArgs::PreReceive {
-                    repo,
-                    flavor,
-                    tarball,
-                } => (
-                    Command::InstallPreReceive {
-                        repo,
-                        flavor,
-                        tarball,
-                    },
-                    no_report(),
-                ),
-            },
-            CommandArgs::Uninstall { command } => match command {
-                UninstallArgs::PreCommit { dir } => {
-                    (Command::UninstallPreCommit { dir }, no_report())
-                }
-                UninstallArgs::PreReceive { repo, flavor } => {
-                    (Command::UninstallPreReceive { repo, flavor }, no_report())
-                }
-            },
-            CommandArgs::Config { command } => match command {
-                ConfigArgs::Show { output } => (
-                    Command::ConfigShow,
-                    ReportArgs {
-                        output,
-                        ..no_report()
-                    },
-                ),
-            },
-            CommandArgs::Completions { shell } => (Command::Completions { shell }, no_report()),
-            CommandArgs::Man => (Command::Man, no_report()),
-        };
+        let (command, report, color) = self.command.split();
         Config {
             command,
             config: c.config,
@@ -497,6 +394,139 @@ impl Cli {
             jobs: report.jobs,
             verbosity: (c.verbose.min(3) as i8) - (c.quiet.min(3) as i8),
             color,
+        }
+    }
+}
+
+impl CommandArgs {
+    /// The command, its report options, and its colour option (where it has one).
+    fn split(self) -> (Command, ReportArgs, ColorArg) {
+        match self {
+            CommandArgs::PreReceive { report } => (Command::PreReceive, report, ColorArg::Auto),
+            CommandArgs::PreCommit { dir, files, report } => {
+                (Command::PreCommit { dir, files }, report, ColorArg::Auto)
+            }
+            CommandArgs::Audit {
+                repo,
+                range,
+                root,
+                shard,
+                report,
+                color: k,
+            } => (
+                Command::Audit {
+                    repo: repo.unwrap_or_else(|| PathBuf::from(".")),
+                    range,
+                    root,
+                    shard,
+                },
+                report,
+                k.color,
+            ),
+            CommandArgs::Merge {
+                reports,
+                report,
+                color: k,
+            } => (Command::Merge { reports }, report, k.color),
+            CommandArgs::Scan {
+                paths,
+                stdin_filename,
+                repo_config,
+                report,
+                color: k,
+            } => (
+                Command::Scan {
+                    repo_config,
+                    paths: if paths.is_empty() {
+                        vec![PathBuf::from(".")]
+                    } else {
+                        paths
+                    },
+                    stdin_filename,
+                },
+                report,
+                k.color,
+            ),
+            CommandArgs::Rules { command } => {
+                let (command, report) = command.command();
+                (command, report, ColorArg::Auto)
+            }
+            CommandArgs::Install { command } => (command.command(), no_report(), ColorArg::Auto),
+            CommandArgs::Uninstall { command } => (command.command(), no_report(), ColorArg::Auto),
+            CommandArgs::Config { command } => {
+                let (command, report) = command.command();
+                (command, report, ColorArg::Auto)
+            }
+            CommandArgs::Completions { shell } => {
+                (Command::Completions { shell }, no_report(), ColorArg::Auto)
+            }
+            CommandArgs::Man => (Command::Man, no_report(), ColorArg::Auto),
+        }
+    }
+}
+
+impl RulesArgs {
+    /// The command, and the report options of `rules list`.
+    fn command(self) -> (Command, ReportArgs) {
+        match self {
+            RulesArgs::List { format, output } => (
+                Command::RulesList,
+                ReportArgs {
+                    format: match format {
+                        ListFormat::Human => FormatArg::Human,
+                        ListFormat::Json => FormatArg::Json,
+                        ListFormat::Jsonl => FormatArg::Jsonl,
+                    },
+                    output,
+                    ..no_report()
+                },
+            ),
+            RulesArgs::Check { file } => (Command::RulesCheck { file }, no_report()),
+        }
+    }
+}
+
+impl InstallArgs {
+    /// The command.
+    fn command(self) -> Command {
+        match self {
+            InstallArgs::PreCommit { dir } => Command::InstallPreCommit { dir },
+            InstallArgs::PreReceive {
+                repo,
+                flavor,
+                tarball,
+            } => Command::InstallPreReceive {
+                repo,
+                flavor,
+                tarball,
+            },
+        }
+    }
+}
+
+impl UninstallArgs {
+    /// The command.
+    fn command(self) -> Command {
+        match self {
+            UninstallArgs::PreCommit { dir } => Command::UninstallPreCommit { dir },
+            UninstallArgs::PreReceive { repo, flavor } => {
+                Command::UninstallPreReceive { repo, flavor }
+            }
+        }
+    }
+}
+
+impl ConfigArgs {
+    /// The command, and the output of `config show`.
+    fn command(self) -> (Command, ReportArgs) {
+        match self {
+            ConfigArgs::Show { output } => (
+                Command::ConfigShow,
+                ReportArgs {
+                    output,
+                    ..no_report()
+                },
+            ),
         }
     }
 }

@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use crate::policy::Exit;
+
 /// Everything that can go wrong inside the library.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -51,11 +53,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code the contract assigns to this error.
-    pub fn exit_code(&self) -> u8 {
+    /// The exit code the contract assigns to this error.
+    pub fn exit_code(&self) -> Exit {
         match self {
-            Error::Config { .. } | Error::Usage(_) | Error::HookInput { .. } => 2,
-            Error::Io { .. } | Error::Repo(_) | Error::Budget(_) | Error::Pushed(_) => 3,
+            Error::Config { .. } | Error::Usage(_) | Error::HookInput { .. } => Exit::Usage,
+            Error::Io { .. } | Error::Repo(_) | Error::Budget(_) | Error::Pushed(_) => Exit::Io,
         }
     }
 

@@ -36,8 +36,8 @@ pub mod scan;
 pub mod source;
 pub mod stats;
 
-pub use cmd::Exit;
 pub use error::{Error, Result};
+pub use policy::Exit;
 
 use cli::{Command, Config};
 

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use secretgate::Exit;
 use tracing_subscriber::fmt::format::{FmtSpan, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -65,13 +66,17 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Clean
+            });
         }
     };
     let config = cli.into_config();
     init_tracing(config.verbosity);
     match secretgate::run(&config) {
-        Ok(exit) => ExitCode::from(exit as u8),
+        Ok(exit) => ExitCode::from(exit),
         Err(e) => {
             // The library's errors carry their context (and an I/O error its cause) in their
             // own text: printing the chain as well would say the cause twice.

@@ -8,10 +8,11 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use super::{load_baseline, load_rules, open_output, report_io, style, with_pool, Exit};
+use super::{load_baseline, load_rules, open_output, report_io, style, with_pool};
 use crate::cli::Config;
 use crate::error::Result;
 use crate::finding::Finding;
+use crate::policy::Exit;
 use crate::policy::{sort_findings, Verdict};
 use crate::report::Format;
 use crate::source::history::{AuditOptions, HistoryRepo};
@@ -94,13 +95,7 @@ pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
 /// An audit's exit: an unreadable object or repository outranks findings (the report is
 /// incomplete), findings that block outrank a clean run.
 fn exit(has_errors: bool, verdict: &Verdict) -> Exit {
-    if has_errors {
-        Exit::Io
-    } else if verdict.blocks() {
-        Exit::Findings
-    } else {
-        Exit::Clean
-    }
+    crate::policy::exit::of_run(has_errors, verdict.blocks())
 }
 
 /// Fails before any work when `--output` cannot be written (a long audit must not end in an
@@ -326,7 +321,7 @@ fn write_root_human(
     out: &mut dyn Write,
     findings: &[&Finding],
     per_repo: &[(String, Result<Stats, String>)],
-    policy: &crate::rules::Policy,
+    policy: &crate::policy::Policy,
     style: crate::report::Style,
 ) -> std::io::Result<()> {
     let mut i = 0;

@@ -9,11 +9,13 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{open_output, report_io, Exit};
+use super::{open_output, report_io};
 use crate::cli::Config;
 use crate::error::Result;
-use crate::rules::syntax::{ConfigFile, PolicySyntax};
-use crate::rules::{parse, parse_repo_allowlist, BUILTIN_ORIGIN, BUILTIN_RULES};
+use crate::policy::Exit;
+use crate::policy::Policy;
+use crate::rules::syntax::{AllowlistSyntax, ConfigFile, Oversize, PolicySyntax};
+use crate::rules::{parse, parse_repo_allowlist, Ruleset, BUILTIN_ORIGIN, BUILTIN_RULES};
 
 /// The policy key `key` of a parsed file, if the file sets it.
 fn sets(p: Option<&PolicySyntax>, key: &str) -> bool {
@@ -43,29 +45,73 @@ fn work_tree_top(dir: &Path) -> Option<PathBuf> {
         .map(Path::to_owned)
 }
 
+/// The files a configuration came from, as written: the built-in rules, and the admin's
+/// `--config` file with its origin.
+struct Sources {
+    builtin: ConfigFile,
+    user: Option<(ConfigFile, String)>,
+    /// Whether the built-in file is in force under the admin's (no file, or
+    /// `[extend] default = true`).
+    extends: bool,
+}
+
+impl Sources {
+    /// Reads the built-in file and the admin's (which loaded already, so it parses).
+    fn read(config: &Config) -> Result<Self> {
+        let builtin = parse(BUILTIN_RULES, BUILTIN_ORIGIN)?;
+        let user: Option<(ConfigFile, String)> = match &config.config {
+            Some(p) => {
+                let origin = p.display().to_string();
+                let text = crate::source::config::read_config(
+                    p,
+                    crate::source::config::Links::Follow,
+                    &origin,
+                )?;
+                Some((parse(&text, &origin)?, origin))
+            }
+            None => None,
+        };
+        let extends = user
+            .as_ref()
+            .is_none_or(|(f, _)| f.extend.as_ref().is_some_and(|e| e.default));
+        Ok(Sources {
+            builtin,
+            user,
+            extends,
+        })
+    }
+
+    /// Where the policy key `key` came from: the admin's file, the built-in one, or the default.
+    fn policy_origin(&self, key: &str) -> String {
+        if sets(self.user.as_ref().and_then(|(f, _)| f.policy.as_ref()), key) {
+            self.user
+                .as_ref()
+                .map(|(_, o)| o.clone())
+                .unwrap_or_default()
+        } else if self.extends && sets(self.builtin.policy.as_ref(), key) {
+            BUILTIN_ORIGIN.to_owned()
+        } else {
+            "default".to_owned()
+        }
+    }
+}
+
 /// Writes what is in force for a run started here with this `--config`.
 pub fn show(config: &Config) -> Result<Exit> {
     let rules = super::load_rules(config)?;
-    let builtin = parse(BUILTIN_RULES, BUILTIN_ORIGIN)?;
-    // The admin's file as written (it loaded above, so it parses).
-    let user: Option<(ConfigFile, String)> = match &config.config {
-        Some(p) => {
-            let origin = p.display().to_string();
-            let text = crate::source::config::read_config(
-                p,
-                crate::source::config::Links::Follow,
-                &origin,
-            )?;
-            Some((parse(&text, &origin)?, origin))
-        }
-        None => None,
-    };
-    let extends = user
-        .as_ref()
-        .is_none_or(|(f, _)| f.extend.as_ref().is_some_and(|e| e.default));
-    let user_origin = user.as_ref().map(|(_, o)| o.as_str());
-
+    let sources = Sources::read(config)?;
     let mut out = String::new();
+    write_rules(&mut out, &rules, &sources);
+    write_policy(&mut out, &rules.policy, &sources);
+    write_allowlist(&mut out, &rules.policy, &sources)?;
+    let mut w = open_output(config)?;
+    let r = w.write_all(out.as_bytes()).and_then(|()| w.flush());
+    report_io(r, config)?;
+    Ok(Exit::Clean)
+}
+
+/// The rules in force, each with the file it came from, and the rules the admin disabled.
+fn write_rules(out: &mut String, rules: &Ruleset, sources: &Sources) {
     let _ = writeln!(
         out,
         "rules: {} in force ({})",
@@ -73,7 +119,7 @@ pub fn show(config: &Config) -> Result<Exit> {
         rules.origin
     );
     for r in &rules.rules {
-        let from = match &user {
+        let from = match &sources.user {
             Some((f, o)) if f.rules.iter().any(|u| u.id == r.id) => o.as_str(),
             _ => BUILTIN_ORIGIN,
         };
@@ -85,31 +131,33 @@ pub fn show(config: &Config) -> Result<Exit> {
             r.severity.as_str()
         );
     }
-    if let Some((f, o)) = &user {
+    if let Some((f, o)) = &sources.user {
         if let Some(e) = &f.extend {
             for id in &e.disabled_rules {
                 let _ = writeln!(out, "  {id:40} disabled by {o}");
             }
         }
     }
+}
 
-    let p = &rules.policy;
-    let from = |key: &str| -> String {
-        if sets(user.as_ref().and_then(|(f, _)| f.policy.as_ref()), key) {
-            user_origin.unwrap_or_default().to_owned()
-        } else if extends && sets(builtin.policy.as_ref(), key) {
-            BUILTIN_ORIGIN.to_owned()
-        } else {
-            "default".to_owned()
-        }
-    };
+/// Each policy setting in force, with where it came from.
+fn write_policy(out: &mut String, p: &Policy, sources: &Sources) {
     let block: Vec<&str> = p.block.iter().map(|s| s.as_str()).collect();
     let skip: Vec<String> = [
-        user.as_ref()
+        sources
+            .user
+            .as_ref()
             .and_then(|(f, _)| f.policy.as_ref())
             .and_then(|p| p.skip_paths.clone()),
-        extends
-            .then(|| builtin.policy.as_ref().and_then(|p| p.skip_paths.clone()))
+        sources
+            .extends
+            .then(|| {
+                sources
+                    .builtin
+                    .policy
+                    .as_ref()
+                    .and_then(|p| p.skip_paths.clone())
+            })
             .flatten(),
     ]
     .into_iter()
@@ -128,8 +176,8 @@ pub fn show(config: &Config) -> Result<Exit> {
         (
             "oversize",
             match p.oversize {
-                crate::rules::syntax::Oversize::Warn => "\"warn\"".into(),
-                crate::rules::syntax::Oversize::Block => "\"block\"".into(),
+                Oversize::Warn => "\"warn\"".into(),
+                Oversize::Block => "\"block\"".into(),
             },
         ),
         ("bypass.enabled", p.bypass_enabled.to_string()),
@@ -144,40 +192,27 @@ pub fn show(config: &Config) -> Result<Exit> {
     ];
     let _ = writeln!(out, "\npolicy:");
     for (k, v) in entries {
-        let _ = writeln!(out, "  {:20} = {:40} {}", k, v, from(k));
+        let _ = writeln!(out, "  {:20} = {:40} {}", k, v, sources.policy_origin(k));
     }
+}
 
+/// The allow patterns of every file in force (the repository's own `.secretgate.toml` of the
+/// work tree here included), each with its file.
+fn write_allowlist(out: &mut String, p: &Policy, sources: &Sources) -> Result<()> {
     let _ = writeln!(out, "\nallowlist:");
-    let mut sources: Vec<(String, crate::rules::syntax::AllowlistSyntax)> = Vec::new();
-    if extends {
-        if let Some(a) = &builtin.allowlist {
-            sources.push((BUILTIN_ORIGIN.to_owned(), a.clone()));
+    let mut lists: Vec<(String, AllowlistSyntax)> = Vec::new();
+    if sources.extends {
+        if let Some(a) = &sources.builtin.allowlist {
+            lists.push((BUILTIN_ORIGIN.to_owned(), a.clone()));
         }
     }
-    if let Some((f, o)) = &user {
+    if let Some((f, o)) = &sources.user {
         if let Some(a) = &f.allowlist {
-            sources.push((o.clone(), a.clone()));
+            lists.push((o.clone(), a.clone()));
         }
     }
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let repo_file = work_tree_top(&cwd).map(|t| t.join(crate::source::config::REPO_CONFIG));
-    let mut repo_note = None;
-    if let Some(file) = &repo_file {
-        if let Some(text) = crate::source::config::read_repo_config(file)? {
-            let origin = format!(
-                "the repository's own {}",
-                crate::escape::escape(file.as_os_str().as_encoded_bytes())
-            );
-            let allow = parse_repo_allowlist(&text, &origin).map_err(super::repo_config_error)?;
-            sources.push((origin.clone(), allow));
-            repo_note = Some(format!(
-                "{origin} applies to pre-commit and audit; to pre-receive only with \
-                 allow_repo_config = true (now {}); to scan only with --repo-config",
-                p.allow_repo_config
-            ));
-        }
-    }
-    for (origin, a) in &sources {
+    let repo_note = repo_allowlist(p, &mut lists)?;
+    for (origin, a) in &lists {
         for (kind, list) in [
             ("values", &a.values),
             ("paths", &a.paths),
@@ -188,7 +223,7 @@ pub fn show(config: &Config) -> Result<Exit> {
             }
         }
     }
-    if sources
+    if lists
         .iter()
         .all(|(_, a)| a.values.is_empty() && a.paths.is_empty() && a.lines.is_empty())
     {
@@ -197,9 +232,31 @@ pub fn show(config: &Config) -> Result<Exit> {
     if let Some(n) = repo_note {
         let _ = writeln!(out, "  ({n})");
     }
+    Ok(())
+}
 
-    let mut w = open_output(config)?;
-    let r = w.write_all(out.as_bytes()).and_then(|()| w.flush());
-    report_io(r, config)?;
-    Ok(Exit::Clean)
+/// Adds the allow patterns of the repository's own `.secretgate.toml` (of the work tree the
+/// current directory is in) to `lists`; returns the note that says where they apply.
+fn repo_allowlist(
+    p: &Policy,
+    lists: &mut Vec<(String, AllowlistSyntax)>,
+) -> Result<Option<String>> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let Some(file) = work_tree_top(&cwd).map(|t| t.join(crate::source::config::REPO_CONFIG)) else {
+        return Ok(None);
+    };
+    let Some(text) = crate::source::config::read_repo_config(&file)? else {
+        return Ok(None);
+    };
+    let origin = format!(
+        "the repository's own {}",
+        crate::escape::escape(file.as_os_str().as_encoded_bytes())
+    );
+    let allow = parse_repo_allowlist(&text, &origin).map_err(super::repo_config_error)?;
+    lists.push((origin.clone(), allow));
+    Ok(Some(format!(
+        "{origin} applies to pre-commit and audit; to pre-receive only with \
+         allow_repo_config = true (now {}); to scan only with --repo-config",
+        p.allow_repo_config
+    )))
 }

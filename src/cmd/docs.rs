@@ -6,9 +6,9 @@ use std::io::Write as _;
 
 use clap::CommandFactory as _;
 
-use super::Exit;
 use crate::cli::Cli;
 use crate::error::{Error, Result};
+use crate::policy::Exit;
 
 /// Writes `bytes` to stdout; a closed pipe (`secretgate man | head`) is not an error.
 fn to_stdout(bytes: &[u8]) -> Result<Exit> {

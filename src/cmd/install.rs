@@ -2,7 +2,8 @@
 //!
 //! A hook is a small POSIX shell script that runs this executable by its absolute path, so it
 //! works whatever `PATH` git or the server gives hooks, and fails closed (with a message saying
-//! so) if the executable is gone. Every script written here carries [`MARKER`]; a file without
+//! so) if the executable is gone. The scripts are the files of `hooks/` (the ones an admin may
+//! copy by hand instead), compiled in, with the binary's path and a `--config` file filled in. Every script written here carries [`MARKER`]; a file without
 //! it belongs to someone else and is never silently overwritten: the developer's own pre-commit
 //! hook is kept and chained, a server's existing pre-receive hook makes the install refuse and
 //! say how to combine the two.
@@ -15,9 +16,11 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::Exit;
+use super::say;
+use super::Stream::{Stderr, Stdout};
 use crate::cli::{Config, Flavor};
 use crate::error::{Error, Result};
+use crate::policy::Exit;
 
 /// The line that marks a hook as written by secretgate (and so safe to replace).
 pub const MARKER: &str = "secretgate-managed-hook";
@@ -66,78 +69,56 @@ fn baked_config(config: &Config) -> Result<Option<String>> {
     })?))
 }
 
-/// The lines that run `secretgate <command>`, with the baked or the admin's configuration.
-fn exec_lines(command: &str, config: Option<&str>) -> String {
-    match config {
-        Some(c) => format!("exec \"$bin\" {command} --config {}\n", sh_quote(c)),
-        None => format!(
-            "if [ -f {ADMIN_CONFIG} ]; then\n    exec \"$bin\" {command} --config {ADMIN_CONFIG}\nfi\nexec \"$bin\" {command}\n"
-        ),
-    }
+/// The hook scripts of `hooks/`, as an admin copies them by hand: the installer writes the same
+/// text, with the binary's path and the `--config` file filled in ([`fill`]).
+const PRE_COMMIT_HOOK: &str = include_str!("../../hooks/pre-commit");
+const GIT_HOOK: &str = include_str!("../../hooks/pre-receive");
+const GITLAB_HOOK: &str = include_str!("../../hooks/gitlab/pre-receive.d/secretgate");
+const GITEA_HOOK: &str = include_str!("../../hooks/gitea/pre-receive.d/secretgate");
+
+/// The line of every script that finds the binary: `$SECRETGATE_BIN`, else `secretgate` on
+/// `PATH`. The installer puts the binary's absolute path in its place.
+const FIND_BIN_LINE: &str = "bin=${SECRETGATE_BIN:-$(command -v secretgate 2>/dev/null)}\n";
+
+/// The lines of every script that run `secretgate <command>` with the admin's configuration
+/// when it exists. The installer puts a `--config` file given to it in their place.
+fn admin_exec_lines(command: &str) -> String {
+    format!(
+        "if [ -f {ADMIN_CONFIG} ]; then\n    exec \"$bin\" {command} --config {ADMIN_CONFIG}\nfi\nexec \"$bin\" {command}\n"
+    )
 }
 
-/// The lines that find the binary for a pre-commit hook: at `bin`, or, in a hook meant to be
-/// shared (committed with the project), on `PATH`, since another machine has it elsewhere.
-fn find_bin_lines(bin: Option<&str>) -> String {
-    match bin {
-        Some(b) => format!(
-            "bin={}\n\
-             if [ ! -x \"$bin\" ]; then\n\
-             \x20   echo \"secretgate: commit rejected: the secret scanner is missing ($bin is not an executable).\" >&2\n\
-             \x20   echo \"secretgate: reinstall it and run 'secretgate install pre-commit' again.\" >&2\n\
-             \x20   exit 1\n\
-             fi\n",
-            sh_quote(b)
-        ),
-        None => "bin=$(command -v secretgate)\n\
-                 if [ -z \"$bin\" ]; then\n\
-                 \x20   echo \"secretgate: commit rejected: the secret scanner is not on PATH.\" >&2\n\
-                 \x20   echo \"secretgate: install it (cargo install --path <secretgate's repository>) so that 'secretgate' is on PATH.\" >&2\n\
-                 \x20   exit 1\n\
-                 fi\n"
-            .to_owned(),
+/// A script of `hooks/` as the installer writes it: the binary at `bin` (`None`: found as the
+/// script finds it, for a hook shared with the project), run with `--config config` when one
+/// was given to the install.
+fn fill(template: &str, command: &str, bin: Option<&str>, config: Option<&str>) -> String {
+    let mut text = template.to_owned();
+    if let Some(b) = bin {
+        text = text.replacen(FIND_BIN_LINE, &format!("bin={}\n", sh_quote(b)), 1);
     }
+    if let Some(c) = config {
+        text = text.replacen(
+            &admin_exec_lines(command),
+            &format!("exec \"$bin\" {command} --config {}\n", sh_quote(c)),
+            1,
+        );
+    }
+    text
 }
 
 /// Text of the pre-commit hook; `bin` is `None` for a hook that finds `secretgate` on `PATH`.
 fn pre_commit_script(bin: Option<&str>, config: Option<&str>) -> String {
-    format!(
-        "#!/bin/sh\n\
-         # {MARKER}: pre-commit\n\
-         # Written by `secretgate install pre-commit`: refuses commits whose staged lines add\n\
-         # secrets or unsafe Flask configuration. Run the install again to update it; delete this\n\
-         # file to uninstall (a hook kept as pre-commit{CHAINED_SUFFIX} is then yours to restore).\n\
-         chained=\"$(dirname -- \"$0\")/pre-commit{CHAINED_SUFFIX}\"\n\
-         if [ -x \"$chained\" ]; then\n\
-         \x20   \"$chained\" \"$@\" || exit $?\n\
-         fi\n\
-         {}{}",
-        find_bin_lines(bin),
-        exec_lines("pre-commit", config)
-    )
+    fill(PRE_COMMIT_HOOK, "pre-commit", bin, config)
 }
 
 /// Text of the pre-receive hook for one flavor of server.
 fn pre_receive_script(bin: &str, config: Option<&str>, flavor: Flavor) -> String {
-    let (name, err) = match flavor {
-        Flavor::Git => ("git", ""),
-        Flavor::Gitlab => ("gitlab", "GL-HOOK-ERR: "),
-        Flavor::Gitea => ("gitea", ""),
+    let template = match flavor {
+        Flavor::Git => GIT_HOOK,
+        Flavor::Gitlab => GITLAB_HOOK,
+        Flavor::Gitea => GITEA_HOOK,
     };
-    format!(
-        "#!/bin/sh\n\
-         # {MARKER}: pre-receive ({name})\n\
-         # Written by `secretgate install pre-receive`: rejects pushes that add secrets or unsafe\n\
-         # Flask configuration. Run the install again to update it; delete this file to uninstall.\n\
-         bin={}\n\
-         if [ ! -x \"$bin\" ]; then\n\
-         \x20   echo \"{err}secretgate: push rejected: the secret scanner is missing on the server; tell the server's admin.\" >&2\n\
-         \x20   exit 1\n\
-         fi\n\
-         {}",
-        sh_quote(bin),
-        exec_lines("pre-receive", config)
-    )
+    fill(template, "pre-receive", Some(bin), config)
 }
 
 /// What is at a hook's path now.
@@ -315,12 +296,6 @@ fn write_script(path: &Path, text: &str) -> Result<()> {
     r.map_err(|e| io_err(path, e))
 }
 
-fn say(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-}
-
 /// Where git runs a work tree's hooks from: `core.hooksPath` (relative to the top of the work
 /// tree, as git takes it), else the common git directory's `hooks`. Given as a trusted base
 /// and the folders under it that belong to the repository (see [`hook_folder`]): a
@@ -350,16 +325,26 @@ fn hooks_location(repo: &gix::Repository) -> Result<(PathBuf, PathBuf)> {
     Ok((full, PathBuf::new()))
 }
 
-/// Installs `.git/hooks/pre-commit` in `dir`.
-pub fn pre_commit(config: &Config, dir: Option<&Path>) -> Result<Exit> {
+/// The repository holding `dir` (default: the current directory).
+fn discover(dir: Option<&Path>) -> Result<gix::Repository> {
     let start = dir.unwrap_or(Path::new("."));
     let start = start.canonicalize().map_err(|e| io_err(start, e))?;
-    let repo = gix::discover(&start).map_err(|e| {
+    gix::discover(&start).map_err(|e| {
         Error::repo(
             format!("cannot find a git repository at {}", start.display()),
             e,
         )
-    })?;
+    })
+}
+
+/// A path as the installer shows it (escaped).
+fn shown(p: &Path) -> String {
+    crate::escape::escape(p.as_os_str().as_encoded_bytes())
+}
+
+/// Installs `.git/hooks/pre-commit` in `dir`.
+pub fn pre_commit(config: &Config, dir: Option<&Path>) -> Result<Exit> {
+    let repo = discover(dir)?;
     if repo.workdir().is_none() {
         return Err(Error::Usage(format!(
             "{} is a bare repository: a pre-commit hook needs a work tree \
@@ -378,111 +363,132 @@ pub fn pre_commit(config: &Config, dir: Option<&Path>) -> Result<Exit> {
     let bin = (!shared).then_some(exe.as_str());
     let hooks = hook_folder(&base, &rel)?;
     let path = hooks.join("pre-commit");
-    let chained = hooks.join(format!("pre-commit{CHAINED_SUFFIX}"));
     let script = pre_commit_script(bin, baked.as_deref());
-    let shown = |p: &Path| crate::escape::escape(p.as_os_str().as_encoded_bytes());
     match existing(&path)? {
         Existing::Nothing => {
             write_script(&path, &script)?;
-            say(&format!("secretgate: installed {}\n", shown(&path)));
+            say(Stdout, &format!("secretgate: installed {}\n", shown(&path)));
         }
         Existing::Ours => {
             write_script(&path, &script)?;
-            say(&format!("secretgate: updated {}\n", shown(&path)));
+            say(Stdout, &format!("secretgate: updated {}\n", shown(&path)));
         }
-        Existing::Framework => {
-            super::hook::say(&format!(
-                "{} is the pre-commit framework's hook; it runs the hooks listed in \
-                 .pre-commit-config.yaml.\n\
-                 To run secretgate with it, add this to .pre-commit-config.yaml instead:\n\
-                 \x20 - repo: local\n\
-                 \x20   hooks:\n\
-                 \x20     - id: secretgate\n\
-                 \x20       name: secretgate\n\
-                 \x20       entry: secretgate pre-commit\n\
-                 \x20       language: system\n\
-                 \x20       pass_filenames: true\n\
-                 \x20       always_run: true\n\
-                 \x20       require_serial: true\n\
-                 (or use this project's repository with `id: secretgate`; see the README).\n",
-                shown(&path)
-            ));
-            return Err(Error::Usage(format!(
-                "{} belongs to the pre-commit framework; nothing was changed: add secretgate to \
-                 .pre-commit-config.yaml instead",
-                shown(&path)
-            )));
-        }
-        Existing::Theirs => {
-            if !matches!(existing(&chained)?, Existing::Nothing) {
-                super::hook::say(&format!(
-                    "To run secretgate too, add this line to {} where it should run (before any \
-                     final `exec`):\n    {} pre-commit || exit $?\n",
-                    shown(&path),
-                    bin.map_or_else(|| "secretgate".to_owned(), sh_quote),
-                ));
-                return Err(Error::Usage(format!(
-                    "{} is another tool's hook, and {} already exists, so neither can be kept \
-                     automatically; nothing was changed",
-                    shown(&path),
-                    shown(&chained),
-                )));
-            }
-            std::fs::rename(&path, &chained).map_err(|e| io_err(&path, e))?;
-            if let Err(e) = write_script(&path, &script) {
-                // Put the developer's hook back rather than leave no hook at all.
-                let _ = std::fs::rename(&chained, &path);
-                return Err(e);
-            }
-            say(&format!(
-                "secretgate: installed {}\n\
-                 secretgate: the hook that was there is kept as {} and runs first.\n",
-                shown(&path),
-                shown(&chained)
-            ));
-        }
+        Existing::Framework => return Err(refuse_framework(&path)),
+        Existing::Theirs => chain_theirs(&hooks, &script, bin)?,
     }
     if shared {
-        say(&format!(
-            "secretgate: {} is inside the work tree (core.hooksPath), where it is shared with \
-             the project, so the hook runs `secretgate` from PATH rather than {}: everyone who \
-             commits needs secretgate on PATH.\n",
-            shown(&hooks),
-            exe
-        ));
+        say(
+            Stdout,
+            &format!(
+                "secretgate: {} is inside the work tree (core.hooksPath), where it is shared \
+                 with the project, so the hook runs `secretgate` from PATH rather than {}: \
+                 everyone who commits needs secretgate on PATH.\n",
+                shown(&hooks),
+                exe
+            ),
+        );
         if let Some(c) = &baked {
-            say(&format!(
-                "secretgate: warning: the hook also names --config {c}, a path on this machine.\n"
-            ));
+            say(
+                Stdout,
+                &format!(
+                    "secretgate: warning: the hook also names --config {c}, a path on this \
+                     machine.\n"
+                ),
+            );
         }
     }
     Ok(Exit::Clean)
+}
+
+/// The pre-commit framework's hook is at `path`: says how to run secretgate from the
+/// framework's configuration instead, and returns the error that ends the install.
+fn refuse_framework(path: &Path) -> Error {
+    say(
+        Stderr,
+        &format!(
+            "{} is the pre-commit framework's hook; it runs the hooks listed in \
+             .pre-commit-config.yaml.\n\
+             To run secretgate with it, add this to .pre-commit-config.yaml instead:\n\
+             \x20 - repo: local\n\
+             \x20   hooks:\n\
+             \x20     - id: secretgate\n\
+             \x20       name: secretgate\n\
+             \x20       entry: secretgate pre-commit\n\
+             \x20       language: system\n\
+             \x20       pass_filenames: true\n\
+             \x20       always_run: true\n\
+             \x20       require_serial: true\n\
+             (or use this project's repository with `id: secretgate`; see the README).\n",
+            shown(path)
+        ),
+    );
+    Error::Usage(format!(
+        "{} belongs to the pre-commit framework; nothing was changed: add secretgate to \
+         .pre-commit-config.yaml instead",
+        shown(path)
+    ))
+}
+
+/// Another tool's pre-commit hook is in `hooks`: keeps it as the chained hook (which the
+/// installed one runs first) and installs `script`, or, when a chained hook exists already,
+/// says how to run both and refuses.
+fn chain_theirs(hooks: &Path, script: &str, bin: Option<&str>) -> Result<()> {
+    let path = hooks.join("pre-commit");
+    let chained = hooks.join(format!("pre-commit{CHAINED_SUFFIX}"));
+    if !matches!(existing(&chained)?, Existing::Nothing) {
+        say(
+            Stderr,
+            &format!(
+                "To run secretgate too, add this line to {} where it should run (before any \
+                 final `exec`):\n    {} pre-commit || exit $?\n",
+                shown(&path),
+                bin.map_or_else(|| "secretgate".to_owned(), sh_quote),
+            ),
+        );
+        return Err(Error::Usage(format!(
+            "{} is another tool's hook, and {} already exists, so neither can be kept \
+             automatically; nothing was changed",
+            shown(&path),
+            shown(&chained),
+        )));
+    }
+    std::fs::rename(&path, &chained).map_err(|e| io_err(&path, e))?;
+    if let Err(e) = write_script(&path, script) {
+        // Put the developer's hook back rather than leave no hook at all.
+        let _ = std::fs::rename(&chained, &path);
+        return Err(e);
+    }
+    say(
+        Stdout,
+        &format!(
+            "secretgate: installed {}\n\
+             secretgate: the hook that was there is kept as {} and runs first.\n",
+            shown(&path),
+            shown(&chained)
+        ),
+    );
+    Ok(())
 }
 
 /// `secretgate uninstall pre-commit`: removes the hook `install pre-commit` wrote and puts
 /// back the hook it chained, so that uninstalling leaves the repository as it was. A hook that
 /// is not secretgate's is never removed.
 pub fn uninstall_pre_commit(dir: Option<&Path>) -> Result<Exit> {
-    let start = dir.unwrap_or(Path::new("."));
-    let start = start.canonicalize().map_err(|e| io_err(start, e))?;
-    let repo = gix::discover(&start).map_err(|e| {
-        Error::repo(
-            format!("cannot find a git repository at {}", start.display()),
-            e,
-        )
-    })?;
+    let repo = discover(dir)?;
     let (base, rel) = hooks_location(&repo)?;
     let hooks = base.join(rel);
     let path = hooks.join("pre-commit");
     let chained = hooks.join(format!("pre-commit{CHAINED_SUFFIX}"));
-    let shown = |p: &Path| crate::escape::escape(p.as_os_str().as_encoded_bytes());
     match existing(&path)? {
         Existing::Ours => {}
         Existing::Nothing => {
-            say(&format!(
-                "secretgate: no pre-commit hook at {}; nothing to remove\n",
-                shown(&path)
-            ));
+            say(
+                Stdout,
+                &format!(
+                    "secretgate: no pre-commit hook at {}; nothing to remove\n",
+                    shown(&path)
+                ),
+            );
             return Ok(Exit::Clean);
         }
         Existing::Theirs | Existing::Framework => {
@@ -495,15 +501,18 @@ pub fn uninstall_pre_commit(dir: Option<&Path>) -> Result<Exit> {
     match existing(&chained)? {
         Existing::Nothing => {
             std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
-            say(&format!("secretgate: removed {}\n", shown(&path)));
+            say(Stdout, &format!("secretgate: removed {}\n", shown(&path)));
         }
         _ => {
             // The rename replaces our hook in one step: git never sees no hook in between.
             std::fs::rename(&chained, &path).map_err(|e| io_err(&chained, e))?;
-            say(&format!(
-                "secretgate: removed {}; the hook it ran first is back in its place\n",
-                shown(&path)
-            ));
+            say(
+                Stdout,
+                &format!(
+                    "secretgate: removed {}; the hook it ran first is back in its place\n",
+                    shown(&path)
+                ),
+            );
         }
     }
     Ok(Exit::Clean)
@@ -523,13 +532,14 @@ pub fn uninstall_pre_receive(repo_path: &Path, flavor: Flavor) -> Result<Exit> {
     match existing(&path)? {
         Existing::Ours => {
             std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
-            say(&format!("secretgate: removed {shown}\n"));
+            say(Stdout, &format!("secretgate: removed {shown}\n"));
             Ok(Exit::Clean)
         }
         Existing::Nothing => {
-            say(&format!(
-                "secretgate: no hook at {shown}; nothing to remove\n"
-            ));
+            say(
+                Stdout,
+                &format!("secretgate: no hook at {shown}; nothing to remove\n"),
+            );
             Ok(Exit::Clean)
         }
         Existing::Theirs | Existing::Framework => Err(Error::Usage(format!(
@@ -595,7 +605,7 @@ pub fn gitlab_tarball(config: &Config, file: &Path, flavor: Flavor) -> Result<Ex
     let tar = ustar_one(GITLAB_TARBALL_ENTRY, script.as_bytes(), mtime)?;
     std::fs::write(file, tar).map_err(|e| io_err(file, e))?;
     let shown = crate::escape::escape(file.as_os_str().as_encoded_bytes());
-    say(&format!(
+    say(Stdout, &format!(
         "secretgate: wrote {shown} ({GITLAB_TARBALL_ENTRY}, calling {bin}).\n\
          secretgate: apply it on the GitLab server, where {bin} must exist, as the git user:\n\
          \x20   gitaly hooks set --storage <storage> --repository <relative path> --config <gitaly config.toml> < {shown}\n\
@@ -619,6 +629,33 @@ fn runs_pre_receive_d(script: &[u8]) -> bool {
     .any(|p| memchr::memmem::find(script, p).is_some())
 }
 
+/// Another tool's pre-receive hook is at `path`: says how to run both (plain git) or to move
+/// it aside, and returns the error that ends the install.
+fn refuse_theirs(path: &Path, flavor: Flavor, bin: &str) -> Error {
+    match flavor {
+        Flavor::Git => say(
+            Stderr,
+            &format!(
+                "To run both, move it aside and make hooks/pre-receive a script that gives \
+                 each the same input, e.g.:\n    \
+                 #!/bin/sh\n    \
+                 input=$(cat)\n    \
+                 printf '%s\\n' \"$input\" | /path/to/the-existing-hook || exit $?\n    \
+                 printf '%s\\n' \"$input\" | {} pre-receive\n",
+                sh_quote(bin)
+            ),
+        ),
+        Flavor::Gitlab | Flavor::Gitea => say(
+            Stderr,
+            "Rename or remove that file (it is not secretgate's), then install again.\n",
+        ),
+    }
+    Error::Usage(format!(
+        "{} already exists and was not written by secretgate; nothing was changed",
+        shown(path)
+    ))
+}
+
 /// Installs the pre-receive hook of a bare repository.
 pub fn pre_receive(config: &Config, repo_path: &Path, flavor: Flavor) -> Result<Exit> {
     let repo_path = repo_path
@@ -638,33 +675,14 @@ pub fn pre_receive(config: &Config, repo_path: &Path, flavor: Flavor) -> Result<
     let verb = match existing(&path)? {
         Existing::Nothing => "installed",
         Existing::Ours => "updated",
-        Existing::Theirs | Existing::Framework => {
-            match flavor {
-                Flavor::Git => super::hook::say(&format!(
-                    "To run both, move it aside and make hooks/pre-receive a script that gives \
-                     each the same input, e.g.:\n    \
-                     #!/bin/sh\n    \
-                     input=$(cat)\n    \
-                     printf '%s\\n' \"$input\" | /path/to/the-existing-hook || exit $?\n    \
-                     printf '%s\\n' \"$input\" | {} pre-receive\n",
-                    sh_quote(&bin)
-                )),
-                Flavor::Gitlab | Flavor::Gitea => super::hook::say(
-                    "Rename or remove that file (it is not secretgate's), then install again.\n",
-                ),
-            }
-            return Err(Error::Usage(format!(
-                "{} already exists and was not written by secretgate; nothing was changed",
-                crate::escape::escape(path.as_os_str().as_encoded_bytes())
-            )));
-        }
+        Existing::Theirs | Existing::Framework => return Err(refuse_theirs(&path, flavor, &bin)),
     };
     write_script(&path, &script)?;
-    say(&format!("secretgate: {verb} {}\n", path.display()));
+    say(Stdout, &format!("secretgate: {verb} {}\n", path.display()));
     match flavor {
         Flavor::Git => {
             if let Ok(Some(h)) = repo.config_snapshot().trusted_path("core.hooksPath") {
-                say(&format!(
+                say(Stdout, &format!(
                     "secretgate: warning: this repository sets core.hooksPath ({}), so git runs the \
                      hooks there, not this one: install the hook there too, or unset core.hooksPath.\n",
                     h.display()
@@ -677,16 +695,20 @@ pub fn pre_receive(config: &Config, repo_path: &Path, flavor: Flavor) -> Result<
                 .map(|t| runs_pre_receive_d(&t))
                 .unwrap_or(false);
             if !runs_dir {
-                say(&format!(
+                say(
+                    Stdout,
+                    &format!(
                     "secretgate: warning: {} does not run hooks/pre-receive.d/*: Gitea writes it \
                      for the repositories it manages (Site Administration > Resynchronize \
                      pre-receive, update and post-receive hooks).\n",
                     runner.display()
-                ));
+                ),
+                );
             }
         }
         Flavor::Gitlab => {
             say(
+                Stdout,
                 "secretgate: GitLab runs it as the git user: make sure that user owns the file \
                  and can run the binary.\n",
             );
@@ -786,6 +808,28 @@ mod tests {
         assert!(!runs_pre_receive_d(
             b"#!/bin/sh\nexec gitea hook pre-receive\n"
         ));
+    }
+
+    #[test]
+    fn every_script_has_the_lines_the_installer_fills_in() {
+        for (template, command) in [
+            (PRE_COMMIT_HOOK, "pre-commit"),
+            (GIT_HOOK, "pre-receive"),
+            (GITLAB_HOOK, "pre-receive"),
+            (GITEA_HOOK, "pre-receive"),
+        ] {
+            assert_eq!(template.matches(FIND_BIN_LINE).count(), 1, "{template}");
+            let exec = admin_exec_lines(command);
+            assert_eq!(template.matches(&exec).count(), 1, "{template}");
+            assert!(template.ends_with(&exec), "{template}");
+            let s = fill(template, command, Some("/x y/sg"), Some("/c.toml"));
+            assert!(
+                s.contains("\nbin='/x y/sg'\n") && !s.contains("command -v"),
+                "{s}"
+            );
+            assert!(s.ends_with(&format!("exec \"$bin\" {command} --config '/c.toml'\n")));
+        }
+        assert!(PRE_COMMIT_HOOK.contains(&format!("/pre-commit{CHAINED_SUFFIX}\"\n")));
     }
 
     #[test]

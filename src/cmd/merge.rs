@@ -12,10 +12,11 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::{load_rules, open_output, report_io, style, Exit};
+use super::{load_rules, open_output, report_io, style};
 use crate::cli::Config;
 use crate::error::{Error, Result};
 use crate::finding::Finding;
+use crate::policy::Exit;
 use crate::policy::{sort_findings, Verdict};
 use crate::report::Format;
 use crate::stats::Stats;
@@ -176,7 +177,7 @@ pub fn run(config: &Config, reports: &[PathBuf]) -> Result<Exit> {
             .and_then(|()| writeln!(out))
             .and_then(|()| out.flush());
         report_io(r, config)?;
-        return Ok(if blocks { Exit::Findings } else { Exit::Clean });
+        return Ok(crate::policy::exit::of_run(false, blocks));
     }
     let mut seen: HashSet<(Option<String>, String)> = HashSet::new();
     findings.retain(|f| seen.insert((f.repository.clone(), f.fingerprint.clone())));
@@ -209,9 +210,5 @@ pub fn run(config: &Config, reports: &[PathBuf]) -> Result<Exit> {
     )
     .and_then(|()| out.flush());
     report_io(r, config)?;
-    Ok(if verdict.blocks() {
-        Exit::Findings
-    } else {
-        Exit::Clean
-    })
+    Ok(crate::policy::exit::of_run(false, verdict.blocks()))
 }

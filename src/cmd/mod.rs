@@ -23,20 +23,6 @@ use crate::report::Style;
 use crate::rules::Ruleset;
 use crate::stats::Stats;
 
-/// The contract's exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Exit {
-    /// Nothing blocks.
-    Clean = 0,
-    /// Blocking findings.
-    Findings = 1,
-    /// Usage or configuration error, malformed hook input.
-    Usage = 2,
-    /// Repository or I/O error.
-    Io = 3,
-}
-
 /// The most worker threads `--jobs` may ask for: each has a [`WORKER_STACK`] of address space
 /// and its own caches, so a typo (100000) must be an error, not a machine brought to a halt.
 pub const MAX_JOBS: usize = 256;
@@ -46,6 +32,30 @@ pub const MAX_JOBS: usize = 256;
 /// 16 MiB for 4,000 levels (the default 2 MiB overflowed at 1,000). Only the pages a walk
 /// touches are ever committed.
 pub const WORKER_STACK: usize = 32 << 20;
+
+/// The stream a command speaks to a person on: a hook's standard error (the terminal of the
+/// person whose commit or push is judged; git relays a server hook's as `remote:` lines), the
+/// installer's standard output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// Writes text to a stream in one write, and flushes it. A failed write is ignored: the person
+/// may be gone (a closed terminal), and what the command decided stands.
+pub fn say(stream: Stream, text: &str) {
+    fn put(mut out: impl Write, text: &str) {
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+    match stream {
+        Stream::Stdout => put(io::stdout().lock(), text),
+        Stream::Stderr => put(io::stderr().lock(), text),
+    }
+}
 
 /// Loads the rules in force for this run.
 pub fn load_rules(config: &Config) -> Result<Ruleset> {

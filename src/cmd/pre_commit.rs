@@ -17,14 +17,14 @@
 
 use std::path::{Path, PathBuf};
 
-use super::hook::{cannot_decide, load_rules_or_say, report_if_asked, say};
-use super::{load_baseline, Exit};
+use super::hook::{cannot_decide, load_rules_or_say, report_if_asked};
+use super::Stream::Stderr;
+use super::{load_baseline, say};
 use crate::cli::Config;
 use crate::error::{Error, Result};
 use crate::finding::Finding;
-use crate::policy::Verdict;
+use crate::policy::{Exit, Policy, Verdict};
 use crate::report::pusher::{self, Hook, MessageContext};
-use crate::rules::syntax::Oversize;
 use crate::rules::Ruleset;
 use crate::source::files::{scan_roots, Root};
 use crate::source::staged::{StagedChanges, StagedEnv, StagedRepo, StagedScan};
@@ -89,54 +89,82 @@ pub fn run(config: &Config, dir: Option<&Path>, files: &[PathBuf]) -> Result<Exi
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, usize::from),
     };
-
-    // On a thread of its own: walking a deeply nested index takes one call per level.
-    let scanned = std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name("scan".into())
-            .stack_size(super::WORKER_STACK)
-            .spawn_scoped(s, || -> Result<StagedScan> {
-                let repo = StagedRepo::open(dir, &env)?;
-                match &mode {
-                    Mode::Staged => {
-                        let staged = repo.changes()?;
-                        add_repo_allowlist(&mut rules, &repo, &staged)?;
-                        repo.scan(&rules, &staged, jobs)
-                    }
-                    Mode::Range { from, to } => {
-                        tracing::info!(from, to, "judging the lines the range adds");
-                        let changes = repo.range_changes(from, to)?;
-                        add_repo_allowlist(&mut rules, &repo, &changes)?;
-                        repo.scan(&rules, &changes, jobs)
-                    }
-                    Mode::Files(files) => {
-                        add_repo_allowlist(&mut rules, &repo, &StagedChanges::default())?;
-                        scan_files(&rules, &repo, dir, files, config)
-                    }
-                }
-            })
-            .map_err(|e| Error::Repo(format!("cannot start the scan: {e}")))?
-            .join()
-            .unwrap_or_else(|_| Err(Error::Repo("the scan failed unexpectedly".into())))
-    });
-    let mut scan = match scanned {
+    let mut scan = match scan_on_thread(config, &mut rules, &env, &mode, dir, jobs) {
         Ok(s) => s,
         Err(e @ Error::Config { .. }) => {
-            say(&format!(
-                "secretgate: {} because the project's own .secretgate.toml is invalid (the error \
-                 below says where); fix that file.\n",
-                if mode == Mode::Staged {
-                    "commit rejected"
-                } else {
-                    "check failed"
-                }
-            ));
+            say(
+                Stderr,
+                &format!(
+                    "secretgate: {} because the project's own .secretgate.toml is invalid (the \
+                     error below says where); fix that file.\n",
+                    if mode == Mode::Staged {
+                        "commit rejected"
+                    } else {
+                        "check failed"
+                    }
+                ),
+            );
             return Err(e);
         }
         // A usage mistake (a bare repository) is not the scanner failing: no fail-open.
         Err(e @ Error::Usage(_)) => return Err(e),
         Err(e) => return cannot_decide(e, &policy, &ctx),
     };
+    let oversize_blocks = tell_unscanned(&scan, &policy, &ctx);
+    let findings = std::mem::take(&mut scan.findings);
+    let verdict = Verdict::new(findings, &policy, baseline.as_ref());
+    report_if_asked(config, &verdict, &rules, &scan.summary)?;
+    let blocking: Vec<&Finding> = verdict.blocking.iter().collect();
+    let warnings: Vec<&Finding> = verdict.warnings.iter().collect();
+    if !blocking.is_empty() || !warnings.is_empty() {
+        say(Stderr, &pusher::message(&blocking, &warnings, &ctx));
+    }
+    Ok(verdict.hook_exit(oversize_blocks))
+}
+
+/// Scans what the mode judges, with the project's own allow patterns, on a thread of its own:
+/// walking a deeply nested index takes one call per level.
+fn scan_on_thread(
+    config: &Config,
+    rules: &mut Ruleset,
+    env: &StagedEnv,
+    mode: &Mode,
+    dir: Option<&Path>,
+    jobs: usize,
+) -> Result<StagedScan> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("scan".into())
+            .stack_size(super::WORKER_STACK)
+            .spawn_scoped(s, || -> Result<StagedScan> {
+                let repo = StagedRepo::open(dir, env)?;
+                match mode {
+                    Mode::Staged => {
+                        let staged = repo.changes()?;
+                        add_repo_allowlist(rules, &repo, &staged)?;
+                        repo.scan(rules, &staged, jobs)
+                    }
+                    Mode::Range { from, to } => {
+                        tracing::info!(from, to, "judging the lines the range adds");
+                        let changes = repo.range_changes(from, to)?;
+                        add_repo_allowlist(rules, &repo, &changes)?;
+                        repo.scan(rules, &changes, jobs)
+                    }
+                    Mode::Files(files) => {
+                        add_repo_allowlist(rules, &repo, &StagedChanges::default())?;
+                        scan_files(rules, &repo, dir, files, config)
+                    }
+                }
+            })
+            .map_err(|e| Error::Repo(format!("cannot start the scan: {e}")))?
+            .join()
+            .unwrap_or_else(|_| Err(Error::Repo("the scan failed unexpectedly".into())))
+    })
+}
+
+/// Logs what was scanned and what was not, and names the blobs left unread whatever the
+/// policy; returns whether they block (`oversize = "block"`).
+fn tell_unscanned(scan: &StagedScan, policy: &Policy, ctx: &MessageContext) -> bool {
     tracing::info!(
         changed = scan.changed,
         blobs = scan.summary.scanned,
@@ -146,11 +174,10 @@ pub fn run(config: &Config, dir: Option<&Path>, files: &[PathBuf]) -> Result<Exi
     for s in &scan.summary.skipped {
         tracing::info!("not scanned: {s}");
     }
-    // Named whatever the policy; blocking when it says `oversize = "block"`.
     let unread = &scan.summary.unread;
-    let oversize_blocks = !unread.is_empty() && policy.oversize == Oversize::Block;
+    let oversize_blocks = crate::policy::oversize_blocks(policy, unread.len());
     if !unread.is_empty() {
-        say(&pusher::unread(unread, oversize_blocks, &ctx));
+        say(Stderr, &pusher::unread(unread, oversize_blocks, ctx));
     }
     if !scan.unmerged.is_empty() {
         tracing::info!(
@@ -159,20 +186,7 @@ pub fn run(config: &Config, dir: Option<&Path>, files: &[PathBuf]) -> Result<Exi
             scan.unmerged.join(", ")
         );
     }
-
-    let findings = std::mem::take(&mut scan.findings);
-    let verdict = Verdict::new(findings, &policy, baseline.as_ref());
-    report_if_asked(config, &verdict, &rules, &scan.summary)?;
-    let blocking: Vec<&Finding> = verdict.blocking.iter().collect();
-    let warnings: Vec<&Finding> = verdict.warnings.iter().collect();
-    if !blocking.is_empty() || !warnings.is_empty() {
-        say(&pusher::message(&blocking, &warnings, &ctx));
-    }
-    Ok(if verdict.blocks() || oversize_blocks {
-        Exit::Findings
-    } else {
-        Exit::Clean
-    })
+    oversize_blocks
 }
 
 /// Adds the allow patterns of the repository's own `.secretgate.toml`: on a developer's machine

@@ -5,19 +5,20 @@
 //! admin's time budget, and when the hook cannot decide (an error, the budget spent) it rejects
 //! with a message that blames the scanner, unless the admin chose `fail_open`.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
-use super::hook::{cannot_decide, load_rules_or_say, report_if_asked, say};
-use super::{load_baseline, Exit};
+use super::hook::{cannot_decide, load_rules_or_say, report_if_asked};
+use super::Stream::Stderr;
+use super::{load_baseline, say};
 use crate::cli::Config;
 use crate::error::{Error, Result};
 use crate::finding::Finding;
-use crate::policy::Verdict;
+use crate::policy::bypass::{self, Bypass, LogEntry, Push};
+use crate::policy::{Baseline, Exit, Policy, Verdict};
 use crate::report::pusher::{self, Hook, MessageContext};
-use crate::rules::syntax::Oversize;
-use crate::rules::Policy;
+use crate::rules::Ruleset;
 use crate::source::push::{parse_updates, Budget, HookEnv, PushRepo, PushScan, MAX_FINDINGS};
 
 /// Input larger than this is not git's (one line per ref).
@@ -32,17 +33,32 @@ fn is_gitlab() -> bool {
 struct Scanned {
     scan: PushScan,
     repo_path: std::path::PathBuf,
-    rules: crate::rules::Ruleset,
+    rules: Ruleset,
+}
+
+/// One run of the hook, as its steps share it: the command line, the hook's environment, the
+/// policy, and how the pusher is spoken to.
+struct HookRun<'a> {
+    config: &'a Config,
+    env: HookEnv,
+    policy: Policy,
+    ctx: MessageContext,
+}
+
+impl HookRun<'_> {
+    /// Prefixes each line for GitLab when the hook runs there.
+    fn prefix(&self, text: &str) -> String {
+        prefix(text, self.ctx.gitlab)
+    }
 }
 
 /// Runs the hook.
 pub fn run(config: &Config) -> Result<Exit> {
     let start = Instant::now();
-    let gitlab = is_gitlab();
     let ctx_default = MessageContext {
         hook: Hook::PreReceive,
         max_shown: 20,
-        gitlab,
+        gitlab: is_gitlab(),
     };
     let rules = load_rules_or_say(config, &ctx_default)?;
     let policy = rules.policy.clone();
@@ -51,6 +67,28 @@ pub fn run(config: &Config) -> Result<Exit> {
         ..ctx_default
     };
     let baseline = Arc::new(load_baseline(config)?);
+    let input = read_input(&ctx)?;
+    let hook = HookRun {
+        config,
+        env: HookEnv::from_env(),
+        policy,
+        ctx,
+    };
+    let budget = Budget::new(start, hook.policy.time_budget);
+    let rx = start_scan(&hook, rules, input, &budget, &baseline)?;
+    let outcome = match rx.recv_timeout(budget.remaining()) {
+        Ok(Err(Error::Budget(_))) | Err(_) => return Ok(out_of_time(&hook, &budget)),
+        Ok(r) => r,
+    };
+    match outcome {
+        Ok(scanned) => judge(&hook, scanned, baseline.as_ref().as_ref()),
+        Err(e) => scan_failed(&hook, e),
+    }
+}
+
+/// Reads git's ref updates from standard input, refusing more than [`MAX_INPUT`]: judging only
+/// the first part would let the updates past it through unseen.
+fn read_input(ctx: &MessageContext) -> Result<Vec<u8>> {
     let mut input = Vec::new();
     std::io::stdin()
         .lock()
@@ -61,107 +99,133 @@ pub fn run(config: &Config) -> Result<Exit> {
             source: e,
         })?;
     if input.len() as u64 > MAX_INPUT {
-        // Judging only the first part would let the updates past it through unseen.
-        say(&pusher::cannot_decide(
-            "its input from git is malformed",
-            false,
-            &ctx,
-        ));
+        say(
+            Stderr,
+            &pusher::cannot_decide("its input from git is malformed", false, ctx),
+        );
         return Err(Error::HookInput {
             line: memchr::memchr_iter(b'\n', &input).count() + 1,
             message: format!("more than {} MiB of ref updates", MAX_INPUT >> 20),
         });
     }
-    let env = HookEnv::from_env();
+    Ok(input)
+}
 
-    let budget = Budget::new(start, policy.time_budget);
-    let jobs = config
+/// Starts the scan on a worker thread of its own, so that the hook can stop waiting when the
+/// budget is spent; the outcome arrives on the returned channel.
+fn start_scan(
+    hook: &HookRun<'_>,
+    rules: Ruleset,
+    input: Vec<u8>,
+    budget: &Budget,
+    baseline: &Arc<Option<Baseline>>,
+) -> Result<mpsc::Receiver<Result<Scanned>>> {
+    let jobs = hook
+        .config
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let (tx, rx) = mpsc::channel();
-    {
-        let budget = budget.clone();
-        let env = env.clone();
-        let baseline = Arc::clone(&baseline);
-        let mut rules = rules;
-        std::thread::Builder::new()
-            .name("scan".into())
-            .stack_size(super::WORKER_STACK)
-            .spawn(move || {
-                let r = (|| -> Result<Scanned> {
-                    let repo = PushRepo::open(&env)?;
-                    let updates = parse_updates(&input, repo.hash_kind())?;
-                    if rules.policy.allow_repo_config {
-                        if let Some((origin, allow)) = repo.repo_allowlist(&updates)? {
-                            rules.add_allowlist(allow, &origin)?;
-                        }
-                    }
-                    rules.keep_inline_allowed = true;
-                    let blocks = |f: &Finding| {
-                        rules.policy.blocks(f.severity)
-                            && !(f.inline_allowed && rules.policy.inline_allow)
-                            && !baseline
-                                .as_ref()
-                                .as_ref()
-                                .is_some_and(|b| b.contains(&f.fingerprint))
-                    };
-                    let scan = repo.scan(&rules, &updates, &budget, &blocks, jobs)?;
-                    Ok(Scanned {
-                        scan,
-                        repo_path: repo.path().to_owned(),
-                        rules,
-                    })
-                })();
-                let _ = tx.send(r);
-            })
-            .map_err(|e| Error::Repo(format!("cannot start the scan: {e}")))?;
+    let budget = budget.clone();
+    let env = hook.env.clone();
+    let baseline = Arc::clone(baseline);
+    std::thread::Builder::new()
+        .name("scan".into())
+        .stack_size(super::WORKER_STACK)
+        .spawn(move || {
+            let r = scan(
+                &env,
+                rules,
+                &input,
+                &budget,
+                baseline.as_ref().as_ref(),
+                jobs,
+            );
+            let _ = tx.send(r);
+        })
+        .map_err(|e| Error::Repo(format!("cannot start the scan: {e}")))?;
+    Ok(rx)
+}
+
+/// Opens the quarantined repository and scans what the push adds, with the repository's own
+/// allow patterns when the policy lets it add them. Inline-allowed findings are kept: the hook
+/// shows and logs them. The scan stops at its limit of kept findings only once one that blocks
+/// is among them.
+fn scan(
+    env: &HookEnv,
+    mut rules: Ruleset,
+    input: &[u8],
+    budget: &Budget,
+    baseline: Option<&Baseline>,
+    jobs: usize,
+) -> Result<Scanned> {
+    let repo = PushRepo::open(env)?;
+    let updates = parse_updates(input, repo.hash_kind())?;
+    if rules.policy.allow_repo_config {
+        if let Some((origin, allow)) = repo.repo_allowlist(&updates)? {
+            rules.add_allowlist(allow, &origin)?;
+        }
     }
-    let outcome = match rx.recv_timeout(budget.remaining()) {
-        Ok(Err(Error::Budget(_))) | Err(_) => {
-            budget.cancel();
-            let reason = budget.spent().to_string();
-            tracing::error!(fail_open = policy.fail_open, "{reason}");
-            say(&pusher::cannot_decide(&reason, policy.fail_open, &ctx));
-            return Ok(if policy.fail_open {
-                Exit::Clean
-            } else {
-                Exit::Io
-            });
+    rules.keep_inline_allowed = true;
+    let blocks = |f: &Finding| crate::policy::push_blocks(&rules.policy, f, baseline);
+    let scan = repo.scan(&rules, &updates, budget, &blocks, jobs)?;
+    Ok(Scanned {
+        scan,
+        repo_path: repo.path().to_owned(),
+        rules,
+    })
+}
+
+/// The budget was spent before the scan ended: stops it, and accepts or rejects as the policy
+/// says for a hook that cannot decide.
+fn out_of_time(hook: &HookRun<'_>, budget: &Budget) -> Exit {
+    budget.cancel();
+    let spent = budget.spent();
+    let reason = spent.to_string();
+    tracing::error!(fail_open = hook.policy.fail_open, "{reason}");
+    say(
+        Stderr,
+        &pusher::cannot_decide(&reason, hook.policy.fail_open, &hook.ctx),
+    );
+    crate::policy::fail_open(&hook.policy, spent).unwrap_or_else(|e| e.exit_code())
+}
+
+/// The scan failed: tells the pusher whose problem it is (the repository's allow patterns, git's
+/// input, the pushed objects, or the scanner) and returns the error, or what the policy says
+/// for a hook that cannot decide.
+fn scan_failed(hook: &HookRun<'_>, e: Error) -> Result<Exit> {
+    match e {
+        e @ Error::Config { .. } => {
+            say(
+                Stderr,
+                &hook.prefix(&format!(
+                "secretgate: push rejected: the repository's allow patterns cannot be read: {e}\n\
+                 Fix .secretgate.toml (it may only hold an [allowlist] table) and push again.\n"
+            )),
+            );
+            Err(e)
         }
-        Ok(r) => r,
-    };
-    let mut scanned = match outcome {
-        Ok(s) => s,
-        Err(e @ Error::Config { .. }) => {
-            say(&prefix(
-                &format!(
-                    "secretgate: push rejected: the repository's allow patterns cannot be read: {e}\n\
-                     Fix .secretgate.toml (it may only hold an [allowlist] table) and push again.\n"
-                ),
-                gitlab,
-            ));
-            return Err(e);
+        e @ Error::HookInput { .. } => {
+            say(
+                Stderr,
+                &pusher::cannot_decide("its input from git is malformed", false, &hook.ctx),
+            );
+            Err(e)
         }
-        Err(e @ Error::HookInput { .. }) => {
-            say(&pusher::cannot_decide(
-                "its input from git is malformed",
-                false,
-                &ctx,
-            ));
-            return Err(e);
-        }
-        Err(e @ Error::Pushed(_)) => {
+        e @ Error::Pushed(_) => {
             // The pusher's objects, not the scanner: fail_open does not cover it.
-            tracing::error!(fail_open = policy.fail_open, "{e}");
-            let reason = match &e {
-                Error::Pushed(m) => m.clone(),
-                other => other.to_string(),
-            };
-            say(&pusher::pushed_broken(&reason, &ctx));
-            return Err(e);
+            tracing::error!(fail_open = hook.policy.fail_open, "{e}");
+            if let Error::Pushed(reason) = &e {
+                say(Stderr, &pusher::pushed_broken(reason, &hook.ctx));
+            }
+            Err(e)
         }
-        Err(e) => return cannot_decide(e, &policy, &ctx),
-    };
+        e => cannot_decide(e, &hook.policy, &hook.ctx),
+    }
+}
+
+/// Judges what the scan found: the report when asked for, what the pusher is told besides the
+/// findings, and the decision (with the bypass, when the push asks for one).
+fn judge(hook: &HookRun<'_>, mut scanned: Scanned, baseline: Option<&Baseline>) -> Result<Exit> {
     tracing::info!(
         commits = scanned.scan.commits.len(),
         blobs = scanned.scan.summary.scanned,
@@ -170,72 +234,30 @@ pub fn run(config: &Config) -> Result<Exit> {
     );
     let mut findings = std::mem::take(&mut scanned.scan.findings);
     // Inline allows the server refuses: judged like any other line, and said so.
-    let mut refused_allows: Vec<Finding> = Vec::new();
-    if !policy.inline_allow {
-        for f in findings.iter_mut().filter(|f| f.inline_allowed) {
-            f.inline_allowed = false;
-            refused_allows.push(f.clone());
-        }
-    }
-    let verdict = Verdict::new(findings, &policy, baseline.as_ref().as_ref());
-    let note = if scanned.scan.truncated {
-        tracing::warn!("over {MAX_FINDINGS} findings: only the first were kept");
-        let rest = if verdict.blocks() {
-            "the scan stopped at the first one that blocks after them"
-        } else {
-            "none of the others blocks"
-        };
-        prefix(
-            &format!(
-                "\nsecretgate: this push adds more than {MAX_FINDINGS} findings; only the first \
-                 {MAX_FINDINGS} were kept\n({rest}).\n"
-            ),
-            gitlab,
-        )
-    } else {
-        String::new()
-    };
-    report_if_asked(config, &verdict, &scanned.rules, &scanned.scan.summary)?;
+    let refused_allows = crate::policy::refuse_inline_allows(&mut findings, &hook.policy);
+    let verdict = Verdict::new(findings, &hook.policy, baseline);
+    let note = truncation_note(hook, &scanned, &verdict);
+    report_if_asked(hook.config, &verdict, &scanned.rules, &scanned.scan.summary)?;
 
     let unread = &scanned.scan.summary.unread;
-    let oversize_blocks = !unread.is_empty() && policy.oversize == Oversize::Block;
+    let oversize_blocks = crate::policy::oversize_blocks(&hook.policy, unread.len());
     for u in unread {
         tracing::info!(path = %u.path, size = u.size, cap = u.cap, "not scanned: over the size cap");
     }
     // What the pusher is told besides the findings: unread blobs, inline allows.
-    let mut extra = pusher::unread(unread, oversize_blocks, &ctx);
+    let mut extra = pusher::unread(unread, oversize_blocks, &hook.ctx);
     let allowed: Vec<&Finding> = verdict.allowed.iter().collect();
     let refused: Vec<&Finding> = refused_allows.iter().collect();
     for (list, honoured) in [(&allowed, true), (&refused, false)] {
         if !list.is_empty() {
             if !extra.is_empty() {
-                extra.push_str(&prefix("\n", gitlab));
+                extra.push_str(&hook.prefix("\n"));
             }
-            extra.push_str(&pusher::inline_allowed(list, honoured, &ctx));
+            extra.push_str(&pusher::inline_allowed(list, honoured, &hook.ctx));
         }
     }
-    if !allowed.is_empty() || !refused.is_empty() {
-        let entry = LogEntry {
-            event: if refused.is_empty() {
-                "inline-allow"
-            } else {
-                "inline-allow-refused"
-            },
-            reason: "",
-            findings: allowed.iter().chain(refused.iter()).copied().collect(),
-        };
-        if let Err(e) = log_event(&env, &policy, &scanned, &entry) {
-            tracing::error!("cannot log the inline allows: {e}");
-            if !allowed.is_empty() {
-                // An allow that leaves no trace is not honoured.
-                say(&prefix(
-                    "secretgate: push rejected: the inline allows (secretgate:allow) could not be\n\
-                     logged on the server; ask the admin.\n",
-                    gitlab,
-                ));
-                return Ok(Exit::Findings);
-            }
-        }
+    if !log_inline_allows(hook, &scanned, &allowed, &refused) {
+        return Ok(Exit::Findings);
     }
     let join = |main: String| -> String {
         let mut parts: Vec<String> = [main, extra.clone(), note.clone()]
@@ -243,42 +265,105 @@ pub fn run(config: &Config) -> Result<Exit> {
             .filter(|p| !p.is_empty())
             .collect();
         if parts.len() > 1 {
-            let sep = prefix("\n", gitlab);
+            let sep = hook.prefix("\n");
             parts = vec![parts.join(&sep)];
         }
         parts.pop().unwrap_or_default()
     };
+    decide(hook, &scanned, &verdict, oversize_blocks, join)
+}
 
+/// What the pusher is told when the scan kept only its first [`MAX_FINDINGS`] findings.
+fn truncation_note(hook: &HookRun<'_>, scanned: &Scanned, verdict: &Verdict) -> String {
+    if !scanned.scan.truncated {
+        return String::new();
+    }
+    tracing::warn!("over {MAX_FINDINGS} findings: only the first were kept");
+    let rest = if verdict.blocks() {
+        "the scan stopped at the first one that blocks after them"
+    } else {
+        "none of the others blocks"
+    };
+    hook.prefix(&format!(
+        "\nsecretgate: this push adds more than {MAX_FINDINGS} findings; only the first \
+         {MAX_FINDINGS} were kept\n({rest}).\n"
+    ))
+}
+
+/// Logs the inline allows a push carried (honoured or refused). Returns false when honoured
+/// allows could not be logged, after telling the pusher: an allow that leaves no trace is not
+/// honoured, and the push is rejected.
+fn log_inline_allows(
+    hook: &HookRun<'_>,
+    scanned: &Scanned,
+    allowed: &[&Finding],
+    refused: &[&Finding],
+) -> bool {
+    if allowed.is_empty() && refused.is_empty() {
+        return true;
+    }
+    let entry = LogEntry {
+        event: if refused.is_empty() {
+            "inline-allow"
+        } else {
+            "inline-allow-refused"
+        },
+        reason: "",
+        findings: allowed.iter().chain(refused.iter()).copied().collect(),
+    };
+    let Err(e) = bypass::log(&hook.policy, &push(&hook.env, scanned), &entry) else {
+        return true;
+    };
+    tracing::error!("cannot log the inline allows: {e}");
+    if allowed.is_empty() {
+        return true;
+    }
+    say(
+        Stderr,
+        &hook.prefix(
+            "secretgate: push rejected: the inline allows (secretgate:allow) could not be\n\
+         logged on the server; ask the admin.\n",
+        ),
+    );
+    false
+}
+
+/// The decision: accepted (with the warnings, if any), rejected, or let through by a bypass.
+fn decide(
+    hook: &HookRun<'_>,
+    scanned: &Scanned,
+    verdict: &Verdict,
+    oversize_blocks: bool,
+    join: impl Fn(String) -> String,
+) -> Result<Exit> {
     let blocking: Vec<&Finding> = verdict.blocking.iter().collect();
     let warnings: Vec<&Finding> = verdict.warnings.iter().collect();
-    if !verdict.blocks() && !oversize_blocks {
+    if verdict.hook_exit(oversize_blocks) == Exit::Clean {
         let text = if warnings.is_empty() {
             join(String::new())
         } else {
-            join(pusher::message(&[], &warnings, &ctx))
+            join(pusher::message(&[], &warnings, &hook.ctx))
         };
         if !text.is_empty() {
-            say(&text);
+            say(Stderr, &text);
         }
         return Ok(Exit::Clean);
     }
     let main = if verdict.blocks() {
-        pusher::message(&blocking, &warnings, &ctx)
+        pusher::message(&blocking, &warnings, &hook.ctx)
     } else {
         String::new()
     };
-    match bypass(&env, &policy, &scanned, &verdict) {
+    let log = |entry: &LogEntry<'_>| bypass::log(&hook.policy, &push(&hook.env, scanned), entry);
+    match bypass::decide(&hook.policy, &hook.env.push_options, &verdict.blocking, log) {
         Bypass::None => {
-            say(&join(main));
+            say(Stderr, &join(main));
             Ok(Exit::Findings)
         }
         Bypass::Refused(why) => {
             let mut text = join(main);
-            text.push_str(&prefix(
-                &format!("\nsecretgate: bypass refused: {why}\n"),
-                gitlab,
-            ));
-            say(&text);
+            text.push_str(&hook.prefix(&format!("\nsecretgate: bypass refused: {why}\n")));
+            say(Stderr, &text);
             Ok(Exit::Findings)
         }
         Bypass::Accepted(reason) => {
@@ -288,7 +373,7 @@ pub fn run(config: &Config) -> Result<Exit> {
                  real secret, rotate it now: it is in the repository.\n",
                 blocking.len()
             );
-            say(&prefix(&text, gitlab));
+            say(Stderr, &hook.prefix(&text));
             Ok(Exit::Clean)
         }
     }
@@ -298,51 +383,14 @@ fn prefix(text: &str, gitlab: bool) -> String {
     pusher::for_gitlab(text, gitlab)
 }
 
-enum Bypass {
-    None,
-    Refused(String),
-    Accepted(String),
-}
-
-fn bypass(env: &HookEnv, policy: &Policy, scanned: &Scanned, verdict: &Verdict) -> Bypass {
-    let name = &policy.bypass_option;
-    let Some(opt) = env
-        .push_options
-        .iter()
-        .find(|o| o.as_str() == name || o.starts_with(&format!("{name}=")))
-    else {
-        return Bypass::None;
-    };
-    if !policy.bypass_enabled {
-        return Bypass::Refused(format!(
-            "the push option {name} is not enabled on this server."
-        ));
-    }
-    // Judged after cleaning: a reason of only control or zero-width characters is no reason.
-    let cleaned: String = opt
-        .strip_prefix(name.as_str())
-        .and_then(|r| r.strip_prefix('='))
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| !crate::escape::is_invisible(*c))
-        .collect();
-    let reason: String = cleaned.trim().chars().take(500).collect();
-    if reason.is_empty() {
-        return Bypass::Refused(format!(
-            "a bypass needs a reason: git push -o {name}=\"why this is safe\""
-        ));
-    }
-    let entry = LogEntry {
-        event: "bypass",
-        reason: &reason,
-        findings: verdict.blocking.iter().collect(),
-    };
-    match log_event(env, policy, scanned, &entry) {
-        Ok(()) => Bypass::Accepted(reason),
-        Err(e) => {
-            tracing::error!("cannot log the bypass: {e}");
-            Bypass::Refused("the bypass could not be logged on the server; ask the admin.".into())
-        }
+/// The push, as the admin's log names it.
+fn push<'a>(env: &'a HookEnv, scanned: &'a Scanned) -> Push<'a> {
+    Push {
+        git_dir: &env.git_dir,
+        pusher: pusher_name(),
+        repository: repository_name(scanned),
+        refs: &scanned.scan.refs,
+        commits: scanned.scan.commits.iter().map(|c| c.to_string()).collect(),
     }
 }
 
@@ -375,47 +423,4 @@ fn repository_name(scanned: &Scanned) -> String {
         .unwrap_or_else(|_| scanned.repo_path.clone())
         .display()
         .to_string()
-}
-
-/// One line of the admin's log: a bypass, or the inline allows a push carried.
-struct LogEntry<'a> {
-    event: &'static str,
-    reason: &'a str,
-    findings: Vec<&'a Finding>,
-}
-
-fn log_event(
-    env: &HookEnv,
-    policy: &Policy,
-    scanned: &Scanned,
-    entry: &LogEntry<'_>,
-) -> std::io::Result<()> {
-    let path = policy
-        .bypass_log
-        .clone()
-        .unwrap_or_else(|| env.git_dir.join("secretgate-bypass.jsonl"));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let entry = serde_json::json!({
-        "time": gix::date::Time::now_utc().format_or_unix(gix::date::time::format::ISO8601_STRICT),
-        "event": entry.event,
-        "pusher": pusher_name(),
-        "repository": repository_name(scanned),
-        "refs": scanned.scan.refs,
-        "commits": scanned.scan.commits.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-        "reason": entry.reason,
-        "fingerprints": entry.findings.iter().map(|f| serde_json::json!({
-            "fingerprint": f.fingerprint, "rule_id": f.rule_id, "path": f.path,
-            "line": f.line, "commit": f.commit,
-        })).collect::<Vec<_>>(),
-    });
-    let mut line = serde_json::to_vec(&entry)?;
-    line.push(b'\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)?;
-    f.write_all(&line)?;
-    f.sync_data()
 }

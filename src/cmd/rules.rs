@@ -7,10 +7,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::{open_output, report_io, Exit};
+use super::{open_output, report_io};
 use crate::cli::Config;
 use crate::detect::Match;
 use crate::error::Result;
+use crate::policy::Exit;
 use crate::redact::redact;
 use crate::report::Format;
 use crate::rules::{self, Ruleset, Validation};
@@ -150,9 +151,5 @@ pub fn check(config: &Config, file: Option<&Path>) -> Result<Exit> {
         out.flush()
     })();
     report_io(r, config)?;
-    Ok(if failures.is_empty() {
-        Exit::Clean
-    } else {
-        Exit::Findings
-    })
+    Ok(crate::policy::exit::of_run(false, !failures.is_empty()))
 }

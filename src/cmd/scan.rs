@@ -8,12 +8,12 @@
 
 use std::path::PathBuf;
 
-use super::{load_baseline, load_rules, with_pool, write_verdict_at, Exit};
+use super::{load_baseline, load_rules, with_pool, write_verdict_at};
 use crate::cli::Config;
 use crate::error::Result;
+use crate::policy::Exit;
 use crate::policy::{sort_findings, Verdict};
 use crate::report::Format;
-use crate::rules::syntax::Oversize;
 use crate::source::files;
 use crate::stats::Unread;
 
@@ -85,7 +85,7 @@ pub fn run(
             tracing::warn!("not scanned: {s}");
         }
     }
-    let oversize_blocks = !unread.is_empty() && rules.policy.oversize == Oversize::Block;
+    let oversize_blocks = crate::policy::oversize_blocks(&rules.policy, unread.len());
     if oversize_blocks {
         eprint!("{}", oversize_message(&unread));
     }
@@ -96,11 +96,8 @@ pub fn run(
             crate::escape::printable(&e.to_string())
         );
     }
-    Ok(if !outcome.errors.is_empty() {
-        Exit::Io
-    } else if verdict.blocks() || oversize_blocks {
-        Exit::Findings
-    } else {
-        Exit::Clean
-    })
+    Ok(crate::policy::exit::of_run(
+        !outcome.errors.is_empty(),
+        verdict.blocks() || oversize_blocks,
+    ))
 }

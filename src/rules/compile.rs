@@ -12,8 +12,11 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::paths::PathFilter;
-use super::syntax::{ConfigFile, ExampleSyntax, Kind, Scope, Severity};
+use super::syntax::{
+    ConfigFile, ExampleSyntax, Kind, PolicySyntax, RuleSyntax, Scope, Severity, WeakSyntax,
+};
 use crate::error::{Error, Result};
+use crate::policy::Policy;
 
 /// A regex compiled on first use, with the indices of its `secret…` and `name…` groups.
 #[derive(Debug)]
@@ -216,61 +219,6 @@ impl Allowlist {
     /// Whether the path is never scanned.
     pub fn skips_path(&self, path: &[u8]) -> bool {
         self.paths.matches(path) || self.extra_paths.iter().any(|p| p.matches(path))
-    }
-}
-
-/// The admin's policy, with defaults filled in.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    /// Severities that block.
-    pub block: Vec<Severity>,
-    /// Accept when the hook cannot decide.
-    pub fail_open: bool,
-    /// How long a hook may take.
-    pub time_budget: Duration,
-    /// Larger blobs are not read.
-    pub max_blob_bytes: u64,
-    /// How many findings a hook's message lists.
-    pub max_findings_shown: usize,
-    /// Paths never scanned.
-    pub skip_paths: PathFilter,
-    /// Whether the repository's `.secretgate.toml` may add allow rules in the server hook.
-    pub allow_repo_config: bool,
-    /// Whether the push-option bypass is honoured.
-    pub bypass_enabled: bool,
-    /// The push option's name.
-    pub bypass_option: String,
-    /// Where bypasses are logged.
-    pub bypass_log: Option<std::path::PathBuf>,
-    /// What an unread (oversize) blob does to a hook's verdict.
-    pub oversize: crate::rules::syntax::Oversize,
-    /// Whether the server hook honours a pushed `secretgate:allow`.
-    pub inline_allow: bool,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            block: vec![Severity::High],
-            fail_open: false,
-            time_budget: Duration::from_secs(20),
-            max_blob_bytes: 10 << 20,
-            max_findings_shown: 20,
-            skip_paths: PathFilter::default(),
-            allow_repo_config: false,
-            bypass_enabled: false,
-            bypass_option: "secretgate.skip".into(),
-            bypass_log: None,
-            oversize: crate::rules::syntax::Oversize::Warn,
-            inline_allow: true,
-        }
-    }
-}
-
-impl Policy {
-    /// Whether findings of this severity block.
-    pub fn blocks(&self, severity: Severity) -> bool {
-        self.block.contains(&severity)
     }
 }
 
@@ -502,84 +450,236 @@ pub fn apply_footers(file: &mut ConfigFile) {
 
 /// Compiles a configuration file (already merged with the built-in one where it extends it).
 pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Result<Ruleset> {
-    let err = |msg: String| Error::config(origin, msg);
     apply_footers(&mut file);
     let fragments = std::mem::take(&mut file.fragments);
-    for (name, _) in fragments.iter() {
-        if !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            || name.is_empty()
-        {
-            return Err(err(format!(
-                "fragments.{name}: a fragment's name is lowercase letters, digits and '_'"
-            )));
-        }
-    }
-    let expand = |what: &str, src: &str| -> Result<String> {
-        expand_fragments(src, &fragments).map_err(|e| err(format!("{what}: {e}")))
+    let c = Compiler {
+        origin,
+        validation,
+        fragments: &fragments,
     };
-    let lazy = |what: &str, src: &str| -> Result<LazyRegex> {
-        let src = expand(what, src)?;
-        let src = src.as_str();
-        if validation != Validation::Trusted {
-            check_regex_syntax(src).map_err(|e| err(format!("{what}: invalid regex: {e}")))?;
-        }
-        let l = LazyRegex::new(src);
-        if validation == Validation::Full {
-            l.get()
-                .map_err(|e| err(format!("{what}: regex cannot be built: {e}")))?;
-        }
-        Ok(l)
-    };
-    let globs = |what: &str, g: &[String]| -> Result<PathFilter> {
-        let f = PathFilter::new(g).map_err(|e| err(format!("{what}: {e}")))?;
-        if validation == Validation::Full {
-            f.build_now().map_err(|e| err(format!("{what}: {e}")))?;
-        }
-        Ok(f)
-    };
-
+    c.check_fragment_names()?;
     let mut rules = Vec::with_capacity(file.rules.len());
     let mut patterns = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut keywords: Vec<String> = Vec::new();
-    let mut triggers: Vec<Vec<usize>> = Vec::new();
-    let mut keyword_index = std::collections::HashMap::new();
-
+    let mut keywords = KeywordIndex::default();
     for r in file.rules {
-        let id = r.id.clone();
-        let what = |field: &str| format!("rule {id}: {field}");
-        if !is_valid_id(&id) {
-            return Err(err(format!(
-                "rule id {id:?} must be lowercase letters, digits, '-' or '_'"
+        if !is_valid_id(&r.id) {
+            return Err(c.err(format!(
+                "rule id {:?} must be lowercase letters, digits, '-' or '_'",
+                r.id
             )));
         }
-        if !seen.insert(id.clone()) {
-            return Err(err(format!("rule {id}: duplicate id")));
+        if !seen.insert(r.id.clone()) {
+            return Err(c.err(format!("rule {}: duplicate id", r.id)));
         }
+        let rule = c.rule(r, rules.len(), &mut patterns, &mut keywords)?;
+        rules.push(rule);
+    }
+    let allowlist = match file.allowlist {
+        None => Allowlist::default(),
+        Some(a) => c.allowlist(&a)?,
+    };
+    let public_values = file
+        .public_values
+        .map(|p| {
+            p.values
+                .iter()
+                .map(|v| v.trim().as_bytes().to_vec())
+                .filter(|v| !v.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let policy = match file.policy {
+        None => Policy::default(),
+        Some(p) => c.policy(p)?,
+    };
+    let prefilter = Prefilter::new(keywords.keywords, keywords.triggers);
+    if validation == Validation::Full {
+        prefilter.validate().map_err(|e| c.err(e))?;
+    }
+    Ok(Ruleset {
+        origin: origin.to_owned(),
+        rules,
+        patterns,
+        allowlist,
+        policy,
+        prefilter,
+        keep_inline_allowed: false,
+        public_values,
+    })
+}
+
+/// The keywords of every pattern, each with the patterns it triggers, in first-seen order.
+#[derive(Default)]
+struct KeywordIndex {
+    keywords: Vec<String>,
+    triggers: Vec<Vec<usize>>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl KeywordIndex {
+    /// Records that `keyword` (lowercased already) triggers pattern `pattern`.
+    fn add(&mut self, keyword: String, pattern: usize) {
+        let ki = *self.index.entry(keyword.clone()).or_insert_with(|| {
+            self.keywords.push(keyword);
+            self.triggers.push(Vec::new());
+            self.triggers.len() - 1
+        });
+        if !self.triggers[ki].contains(&pattern) {
+            self.triggers[ki].push(pattern);
+        }
+    }
+}
+
+/// What compiling one file needs everywhere: its origin (for errors), how much to check, and
+/// its fragments (for regexes).
+struct Compiler<'a> {
+    origin: &'a str,
+    validation: Validation,
+    fragments: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl Compiler<'_> {
+    /// A configuration error of this file.
+    fn err(&self, msg: String) -> Error {
+        Error::config(self.origin, msg)
+    }
+
+    /// Fragment names are lowercase letters, digits and '_'.
+    fn check_fragment_names(&self) -> Result<()> {
+        for name in self.fragments.keys() {
+            if !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                || name.is_empty()
+            {
+                return Err(self.err(format!(
+                    "fragments.{name}: a fragment's name is lowercase letters, digits and '_'"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A regex with its fragments expanded, checked as far as the validation asks.
+    fn lazy(&self, what: &str, src: &str) -> Result<LazyRegex> {
+        let src =
+            expand_fragments(src, self.fragments).map_err(|e| self.err(format!("{what}: {e}")))?;
+        let src = src.as_str();
+        if self.validation != Validation::Trusted {
+            check_regex_syntax(src).map_err(|e| self.err(format!("{what}: invalid regex: {e}")))?;
+        }
+        let l = LazyRegex::new(src);
+        if self.validation == Validation::Full {
+            l.get()
+                .map_err(|e| self.err(format!("{what}: regex cannot be built: {e}")))?;
+        }
+        Ok(l)
+    }
+
+    /// Several regexes of one field.
+    fn many(&self, what: &str, v: &[String]) -> Result<Vec<LazyRegex>> {
+        v.iter().map(|s| self.lazy(what, s)).collect()
+    }
+
+    /// A list of path globs, built now under full validation.
+    fn globs(&self, what: &str, g: &[String]) -> Result<PathFilter> {
+        let f = PathFilter::new(g).map_err(|e| self.err(format!("{what}: {e}")))?;
+        if self.validation == Validation::Full {
+            f.build_now()
+                .map_err(|e| self.err(format!("{what}: {e}")))?;
+        }
+        Ok(f)
+    }
+
+    /// Checks what a rule must have (text, examples, a sane entropy).
+    fn check_rule_fields(&self, r: &RuleSyntax) -> Result<()> {
+        let what = |field: &str| self.err(format!("rule {}: {field}", r.id));
         if r.description.trim().is_empty() {
-            return Err(err(what("description is empty")));
+            return Err(what("description is empty"));
         }
         if r.remediation.trim().is_empty() {
-            return Err(err(what("remediation is empty")));
+            return Err(what("remediation is empty"));
         }
         if r.examples.is_empty() {
-            return Err(err(what(
+            return Err(what(
                 "has no examples (every rule needs at least one example that must match)",
-            )));
+            ));
         }
         if r.negative_examples.is_empty() {
-            return Err(err(what(
+            return Err(what(
                 "has no negative_examples (every rule needs at least one example that must not match)",
-            )));
+            ));
         }
         if let Some(e) = r.entropy {
             if !(0.0..=8.0).contains(&e) {
-                return Err(err(what("entropy must be between 0 and 8 bits per byte")));
+                return Err(what("entropy must be between 0 and 8 bits per byte"));
             }
         }
-        let rule_idx = rules.len();
+        Ok(())
+    }
+
+    /// Compiles rule number `rule_idx`, adding its patterns to `patterns` and their keywords
+    /// to `keywords`.
+    fn rule(
+        &self,
+        r: RuleSyntax,
+        rule_idx: usize,
+        patterns: &mut Vec<Pattern>,
+        keywords: &mut KeywordIndex,
+    ) -> Result<Rule> {
+        self.check_rule_fields(&r)?;
+        let (pattern_ids, path_restricted) = self.patterns(&r, rule_idx, patterns, keywords)?;
+        let what = |field: &str| format!("rule {}: {field}", r.id);
+        let weak = match &r.weak {
+            None => None,
+            Some(w) => Some(self.weak(&r.id, w)?),
+        };
+        let examples = |list: &[ExampleSyntax]| -> Result<Vec<Example>> {
+            list.iter()
+                .map(|e| self.example(&r, path_restricted, e))
+                .collect()
+        };
+        Ok(Rule {
+            description: r.description.clone(),
+            kind: r.kind,
+            severity: r.severity,
+            entropy: r.entropy,
+            paths: self.globs(&what("paths"), &r.paths)?,
+            skip_paths: self.globs(&what("skip_paths"), &r.skip_paths)?,
+            allow: self.many(&what("allow"), &r.allow)?,
+            allow_lines: self.many(&what("allow_lines"), &r.allow_lines)?,
+            skip_if_enclosed_by: self.many(&what("skip_if_enclosed_by"), &r.skip_if_enclosed_by)?,
+            file_requires: self.many(&what("file_requires"), &r.file_requires)?,
+            skip_if_file_matches: self
+                .many(&what("skip_if_file_matches"), &r.skip_if_file_matches)?,
+            block_requires: self.many(&what("block_requires"), &r.block_requires)?,
+            scope: r.scope,
+            unless_in_tree: self.many(&what("unless_in_tree"), &r.unless_in_tree)?,
+            weak,
+            binary: r.binary,
+            fallback: r.fallback,
+            skip_in_docstrings: r.skip_in_docstrings,
+            distinctive: r.distinctive,
+            remediation: r.remediation.clone(),
+            references: r.references.clone(),
+            examples: examples(&r.examples)?,
+            negative_examples: examples(&r.negative_examples)?,
+            patterns: pattern_ids,
+            id: r.id,
+        })
+    }
+
+    /// Compiles a rule's forms (its `regex`, then its `patterns`) into `patterns`, their
+    /// keywords into `keywords`. Returns the forms' indices, and whether the rule or any form
+    /// applies only to some paths.
+    fn patterns(
+        &self,
+        r: &RuleSyntax,
+        rule_idx: usize,
+        patterns: &mut Vec<Pattern>,
+        keywords: &mut KeywordIndex,
+    ) -> Result<(Vec<usize>, bool)> {
         let mut forms = Vec::new();
         if let Some(re) = &r.regex {
             forms.push(super::syntax::PatternSyntax {
@@ -592,19 +692,19 @@ pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Re
         }
         forms.extend(r.patterns.iter().cloned());
         if forms.is_empty() {
-            return Err(err(what("has neither regex nor patterns")));
+            return Err(self.err(format!("rule {}: has neither regex nor patterns", r.id)));
         }
         let mut pattern_ids = Vec::new();
         let mut path_restricted = !r.paths.is_empty();
         for (n, p) in forms.into_iter().enumerate() {
-            let pw = format!("rule {id}: pattern {}", n + 1);
+            let pw = format!("rule {}: pattern {}", r.id, n + 1);
             let kws = if p.keywords.is_empty() {
                 &r.keywords
             } else {
                 &p.keywords
             };
             if kws.is_empty() {
-                return Err(err(format!(
+                return Err(self.err(format!(
                     "{pw} has no keywords (each form needs at least one, so that it runs only where it can match)"
                 )));
             }
@@ -615,143 +715,77 @@ pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Re
             for k in kws {
                 let k = k.to_ascii_lowercase();
                 if k.is_empty() {
-                    return Err(err(format!("{pw}: empty keyword")));
+                    return Err(self.err(format!("{pw}: empty keyword")));
                 }
-                let ki = *keyword_index.entry(k.clone()).or_insert_with(|| {
-                    keywords.push(k);
-                    triggers.push(Vec::new());
-                    triggers.len() - 1
-                });
-                if !triggers[ki].contains(&pat_idx) {
-                    triggers[ki].push(pat_idx);
-                }
+                keywords.add(k, pat_idx);
             }
             patterns.push(Pattern {
                 rule: rule_idx,
-                regex: lazy(&pw, &p.regex)?,
-                paths: globs(&pw, &p.paths)?,
+                regex: self.lazy(&pw, &p.regex)?,
+                paths: self.globs(&pw, &p.paths)?,
                 window_after: p.window_after.unwrap_or(0),
                 remediation: p.remediation,
             });
             pattern_ids.push(pat_idx);
         }
-        let example = |e: &ExampleSyntax| -> Result<Example> {
-            Ok(match e {
-                ExampleSyntax::WithPath { path, text } => Example {
-                    path: path.clone(),
-                    text: text.clone(),
-                },
-                ExampleSyntax::Text(text) => {
-                    let path = match (&r.example_path, path_restricted) {
-                        (Some(p), _) => p.clone(),
-                        (None, false) => "example.txt".to_owned(),
-                        (None, true) => {
-                            return Err(err(what(
-                                "applies only to some paths: give example_path or write examples as { path, text }",
-                            )))
-                        }
-                    };
-                    Example {
-                        path,
-                        text: text.clone(),
-                    }
-                }
-            })
-        };
-        let weak = match &r.weak {
-            None => None,
-            Some(w) => Some(Weak {
-                severity: w.severity,
-                below_len: w.below_len,
-                below_entropy: w.below_entropy,
-                values: w
-                    .values
-                    .iter()
-                    .map(|v| lazy(&what("weak value"), v))
-                    .collect::<Result<_>>()?,
-                paths: globs(&what("weak paths"), &w.paths)?,
-                enclosed_by: w
-                    .enclosed_by
-                    .iter()
-                    .map(|v| lazy(&what("weak enclosed_by"), v))
-                    .collect::<Result<_>>()?,
-                lines: w
-                    .lines
-                    .iter()
-                    .map(|v| lazy(&what("weak lines"), v))
-                    .collect::<Result<_>>()?,
-            }),
-        };
-        let many = |field: &str, v: &[String]| -> Result<Vec<LazyRegex>> {
-            v.iter().map(|s| lazy(&what(field), s)).collect()
-        };
-        rules.push(Rule {
-            description: r.description.clone(),
-            kind: r.kind,
-            severity: r.severity,
-            entropy: r.entropy,
-            paths: globs(&what("paths"), &r.paths)?,
-            skip_paths: globs(&what("skip_paths"), &r.skip_paths)?,
-            allow: many("allow", &r.allow)?,
-            allow_lines: many("allow_lines", &r.allow_lines)?,
-            skip_if_enclosed_by: many("skip_if_enclosed_by", &r.skip_if_enclosed_by)?,
-            file_requires: many("file_requires", &r.file_requires)?,
-            skip_if_file_matches: many("skip_if_file_matches", &r.skip_if_file_matches)?,
-            block_requires: many("block_requires", &r.block_requires)?,
-            scope: r.scope,
-            unless_in_tree: many("unless_in_tree", &r.unless_in_tree)?,
-            weak,
-            binary: r.binary,
-            fallback: r.fallback,
-            skip_in_docstrings: r.skip_in_docstrings,
-            distinctive: r.distinctive,
-            remediation: r.remediation.clone(),
-            references: r.references.clone(),
-            examples: r.examples.iter().map(example).collect::<Result<_>>()?,
-            negative_examples: r
-                .negative_examples
-                .iter()
-                .map(example)
-                .collect::<Result<_>>()?,
-            patterns: pattern_ids,
-            id,
-        });
+        Ok((pattern_ids, path_restricted))
     }
 
-    let allowlist = match file.allowlist {
-        None => Allowlist::default(),
-        Some(a) => {
-            check_allow_bounds(&a).map_err(err)?;
-            Allowlist {
-                values: a
-                    .values
-                    .iter()
-                    .map(|v| lazy("allowlist.values", v))
-                    .collect::<Result<_>>()?,
-                paths: globs("allowlist.paths", &a.paths)?,
-                lines: a
-                    .lines
-                    .iter()
-                    .map(|v| lazy("allowlist.lines", v))
-                    .collect::<Result<_>>()?,
-                extra_paths: Vec::new(),
+    /// One example of a rule; a bare text is checked at the rule's `example_path` (or
+    /// `example.txt`, unless the rule applies only to some paths).
+    fn example(&self, r: &RuleSyntax, path_restricted: bool, e: &ExampleSyntax) -> Result<Example> {
+        Ok(match e {
+            ExampleSyntax::WithPath { path, text } => Example {
+                path: path.clone(),
+                text: text.clone(),
+            },
+            ExampleSyntax::Text(text) => {
+                let path = match (&r.example_path, path_restricted) {
+                    (Some(p), _) => p.clone(),
+                    (None, false) => "example.txt".to_owned(),
+                    (None, true) => {
+                        return Err(self.err(format!(
+                            "rule {}: applies only to some paths: give example_path or write examples as {{ path, text }}",
+                            r.id
+                        )))
+                    }
+                };
+                Example {
+                    path,
+                    text: text.clone(),
+                }
             }
-        }
-    };
-
-    let public_values = file
-        .public_values
-        .map(|p| {
-            p.values
-                .iter()
-                .map(|v| v.trim().as_bytes().to_vec())
-                .filter(|v| !v.is_empty())
-                .collect()
         })
-        .unwrap_or_default();
+    }
 
-    let mut policy = Policy::default();
-    if let Some(p) = file.policy {
+    /// A rule's weak-value class.
+    fn weak(&self, id: &str, w: &WeakSyntax) -> Result<Weak> {
+        let what = |field: &str| format!("rule {id}: {field}");
+        Ok(Weak {
+            severity: w.severity,
+            below_len: w.below_len,
+            below_entropy: w.below_entropy,
+            values: self.many(&what("weak value"), &w.values)?,
+            paths: self.globs(&what("weak paths"), &w.paths)?,
+            enclosed_by: self.many(&what("weak enclosed_by"), &w.enclosed_by)?,
+            lines: self.many(&what("weak lines"), &w.lines)?,
+        })
+    }
+
+    /// The file's own allow patterns.
+    fn allowlist(&self, a: &super::syntax::AllowlistSyntax) -> Result<Allowlist> {
+        check_allow_bounds(a).map_err(|e| self.err(e))?;
+        Ok(Allowlist {
+            values: self.many("allowlist.values", &a.values)?,
+            paths: self.globs("allowlist.paths", &a.paths)?,
+            lines: self.many("allowlist.lines", &a.lines)?,
+            extra_paths: Vec::new(),
+        })
+    }
+
+    /// The `[policy]` table over the defaults.
+    fn policy(&self, p: PolicySyntax) -> Result<Policy> {
+        let mut policy = Policy::default();
         if let Some(b) = p.block {
             policy.block = b;
         }
@@ -763,7 +797,7 @@ pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Re
                 .ok()
                 .filter(|d| !d.is_zero() && t > 0.0)
                 .ok_or_else(|| {
-                    err(format!(
+                    self.err(format!(
                         "policy.time_budget_secs must be a positive number of seconds, not {t:?}"
                     ))
                 })?;
@@ -775,7 +809,7 @@ pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Re
             policy.max_findings_shown = m;
         }
         if let Some(s) = p.skip_paths {
-            policy.skip_paths = globs("policy.skip_paths", &s)?;
+            policy.skip_paths = self.globs("policy.skip_paths", &s)?;
         }
         if let Some(a) = p.allow_repo_config {
             policy.allow_repo_config = a;
@@ -792,27 +826,12 @@ pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Re
             }
             if let Some(o) = b.option {
                 if o.trim().is_empty() {
-                    return Err(err("policy.bypass.option is empty".into()));
+                    return Err(self.err("policy.bypass.option is empty".into()));
                 }
                 policy.bypass_option = o;
             }
             policy.bypass_log = b.log.map(Into::into);
         }
+        Ok(policy)
     }
-
-    let prefilter = Prefilter::new(keywords, triggers);
-    if validation == Validation::Full {
-        prefilter.validate().map_err(err)?;
-    }
-
-    Ok(Ruleset {
-        origin: origin.to_owned(),
-        rules,
-        patterns,
-        allowlist,
-        policy,
-        prefilter,
-        keep_inline_allowed: false,
-        public_values,
-    })
 }

@@ -11,7 +11,7 @@ pub mod syntax;
 
 use std::path::Path;
 
-pub use compile::{Policy, Rule, Ruleset, Validation};
+pub use compile::{Rule, Ruleset, Validation};
 pub use syntax::{ConfigFile, Kind, Severity};
 
 use crate::error::{Error, Result};

@@ -167,7 +167,7 @@ mod tests {
         std::os::unix::fs::symlink("/dev/null", &link).unwrap();
         let e = read_config(&link, Links::Refuse, "c").unwrap_err();
         assert!(e.to_string().contains("symbolic link"), "{e}");
-        assert_eq!(e.exit_code(), 2);
+        assert_eq!(e.exit_code(), crate::policy::Exit::Usage);
         let big = dir.path().join("big.toml");
         std::fs::write(&big, vec![b'#'; MAX_CONFIG_BYTES as usize + 1]).unwrap();
         let e = read_config(&big, Links::Follow, "b").unwrap_err();
