@@ -6,14 +6,14 @@
 //! threads where it can be; [`HistoryRepo::audit`] runs them in order and owns what they share
 //! (the object handles, the problems found on the way, the progress report):
 //!
-//! 1. **Commits** ([`graph`]): the tips, the commits they reach, and one deterministic
+//! 1. **Commits** (`graph`): the tips, the commits they reach, and one deterministic
 //!    topological order.
-//! 2. **Tree diffs** ([`changes`], with the differ in [`diff`]): each commit against its first
+//! 2. **Tree diffs** (`changes`, with the differ in `diff`): each commit against its first
 //!    parent, which gives every (path, blob) pair of the history; the paths are sorted into
-//!    classes on which the rules behave alike ([`classes`]).
-//! 3. **Blobs** ([`scan`], reading through [`packs`]): each unique blob read once, in pack
+//!    classes on which the rules behave alike (`classes`).
+//! 3. **Blobs** (`scan`, reading through `packs`): each unique blob read once, in pack
 //!    order, and scanned once per class of its paths.
-//! 4. **Attribution** ([`attribute`]): the first-parent diffs replayed at the paths that ever
+//! 4. **Attribution** (`attribute`): the first-parent diffs replayed at the paths that ever
 //!    held a match, so each value is reported once, at the commit and path where it first
 //!    appeared, with the number of commits that hold it, the last one, and whether the tip of
 //!    the default branch still does.
@@ -456,7 +456,6 @@ fn record_problems(summary: &mut AuditSummary, problems: Vec<Problem>) {
 }
 
 /// Whether objects may be missing on purpose: a promisor pack or `extensions.partialClone`.
-
 fn is_partial_clone(repo: &gix::Repository, objects: &Path) -> bool {
     let promisor_pack = std::fs::read_dir(objects.join("pack"))
         .map(|d| {
