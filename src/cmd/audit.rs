@@ -36,10 +36,12 @@ fn audit_one(config: &Config, repo: &Path, range: Option<&str>) -> Result<Audite
     }
     let opts = AuditOptions {
         range: range.map(str::to_owned),
-        progress: config.verbosity >= 0 && std::io::stderr().is_terminal(),
     };
+    let show_progress = config.verbosity >= 0 && std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
-    let outcome = with_pool(config, || history.audit(&rules, &opts))??;
+    let outcome = with_pool(config, || {
+        history.audit(&rules, &opts, &super::progress::Bar::new(show_progress))
+    })??;
     tracing::info!(
         repository = %repo.display(),
         commits = outcome.summary.commits,

@@ -11,6 +11,7 @@ pub mod install;
 pub mod merge;
 pub mod pre_commit;
 pub mod pre_receive;
+pub mod progress;
 pub mod rules;
 pub mod scan;
 

@@ -58,10 +58,127 @@ struct PackPlan {
 }
 
 impl PackPlan {
+    /// The forest of pack `bundle`'s planned nodes: the roots in pack order, and each node's
+    /// children in compressed rows.
+    fn new(bundle: usize, nodes: Vec<Node>) -> Self {
+        let n = nodes.len();
+        let mut count = vec![0u32; n + 1];
+        let mut roots = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            if node.parent == NONE {
+                roots.push(i as u32);
+            } else {
+                count[node.parent as usize] += 1;
+            }
+        }
+        let mut child_start = vec![0u32; n + 1];
+        for i in 0..n {
+            child_start[i + 1] = child_start[i] + count[i];
+        }
+        let mut fill = child_start.clone();
+        let mut children = vec![0u32; child_start[n] as usize];
+        for (i, node) in nodes.iter().enumerate() {
+            if node.parent != NONE {
+                children[fill[node.parent as usize] as usize] = i as u32;
+                fill[node.parent as usize] += 1;
+            }
+        }
+        // In pack order: the pages of the pack are read front to back.
+        let offset = |i: u32| {
+            nodes[i as usize]
+                .entry
+                .as_ref()
+                .map(|e| e.data_offset)
+                .unwrap_or(0)
+        };
+        roots.sort_by_key(|&r| offset(r));
+        PackPlan {
+            bundle,
+            nodes,
+            roots,
+            child_start,
+            children,
+        }
+    }
+
+    /// The children of node `n`: the deltas whose base it is.
     fn children(&self, n: u32) -> &[u32] {
         let s = self.child_start[n as usize] as usize;
         let e = self.child_start[n as usize + 1] as usize;
         &self.children[s..e]
+    }
+}
+
+/// The node of the entry at `offset` in `bundle`'s pack, and whether it is new.
+fn node_of(
+    bundle: &gix::odb::pack::Bundle,
+    offset: u64,
+    index: &mut HashMap<u64, u32>,
+    nodes: &mut Vec<Node>,
+) -> (u32, bool) {
+    if let Some(&n) = index.get(&offset) {
+        return (n, false);
+    }
+    let n = nodes.len() as u32;
+    let (entry, error) = match bundle.pack.entry(offset) {
+        Ok(e) => (Some(e), None),
+        Err(e) => (
+            None,
+            Some(format!("pack entry at offset {offset} cannot be read: {e}")),
+        ),
+    };
+    nodes.push(Node {
+        entry,
+        parent: NONE,
+        wanted: NONE,
+        external: None,
+        error,
+    });
+    index.insert(offset, n);
+    (n, true)
+}
+
+/// Plans wanted blob `wi`, at `offset` in `bundle`'s pack, and the delta chain above it: up
+/// the chain until a node already planned or a full object.
+fn add_chain(
+    bundle: &gix::odb::pack::Bundle,
+    offset: u64,
+    wi: u32,
+    index: &mut HashMap<u64, u32>,
+    nodes: &mut Vec<Node>,
+) {
+    let (n, _) = node_of(bundle, offset, index, nodes);
+    nodes[n as usize].wanted = wi;
+    let mut cur = n;
+    while let Some(entry) = nodes[cur as usize].entry.clone() {
+        if nodes[cur as usize].parent != NONE || nodes[cur as usize].external.is_some() {
+            break;
+        }
+        let base = match entry.header {
+            Header::OfsDelta { base_distance } => {
+                match entry.checked_base_pack_offset(base_distance) {
+                    Some(o) => o,
+                    None => {
+                        nodes[cur as usize].error = Some("corrupt delta base offset".into());
+                        break;
+                    }
+                }
+            }
+            Header::RefDelta { base_id } => match bundle.index.lookup(base_id) {
+                Some(p) => bundle.index.pack_offset_at_index(p),
+                None => {
+                    nodes[cur as usize].external = Some(base_id);
+                    break;
+                }
+            },
+            _ => break,
+        };
+        let (p, new) = node_of(bundle, base, index, nodes);
+        nodes[cur as usize].parent = p;
+        if !new {
+            break;
+        }
+        cur = p;
     }
 }
 
@@ -238,108 +355,13 @@ impl Packs {
             let bundle = &self.bundles[b];
             let (index, nodes) = &mut plans[b];
             let offset = bundle.index.pack_offset_at_index(pos);
-            let mut node_of = |offset: u64, nodes: &mut Vec<Node>| -> (u32, bool) {
-                if let Some(&n) = index.get(&offset) {
-                    return (n, false);
-                }
-                let n = nodes.len() as u32;
-                let (entry, error) = match bundle.pack.entry(offset) {
-                    Ok(e) => (Some(e), None),
-                    Err(e) => (
-                        None,
-                        Some(format!("pack entry at offset {offset} cannot be read: {e}")),
-                    ),
-                };
-                nodes.push(Node {
-                    entry,
-                    parent: NONE,
-                    wanted: NONE,
-                    external: None,
-                    error,
-                });
-                index.insert(offset, n);
-                (n, true)
-            };
-            let (n, _) = node_of(offset, nodes);
-            nodes[n as usize].wanted = wi as u32;
-            // Up the delta chain until a node already planned or a full object.
-            let mut cur = n;
-            while let Some(entry) = nodes[cur as usize].entry.clone() {
-                if nodes[cur as usize].parent != NONE || nodes[cur as usize].external.is_some() {
-                    break;
-                }
-                let base = match entry.header {
-                    Header::OfsDelta { base_distance } => {
-                        match entry.checked_base_pack_offset(base_distance) {
-                            Some(o) => o,
-                            None => {
-                                nodes[cur as usize].error =
-                                    Some("corrupt delta base offset".into());
-                                break;
-                            }
-                        }
-                    }
-                    Header::RefDelta { base_id } => match bundle.index.lookup(base_id) {
-                        Some(p) => bundle.index.pack_offset_at_index(p),
-                        None => {
-                            nodes[cur as usize].external = Some(base_id);
-                            break;
-                        }
-                    },
-                    _ => break,
-                };
-                let (p, new) = node_of(base, nodes);
-                nodes[cur as usize].parent = p;
-                if !new {
-                    break;
-                }
-                cur = p;
-            }
+            add_chain(bundle, offset, wi as u32, index, nodes);
         }
         let packs = plans
             .into_iter()
             .enumerate()
             .filter(|(_, (_, nodes))| !nodes.is_empty())
-            .map(|(bundle, (_, nodes))| {
-                let n = nodes.len();
-                let mut count = vec![0u32; n + 1];
-                let mut roots = Vec::new();
-                for (i, node) in nodes.iter().enumerate() {
-                    if node.parent == NONE {
-                        roots.push(i as u32);
-                    } else {
-                        count[node.parent as usize] += 1;
-                    }
-                }
-                let mut child_start = vec![0u32; n + 1];
-                for i in 0..n {
-                    child_start[i + 1] = child_start[i] + count[i];
-                }
-                let mut fill = child_start.clone();
-                let mut children = vec![0u32; child_start[n] as usize];
-                for (i, node) in nodes.iter().enumerate() {
-                    if node.parent != NONE {
-                        children[fill[node.parent as usize] as usize] = i as u32;
-                        fill[node.parent as usize] += 1;
-                    }
-                }
-                // In pack order: the pages of the pack are read front to back.
-                let offset = |i: u32| {
-                    nodes[i as usize]
-                        .entry
-                        .as_ref()
-                        .map(|e| e.data_offset)
-                        .unwrap_or(0)
-                };
-                roots.sort_by_key(|&r| offset(r));
-                PackPlan {
-                    bundle,
-                    nodes,
-                    roots,
-                    child_start,
-                    children,
-                }
-            })
+            .map(|(bundle, (_, nodes))| PackPlan::new(bundle, nodes))
             .collect();
         (Plan { packs }, missing)
     }
@@ -411,7 +433,6 @@ impl Packs {
             );
             return;
         }
-        let pack = &self.bundles[pp.bundle].pack;
         let children = pp.children(n);
         let Some(entry) = node.entry.as_ref() else {
             self.fail(
@@ -429,49 +450,7 @@ impl Packs {
         let kind = kind.or_else(|| entry.header.as_kind());
         let mut out = take_buffer();
         let wanted_leaf = node.wanted != NONE && children.is_empty();
-        // Ok(None): decoded; Ok(Some(size)): over the cap and needed by nothing else, not decoded.
-        let result = (|| -> Result<Option<u64>, String> {
-            let size = usize::try_from(entry.decompressed_size)
-                .map_err(|_| "object too large".to_owned())?;
-            // zlib cannot expand data more than about 1032 times: a larger size in the entry's
-            // header is corruption, and allocating it could abort the process.
-            if entry.decompressed_size > (pack.data_len() as u64).saturating_mul(1032) + 4096 {
-                return Err(format!(
-                    "corrupt pack entry: claims {} bytes",
-                    entry.decompressed_size
-                ));
-            }
-            match (entry.header.is_delta(), base) {
-                (false, _) => {
-                    if wanted_leaf && entry.decompressed_size > cap {
-                        return Ok(Some(entry.decompressed_size));
-                    }
-                    out.resize(size, 0);
-                    INFLATE
-                        .with(|i| pack.decompress_entry(entry, &mut i.borrow_mut(), &mut out))
-                        .map_err(|e| format!("cannot inflate: {e}"))?;
-                    Ok(None)
-                }
-                (true, Some(base)) => {
-                    let mut delta = take_buffer();
-                    delta.resize(size, 0);
-                    let r = INFLATE
-                        .with(|i| pack.decompress_entry(entry, &mut i.borrow_mut(), &mut delta))
-                        .map_err(|e| format!("cannot inflate: {e}"))
-                        .and_then(|_| {
-                            let result = delta_result_size(&delta).ok_or("corrupt delta header")?;
-                            if wanted_leaf && result > cap {
-                                return Ok(Some(result));
-                            }
-                            apply_delta(base, &delta, &mut out).map(|()| None)
-                        });
-                    give_buffer(delta);
-                    r
-                }
-                (true, None) => Err("delta without its base".into()),
-            }
-        })();
-        match result {
+        match self.decode_entry(pp, entry, base, wanted_leaf, cap, &mut out) {
             Err(e) => {
                 give_buffer(out);
                 self.fail(pp, n, &e, visit);
@@ -485,17 +464,7 @@ impl Packs {
             Ok(None) => {}
         }
         if node.wanted != NONE {
-            match kind {
-                Some(gix::objs::Kind::Blob) if out.len() as u64 > cap => {
-                    visit(node.wanted, Blob::TooLarge(out.len() as u64))
-                }
-                Some(gix::objs::Kind::Blob) => visit(node.wanted, Blob::Data(&out)),
-                Some(k) => visit(
-                    node.wanted,
-                    Blob::Failed(format!("is a {k}, expected a blob")),
-                ),
-                None => visit(node.wanted, Blob::Failed("unknown object kind".into())),
-            }
+            visit_wanted(node.wanted, kind, &out, cap, visit);
         }
         match children {
             [] => {}
@@ -505,6 +474,78 @@ impl Packs {
                 .for_each(|&c| self.walk(pp, c, Some(&out), kind, cap, visit, depth + 1)),
         }
         give_buffer(out);
+    }
+
+    /// Inflates `entry` into `out`, applying it to `base` if it is a delta. Ok(None): decoded;
+    /// Ok(Some(size)): a `wanted_leaf` (a wanted blob no other blob needs) over the cap, not
+    /// decoded.
+    fn decode_entry(
+        &self,
+        pp: &PackPlan,
+        entry: &gix::odb::pack::data::Entry,
+        base: Option<&[u8]>,
+        wanted_leaf: bool,
+        cap: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<u64>, String> {
+        let pack = &self.bundles[pp.bundle].pack;
+        let size =
+            usize::try_from(entry.decompressed_size).map_err(|_| "object too large".to_owned())?;
+        // zlib cannot expand data more than about 1032 times: a larger size in the entry's
+        // header is corruption, and allocating it could abort the process.
+        if entry.decompressed_size > (pack.data_len() as u64).saturating_mul(1032) + 4096 {
+            return Err(format!(
+                "corrupt pack entry: claims {} bytes",
+                entry.decompressed_size
+            ));
+        }
+        match (entry.header.is_delta(), base) {
+            (false, _) => {
+                if wanted_leaf && entry.decompressed_size > cap {
+                    return Ok(Some(entry.decompressed_size));
+                }
+                out.resize(size, 0);
+                INFLATE
+                    .with(|i| pack.decompress_entry(entry, &mut i.borrow_mut(), out))
+                    .map_err(|e| format!("cannot inflate: {e}"))?;
+                Ok(None)
+            }
+            (true, Some(base)) => {
+                let mut delta = take_buffer();
+                delta.resize(size, 0);
+                let r = INFLATE
+                    .with(|i| pack.decompress_entry(entry, &mut i.borrow_mut(), &mut delta))
+                    .map_err(|e| format!("cannot inflate: {e}"))
+                    .and_then(|_| {
+                        let result = delta_result_size(&delta).ok_or("corrupt delta header")?;
+                        if wanted_leaf && result > cap {
+                            return Ok(Some(result));
+                        }
+                        apply_delta(base, &delta, out).map(|()| None)
+                    });
+                give_buffer(delta);
+                r
+            }
+            (true, None) => Err("delta without its base".into()),
+        }
+    }
+}
+
+/// Hands a decoded wanted object to `visit`: its bytes if it is a blob within the cap.
+fn visit_wanted(
+    wanted: u32,
+    kind: Option<gix::objs::Kind>,
+    out: &[u8],
+    cap: u64,
+    visit: &(dyn Fn(u32, Blob<'_>) + Sync),
+) {
+    match kind {
+        Some(gix::objs::Kind::Blob) if out.len() as u64 > cap => {
+            visit(wanted, Blob::TooLarge(out.len() as u64))
+        }
+        Some(gix::objs::Kind::Blob) => visit(wanted, Blob::Data(out)),
+        Some(k) => visit(wanted, Blob::Failed(format!("is a {k}, expected a blob"))),
+        None => visit(wanted, Blob::Failed("unknown object kind".into())),
     }
 }
 
