@@ -29,9 +29,9 @@ struct Audited {
 fn audit_one(config: &Config, repo: &Path, range: Option<&str>) -> Result<Audited> {
     let mut rules = load_rules(config)?;
     let history = HistoryRepo::open(repo)?;
-    if let Some((origin, text)) = history.repo_config()? {
-        let allow = crate::rules::parse_repo_allowlist(&text, &origin)?;
-        rules.add_allowlist(allow, &origin)?;
+    if let Some(found) = history.repo_config()? {
+        let origin = found.origin.clone();
+        rules.add_allowlist(found.allowlist()?, &origin)?;
         tracing::info!("allow patterns added from {origin}");
     }
     let opts = AuditOptions {

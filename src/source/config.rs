@@ -148,6 +148,44 @@ impl RepoConfig {
         }))
     }
 
+    /// The file at the top of `tree`, if there is one; `origin` names it in messages. A symbolic
+    /// link there is refused, never followed.
+    pub fn in_tree(
+        odb: &crate::source::repo::Odb,
+        tree: &gix::hash::oid,
+        origin: String,
+    ) -> Result<Option<Self>> {
+        use crate::source::repo::{EntryKind, PathLookup};
+        match PathLookup::new(odb, tree.to_owned()).entry(REPO_CONFIG.as_bytes())? {
+            Some((id, EntryKind::File)) => Self::in_blob(odb, &id, true, origin).map(Some),
+            Some((id, EntryKind::Link)) => Self::in_blob(odb, &id, false, origin).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The file held in blob `id` (`regular`: a file, not a symbolic link, which is refused),
+    /// read under the cap on configuration files.
+    pub fn in_blob(
+        odb: &crate::source::repo::Odb,
+        id: &gix::hash::oid,
+        regular: bool,
+        origin: String,
+    ) -> Result<Self> {
+        if !regular {
+            return Err(not_regular(&origin, "a symbolic link"));
+        }
+        if let Some((_, size)) = odb.header(id)? {
+            if size > MAX_CONFIG_BYTES {
+                return Err(too_large(&origin, Some(size)));
+            }
+        }
+        let mut buf = Vec::new();
+        odb.read_kind(id, gix::objs::Kind::Blob, &mut buf)?;
+        let text =
+            String::from_utf8(buf).map_err(|_| Error::config(&origin, "the file is not UTF-8"))?;
+        Ok(RepoConfig { origin, text })
+    }
+
     /// The allow patterns it adds: the only part of the file a repository may set.
     pub fn allowlist(&self) -> Result<crate::rules::syntax::AllowlistSyntax> {
         crate::rules::parse_repo_allowlist(&self.text, &self.origin)

@@ -11,6 +11,7 @@ use bstr::{BString, ByteSlice};
 use gix::hash::ObjectId;
 use gix::objs::Kind;
 
+use super::config::RepoConfig;
 use super::diff::{pair_renames, Change};
 use super::reach::RefTips;
 use super::repo::{commit_info, Odb, PathLookup, Repo, SharedOdb};
@@ -257,7 +258,7 @@ impl PushRepo {
             }
             let (tree, _) = odb.commit_tree_and_parents(&target, &mut buf)?;
             let origin = format!("{}:{}", escape(&u.name), super::config::REPO_CONFIG);
-            let Some(config) = self.repo.config_in_tree(&tree, origin)? else {
+            let Some(config) = RepoConfig::in_tree(odb, &tree, origin)? else {
                 return Ok(None);
             };
             let allow = config.allowlist()?;

@@ -21,7 +21,6 @@ use gix::hash::{oid, ObjectId};
 use gix::objs::{Find as _, Kind};
 use gix::odb::Header as _;
 
-use super::config::{RepoConfig, REPO_CONFIG};
 use crate::error::{Error, Result};
 
 /// How deeply trees may nest: git's own default limit (`core.maxTreeDepth`). A deeper tree can
@@ -105,6 +104,25 @@ impl Odb {
     /// The hash kind of the repository.
     pub fn hash_kind(&self) -> gix::hash::Kind {
         self.hash
+    }
+
+    /// Never looks for packs written after opening: an audit reads a snapshot, and a repack
+    /// running beside it must not make objects appear twice or vanish mid-walk.
+    pub fn refresh_never(&mut self) {
+        for h in &mut self.handles {
+            h.refresh_never();
+        }
+    }
+
+    /// Gives every store a delta-base cache of at most `bytes` and no object cache: the
+    /// settings of a worker that reads each object about once.
+    pub fn with_pack_cache(&mut self, bytes: usize) {
+        for h in &mut self.handles {
+            h.set_pack_cache(move || {
+                Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(bytes))
+            });
+            h.unset_object_cache();
+        }
     }
 
     /// Reads an object into `buf`; `None` if no store has it.
@@ -201,6 +219,27 @@ impl Odb {
     /// remembers the directories read, for many).
     pub fn lookup_path(&self, tree: &oid, path: &[u8]) -> Result<Option<ObjectId>> {
         PathLookup::new(self, tree.to_owned()).file(path)
+    }
+}
+
+/// Reading through gix's own interface, so that code written against a single object
+/// database (the audit's differ and graph walk) reads an [`Odb`] unchanged.
+impl gix::objs::Find for Odb {
+    fn try_find<'a>(
+        &self,
+        id: &oid,
+        buffer: &'a mut Vec<u8>,
+    ) -> gix::Result<Option<gix::objs::Data<'a>>> {
+        // The store that has it, then one read: returning a borrow of `buffer` from inside a
+        // loop over stores is what the borrow checker cannot follow.
+        let store = match self.handles.as_slice() {
+            [only] => only,
+            all => match all.iter().find(|h| gix::objs::Exists::exists(*h, id)) {
+                Some(h) => h,
+                None => return Ok(None),
+            },
+        };
+        store.try_find(id, buffer)
     }
 }
 
@@ -419,35 +458,6 @@ impl Repo {
             )));
         }
         Ok(self.odb.commit_tree_and_parents(&commit, buf)?.0)
-    }
-
-    /// The repository's own `.secretgate.toml` at the top of `tree`, if there is one; `origin`
-    /// names it in messages. A symbolic link there is refused, never followed.
-    pub fn config_in_tree(&self, tree: &oid, origin: String) -> Result<Option<RepoConfig>> {
-        let name = REPO_CONFIG.as_bytes();
-        match PathLookup::new(&self.odb, tree.to_owned()).entry(name)? {
-            Some((id, EntryKind::File)) => self.config_blob(&id, true, origin).map(Some),
-            Some((id, EntryKind::Link)) => self.config_blob(&id, false, origin).map(Some),
-            _ => Ok(None),
-        }
-    }
-
-    /// The repository's own `.secretgate.toml` held in blob `id` (`regular`: a file, not a
-    /// symbolic link), read under the cap on configuration files.
-    pub fn config_blob(&self, id: &oid, regular: bool, origin: String) -> Result<RepoConfig> {
-        if !regular {
-            return Err(super::config::not_regular(&origin, "a symbolic link"));
-        }
-        if let Some((_, size)) = self.odb.header(id)? {
-            if size > super::config::MAX_CONFIG_BYTES {
-                return Err(super::config::too_large(&origin, Some(size)));
-            }
-        }
-        let mut buf = Vec::new();
-        self.odb.read_kind(id, Kind::Blob, &mut buf)?;
-        let text =
-            String::from_utf8(buf).map_err(|_| Error::config(&origin, "the file is not UTF-8"))?;
-        Ok(RepoConfig { origin, text })
     }
 }
 

@@ -159,7 +159,7 @@ impl StagedRepo {
     pub fn repo_config(&self, staged: &StagedChanges) -> Result<Option<RepoConfig>> {
         if let Some((id, regular)) = staged.repo_config {
             let origin = format!("{REPO_CONFIG} (staged)");
-            return self.repo.config_blob(&id, regular, origin).map(Some);
+            return RepoConfig::in_blob(self.repo.objects(), &id, regular, origin).map(Some);
         }
         match &self.work_tree {
             Some(top) => RepoConfig::in_dir(top),

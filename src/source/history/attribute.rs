@@ -22,7 +22,7 @@ use super::NONE;
 use crate::detect::Match;
 use crate::finding::{CommitMeta, Finding, Provenance};
 use crate::rules::Ruleset;
-use crate::source::repo::{commit_info, EntryKind};
+use crate::source::repo::{commit_info, PathLookup};
 
 /// A value found, as attribution groups it: one rule, one value, one origin (the path where
 /// the file that holds it started, following renames and edits).
@@ -190,7 +190,7 @@ pub(super) fn attribute(
     history: &History,
     scanned: &Scanned,
     head: Option<u32>,
-    odb: &gix::odb::Handle,
+    odb: &crate::source::repo::Odb,
 ) -> HashMap<GroupKey, Group> {
     let mut groups: HashMap<GroupKey, Group> = HashMap::new();
     if scanned.hits.is_empty() {
@@ -284,7 +284,7 @@ fn changed_state(
     relevant: &[usize],
     states: &[Option<Rc<Held>>],
     history: &History,
-    odb: &gix::odb::Handle,
+    odb: &crate::source::repo::Odb,
 ) -> Rc<Held> {
     let others: Vec<Rc<Held>> = node
         .other_parents
@@ -368,7 +368,7 @@ fn similar_renames(
     history: &History,
     base: &Held,
     others: &[Rc<Held>],
-    odb: &gix::odb::Handle,
+    odb: &crate::source::repo::Odb,
 ) -> HashMap<u32, u32> {
     let mut out = HashMap::new();
     let mut dels: Vec<(u32, u32, u32)> = Vec::new();
@@ -446,7 +446,7 @@ fn similar_renames(
 /// With `--range` the tip of the default branch may be outside the audited commits: a group is
 /// still present there if that tip holds one of its blobs at the path of its first place.
 pub(super) fn mark_present_fallback(
-    odb: &gix::odb::Handle,
+    odb: &crate::source::repo::Odb,
     hash: gix::hash::Kind,
     head: ObjectId,
     history: &History,
@@ -461,7 +461,7 @@ pub(super) fn mark_present_fallback(
             continue;
         };
         let path = &history.paths[first.path as usize];
-        if let Some(id) = lookup_path(odb, hash, c.tree, path, &mut buf) {
+        if let Some(id) = lookup_path(odb, c.tree, path) {
             if let Some(&b) = history.blobs.index.get(&id) {
                 g.present |= g.blobs.contains(&b);
             }
@@ -470,38 +470,14 @@ pub(super) fn mark_present_fallback(
 }
 
 /// The blob at `path` in `tree`, if it is a regular file there.
-fn lookup_path(
-    odb: &gix::odb::Handle,
-    hash: gix::hash::Kind,
-    tree: ObjectId,
-    path: &[u8],
-    buf: &mut Vec<u8>,
-) -> Option<ObjectId> {
-    let mut current = tree;
-    let mut parts = path.split_str("/").peekable();
-    while let Some(part) = parts.next() {
-        let d = odb.try_find(&current, buf).ok()??;
-        if d.kind != Kind::Tree {
-            return None;
-        }
-        let e = gix::objs::TreeRefIter::from_bytes(d.data, hash)
-            .filter_map(|e| e.ok())
-            .find(|e| e.filename == part)?;
-        let kind = EntryKind::of(e.mode);
-        let id = e.oid.to_owned();
-        match (parts.peek().is_some(), kind) {
-            (true, EntryKind::Tree) => current = id,
-            (false, EntryKind::File) => return Some(id),
-            _ => return None,
-        }
-    }
-    None
+fn lookup_path(odb: &crate::source::repo::Odb, tree: ObjectId, path: &[u8]) -> Option<ObjectId> {
+    PathLookup::new(odb, tree).file(path).ok().flatten()
 }
 
 /// Turns the groups into findings, one per fingerprint, each attributed to its first place.
 pub(super) fn build_findings(
     rules: &Ruleset,
-    odb: &gix::odb::Handle,
+    odb: &crate::source::repo::Odb,
     hash: gix::hash::Kind,
     graph: &Graph,
     history: &History,

@@ -147,7 +147,7 @@ fn parse_entry(data: &[u8], hash_len: usize) -> Option<RawEntry<'_>> {
 
 /// A recursive diff of two trees (see the module's documentation).
 pub(crate) struct Differ<'a> {
-    odb: &'a gix::odb::Handle,
+    odb: &'a crate::source::repo::Odb,
     trees: &'a mut TreeCache,
     hash: gix::hash::Kind,
     /// A missing tree is one a partial clone never fetched, not an error.
@@ -163,7 +163,7 @@ impl<'a> Differ<'a> {
     /// A differ reading trees from `odb` through `trees`. In a partial clone (`promisor`) a
     /// missing tree is reported as not fetched rather than as an error.
     pub(crate) fn new(
-        odb: &'a gix::odb::Handle,
+        odb: &'a crate::source::repo::Odb,
         trees: &'a mut TreeCache,
         hash: gix::hash::Kind,
         promisor: bool,

@@ -23,7 +23,7 @@ impl HistoryRepo {
     pub(super) fn ref_tips(
         &self,
         repo: &gix::Repository,
-        odb: &gix::odb::Handle,
+        odb: &crate::source::repo::Odb,
         summary: &mut Stats,
         problems: &mut Vec<Problem>,
     ) -> Result<Vec<ObjectId>> {
@@ -85,7 +85,7 @@ impl HistoryRepo {
     pub(super) fn range_tips(
         &self,
         repo: &gix::Repository,
-        odb: &gix::odb::Handle,
+        odb: &crate::source::repo::Odb,
         spec: &str,
     ) -> Result<(Vec<ObjectId>, Vec<ObjectId>)> {
         use gix::revision::plumbing::Spec;
@@ -193,7 +193,7 @@ fn other_worktree_heads(repo: &gix::Repository) -> Vec<(String, ObjectId)> {
 
 /// Follows tags until something that is not a tag.
 pub(super) fn peel(
-    odb: &gix::odb::Handle,
+    odb: &crate::source::repo::Odb,
     id: ObjectId,
     hash: gix::hash::Kind,
     buf: &mut Vec<u8>,
@@ -224,7 +224,7 @@ pub(super) struct ParsedCommit {
 
 /// Reads and parses commit `id`; anything but a readable commit is an error.
 pub(super) fn read_commit(
-    odb: &gix::odb::Handle,
+    odb: &crate::source::repo::Odb,
     id: &oid,
     hash: gix::hash::Kind,
     buf: &mut Vec<u8>,
@@ -274,7 +274,7 @@ pub(super) struct Graph {
 /// Reads commits for the walk; a commit that cannot be read is recorded as a problem and the
 /// walk goes on without it.
 pub(super) struct Walker<'a> {
-    odb: &'a gix::odb::Handle,
+    odb: &'a crate::source::repo::Odb,
     hash: gix::hash::Kind,
     shallow: &'a HashSet<ObjectId>,
     problems: &'a mut Vec<Problem>,
@@ -284,7 +284,7 @@ pub(super) struct Walker<'a> {
 impl<'a> Walker<'a> {
     /// A walker over `odb`; a commit in `shallow` is treated as a root.
     pub(super) fn new(
-        odb: &'a gix::odb::Handle,
+        odb: &'a crate::source::repo::Odb,
         hash: gix::hash::Kind,
         shallow: &'a HashSet<ObjectId>,
         problems: &'a mut Vec<Problem>,

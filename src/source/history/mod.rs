@@ -28,13 +28,13 @@ use std::sync::Mutex;
 
 use bstr::ByteSlice;
 use gix::hash::ObjectId;
-use gix::objs::{Find as _, Kind};
 
 use self::changes::History;
 use self::diff::TreeCache;
 use self::graph::{read_commit, Graph, Walker};
 use self::scan::Scanned;
-use super::repo::EntryKind;
+use super::config::{RepoConfig, REPO_CONFIG};
+use super::repo::Odb;
 use crate::error::{Error, Result};
 use crate::finding::Finding;
 use crate::rules::Ruleset;
@@ -150,12 +150,10 @@ enum Problem {
 }
 
 /// The object database at `dir`, with its packs kept mapped for the whole audit.
-fn open_objects(dir: &Path, hash: gix::hash::Kind) -> Result<gix::odb::Handle> {
-    let mut h = gix::odb::at(dir, hash)
-        .map_err(|e| Error::repo(format!("cannot open objects at {}", dir.display()), e))?;
-    h.prevent_pack_unload();
-    h.refresh_never();
-    Ok(h)
+fn open_objects(dir: &Path, hash: gix::hash::Kind) -> Result<Odb> {
+    let mut odb = Odb::at_dirs(vec![dir.to_owned()], hash)?;
+    odb.refresh_never();
+    Ok(odb)
 }
 
 impl HistoryRepo {
@@ -200,17 +198,15 @@ impl HistoryRepo {
         })
     }
 
-    /// The repository's own `.secretgate.toml` as (origin, text): the work tree's if there is
-    /// one, else the file at the top of `HEAD`'s tree. Only a regular file (in the work tree and
-    /// in the tree alike) of at most [`crate::source::config::MAX_CONFIG_BYTES`] is read: a
-    /// symbolic link there is a configuration error, never followed.
-    pub fn repo_config(&self) -> Result<Option<(String, String)>> {
-        const NAME: &str = ".secretgate.toml";
+    /// The repository's own `.secretgate.toml`: the work tree's if there is one, else the file
+    /// at the top of `HEAD`'s tree (none when `HEAD` cannot be read: the audit reports that).
+    /// Read as in every mode ([`RepoConfig`]): a regular file only, never a symbolic link, under
+    /// the cap on configuration files.
+    pub fn repo_config(&self) -> Result<Option<RepoConfig>> {
         let repo = self.repo.to_thread_local();
         if let Some(dir) = repo.workdir() {
-            let p = dir.join(NAME);
-            if let Some(text) = crate::source::config::read_repo_config(&p)? {
-                return Ok(Some((p.display().to_string(), text)));
+            if let Some(found) = RepoConfig::in_dir(dir)? {
+                return Ok(Some(found));
             }
         }
         let Ok(head) = repo.head_id() else {
@@ -218,44 +214,11 @@ impl HistoryRepo {
         };
         let odb = open_objects(&self.objects, self.hash)?;
         let mut buf = Vec::new();
-        let Some(tree) = read_commit(&odb, &head, self.hash, &mut buf)
-            .ok()
-            .map(|c| c.tree)
-        else {
+        let Ok(commit) = read_commit(&odb, &head, self.hash, &mut buf) else {
             return Ok(None);
         };
-        let found = match odb.try_find(&tree, &mut buf) {
-            Ok(Some(d)) if d.kind == Kind::Tree => {
-                gix::objs::TreeRefIter::from_bytes(d.data, self.hash)
-                    .filter_map(|e| e.ok())
-                    .find(|e| e.filename == NAME)
-                    .map(|e| (e.oid.to_owned(), EntryKind::of(e.mode)))
-            }
-            _ => None,
-        };
-        let origin = format!("{NAME} at HEAD");
-        let blob = match found {
-            None => return Ok(None),
-            Some((id, EntryKind::File)) => id,
-            Some((_, EntryKind::Link)) => {
-                return Err(crate::source::config::not_regular(
-                    &origin,
-                    "a symbolic link",
-                ))
-            }
-            Some(_) => return Ok(None),
-        };
-        if let Ok(Some(h)) = gix::prelude::Header::try_header(&odb, &blob) {
-            if h.size() > crate::source::config::MAX_CONFIG_BYTES {
-                return Err(crate::source::config::too_large(&origin, Some(h.size())));
-            }
-        }
-        match odb.try_find(&blob, &mut buf) {
-            Ok(Some(d)) if d.kind == Kind::Blob => {
-                Ok(Some((origin, String::from_utf8_lossy(d.data).into_owned())))
-            }
-            _ => Ok(None),
-        }
+        let origin = format!("{REPO_CONFIG} at HEAD");
+        RepoConfig::in_tree(&odb, &commit.tree, origin)
     }
 
     /// Runs the audit; call it inside the thread pool that should do the work. Each stage tells
@@ -304,7 +267,7 @@ impl HistoryRepo {
     /// order, and the commit `HEAD` names.
     fn commits(
         &self,
-        odb: &gix::odb::Handle,
+        odb: &Odb,
         opts: &AuditOptions,
         summary: &mut Stats,
         problems: &mut Vec<Problem>,
@@ -346,7 +309,7 @@ impl HistoryRepo {
     /// pack pages.
     fn diff_pass(
         &self,
-        odb: gix::odb::Handle,
+        odb: Odb,
         graph: &Graph,
         threads: usize,
         rules: &Ruleset,
@@ -375,7 +338,7 @@ impl HistoryRepo {
     /// Pass 3: every unique blob read once and scanned.
     fn scan_pass(
         &self,
-        odb: &gix::odb::Handle,
+        odb: &Odb,
         history: &History,
         threads: usize,
         rules: &Ruleset,
@@ -404,7 +367,7 @@ impl HistoryRepo {
     fn attribution(
         &self,
         rules: &Ruleset,
-        odb: &gix::odb::Handle,
+        odb: &Odb,
         graph: &Graph,
         history: &History,
         scanned: &Scanned,
@@ -476,14 +439,9 @@ struct Handles {
 }
 
 impl Handles {
-    fn new(base: &gix::odb::Handle, n: usize, tree_cache: usize) -> Self {
+    fn new(base: &Odb, n: usize, tree_cache: usize) -> Self {
         let mut base = base.clone();
-        base.set_pack_cache(|| {
-            Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
-                PACK_CACHE_BYTES,
-            ))
-        });
-        base.unset_object_cache();
+        base.with_pack_cache(PACK_CACHE_BYTES);
         Handles {
             all: (0..n)
                 .map(|_| {
@@ -505,7 +463,7 @@ impl Handles {
 
 /// A worker's object handle and tree cache.
 struct Worker {
-    odb: gix::odb::Handle,
+    odb: Odb,
     trees: TreeCache,
 }
 

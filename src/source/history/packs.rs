@@ -187,28 +187,6 @@ pub(crate) struct Plan {
     packs: Vec<PackPlan>,
 }
 
-/// The objects directory, then those its `info/alternates` name (recursively).
-fn object_dirs(objects: &Path) -> Vec<PathBuf> {
-    let mut out = vec![objects.to_owned()];
-    let mut i = 0;
-    while i < out.len() && out.len() < 16 {
-        if let Ok(text) = std::fs::read_to_string(out[i].join("info").join("alternates")) {
-            for line in text.lines() {
-                let line = line.trim();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                let p = out[i].join(line);
-                if !out.contains(&p) {
-                    out.push(p);
-                }
-            }
-        }
-        i += 1;
-    }
-    out
-}
-
 thread_local! {
     static INFLATE: RefCell<gix::zlib::Inflate> = RefCell::new(gix::zlib::Inflate::default());
     static BUFFERS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
@@ -316,7 +294,7 @@ impl Packs {
     /// objects are then read the ordinary way).
     pub(crate) fn open(objects: &Path, hash: gix::hash::Kind) -> Self {
         let mut bundles = Vec::new();
-        for dir in object_dirs(objects) {
+        for dir in crate::source::repo::object_dirs(objects) {
             let Ok(entries) = std::fs::read_dir(dir.join("pack")) else {
                 continue;
             };
