@@ -6,6 +6,7 @@
 //! every keyword; a rule's regex runs only on the lines around its keywords; the allow checks run
 //! only on the few candidates that survive.
 
+pub mod checksum;
 pub mod decode;
 pub mod location;
 
@@ -61,13 +62,15 @@ pub struct Match {
     pub name: Option<String>,
     /// Shannon entropy of the value, where the rule uses it.
     pub entropy: Option<f64>,
-    /// The rule's severity, or the weak severity for a development value.
+    /// The rule's severity, or the weak severity for a development value, or low for a token
+    /// whose provider checksum fails ([`checksum`]).
     pub severity: Severity,
     /// For rules that do not find secrets (debug, config): the matched code, escaped, with
     /// every value in it redacted, and cut to 80 characters, for messages. Never set for
     /// secrets.
     pub snippet: Option<String>,
-    /// What the value's class adds to the message (publicly known, guessable), for secrets.
+    /// What the value's class adds to the message (publicly known, guessable, a failed
+    /// checksum), for secrets.
     pub note: Option<ValueNote>,
     /// The line carries `secretgate:allow`. Such matches leave [`Ruleset::scan`] only when the
     /// ruleset keeps them ([`Ruleset::keep_inline_allowed`]); the caller decides.
@@ -84,6 +87,9 @@ pub enum ValueNote {
     Guessable,
     /// A development marker (`dev`, `test`, `local`): a warning, not a block.
     Development,
+    /// In the provider's token shape, but the provider's checksum does not match: a made-up
+    /// token (documentation, tests, hand-typed), which the provider rejects.
+    ChecksumMismatch,
 }
 
 impl ValueNote {
@@ -98,6 +104,10 @@ impl ValueNote {
                 "guessable: words or a short value, the kind cookie-cracking word lists hold"
             }
             ValueNote::Development => "a development value",
+            ValueNote::ChecksumMismatch => {
+                "the provider's checksum does not match: not a token the provider issued (an \
+                 example or a test value?)"
+            }
         }
     }
 }
@@ -491,8 +501,8 @@ impl Ruleset {
         }
     }
 
-    /// Applies the allow patterns, entropy, the inline marker, enclosing blocks and the weak
-    /// severity to one candidate; `None` when it is not a finding.
+    /// Applies the allow patterns, entropy, the inline marker, enclosing blocks, the weak
+    /// severity and the form's checksum to one candidate; `None` when it is not a finding.
     #[allow(clippy::too_many_arguments)]
     fn judge(
         &self,
@@ -538,14 +548,23 @@ impl Ruleset {
                         .any(|h| w.enclosed_by.iter().any(|r| r.is_match(h)))
                 })
         });
-        let severity = match &rule.weak {
+        let mut severity = match &rule.weak {
             Some(w) if weak => w.severity,
             _ => rule.severity,
         };
         let secret = rule.kind == crate::rules::Kind::Secret;
+        let mut note = if secret { self.note(rule, value) } else { None };
+        // A token whose checksum fails was not issued by the provider: it warns (low), with
+        // the reason, instead of blocking. A valid or unjudged one keeps its severity.
+        if let Some(c) = self.patterns[pattern].checksum {
+            if checksum::verify(c, value) == Some(checksum::Verdict::Mismatch) {
+                severity = severity.min(Severity::Low);
+                note = Some(ValueNote::ChecksumMismatch);
+            }
+        }
         Some(Match {
             snippet: (!secret).then(|| crate::redact::excerpt(&data[span.0..span.1])),
-            note: if secret { self.note(rule, value) } else { None },
+            note,
             inline_allowed,
             rule: rule_idx,
             pattern,

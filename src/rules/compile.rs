@@ -13,7 +13,8 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use super::paths::PathFilter;
 use super::syntax::{
-    ConfigFile, ExampleSyntax, Kind, PolicySyntax, RuleSyntax, Scope, Severity, WeakSyntax,
+    Checksum, ConfigFile, ExampleSyntax, Kind, PolicySyntax, RuleSyntax, Scope, Severity,
+    WeakSyntax,
 };
 use crate::error::{Error, Result};
 use crate::policy::Policy;
@@ -115,6 +116,8 @@ pub struct Pattern {
     pub window_after: usize,
     /// Remediation for this form, if it differs from the rule's.
     pub remediation: Option<String>,
+    /// The provider's checksum of this form's values (the form's own, else the rule's).
+    pub checksum: Option<Checksum>,
 }
 
 /// When a value is only a development placeholder.
@@ -592,7 +595,8 @@ impl Compiler<'_> {
         Ok(f)
     }
 
-    /// Checks what a rule must have (text, examples, a sane entropy).
+    /// Checks what a rule must have (text, examples, a sane entropy, a checksum only on
+    /// secrets).
     fn check_rule_fields(&self, r: &RuleSyntax) -> Result<()> {
         let what = |field: &str| self.err(format!("rule {}: {field}", r.id));
         if r.description.trim().is_empty() {
@@ -615,6 +619,14 @@ impl Compiler<'_> {
             if !(0.0..=8.0).contains(&e) {
                 return Err(what("entropy must be between 0 and 8 bits per byte"));
             }
+        }
+        let checksum = r.checksum.or(r.patterns.iter().find_map(|p| p.checksum));
+        if let (Some(c), false) = (checksum, r.kind == Kind::Secret) {
+            // A setting's value is the whole matched code, never a token.
+            return Err(what(&format!(
+                "checksum = \"{}\" needs kind = \"secret\"",
+                c.as_str()
+            )));
         }
         Ok(())
     }
@@ -688,6 +700,7 @@ impl Compiler<'_> {
                 paths: Vec::new(),
                 window_after: None,
                 remediation: None,
+                checksum: None,
             });
         }
         forms.extend(r.patterns.iter().cloned());
@@ -725,6 +738,7 @@ impl Compiler<'_> {
                 paths: self.globs(&pw, &p.paths)?,
                 window_after: p.window_after.unwrap_or(0),
                 remediation: p.remediation,
+                checksum: p.checksum.or(r.checksum),
             });
             pattern_ids.push(pat_idx);
         }

@@ -201,6 +201,33 @@ impl Severity {
     }
 }
 
+/// A checksum a provider builds into its tokens, which the detector recomputes from the value.
+///
+/// A value in the token's exact shape whose checksum does not match was not issued by the
+/// provider (a hand-typed example, a test fixture, a token with characters edited away): such a
+/// finding warns instead of blocking. The algorithms are in `detect::checksum`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Checksum {
+    /// GitHub's token format (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`), which npm's `npm_` tokens
+    /// share: a prefix and `_`, 30 random base62 characters, then the CRC32 of those 30
+    /// characters in 6 base62 digits.
+    Github,
+    /// Grafana's service-account tokens: `glsa_`, 32 random characters, `_`, then the CRC32 of
+    /// everything before that `_` as 8 hex digits of its little-endian bytes.
+    Grafana,
+}
+
+impl Checksum {
+    /// The name used in `rules.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Checksum::Github => "github",
+            Checksum::Grafana => "grafana",
+        }
+    }
+}
+
 /// One rule as written in the file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -280,6 +307,11 @@ pub struct RuleSyntax {
     /// and commit and tag messages are scanned for it.
     #[serde(default)]
     pub distinctive: bool,
+    /// The provider's checksum, verified on the value of every form of the rule (a form may
+    /// name its own): a value in the token's shape whose checksum fails is reported at low
+    /// severity (a made-up token), one whose checksum passes keeps the rule's severity.
+    #[serde(default)]
+    pub checksum: Option<Checksum>,
     /// How to fix it; `{name}` is replaced by the matched setting's name.
     pub remediation: String,
     /// Whether the file's `remediation_footer` for this rule's kind is appended (default
@@ -322,6 +354,9 @@ pub struct PatternSyntax {
     /// Remediation for this form; default: the rule's.
     #[serde(default)]
     pub remediation: Option<String>,
+    /// The checksum of this form's values; default: the rule's.
+    #[serde(default)]
+    pub checksum: Option<Checksum>,
 }
 
 /// When a value is a development placeholder rather than a real secret.

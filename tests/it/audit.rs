@@ -13,7 +13,7 @@ use serde_json::Value;
 const K1: &str = "9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c";
 const K2: &str = "3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a";
 const K3: &str = "e1d2c3b4a5968778695a4b3c2d1e0f9a";
-const TOKEN: &str = "ghp_8kQz3Lm9Xv2Nw7Rt5Yp1Bc4Df6Gh0Jk2Mn4P";
+const TOKEN: &str = "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";
 
 /// What an audit printed with `--format json`.
 struct Audit {

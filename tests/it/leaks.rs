@@ -12,12 +12,12 @@ const PLANTED: &[&str] = &[
     "8f42a73054b1749f8f58848be5e6502c",
     "k8#Jd93!xLq0-vV2_pRt7Zy",
     "AKIAIEQH746YNG7BY3A4",
-    "ghp_R8b2Kc9XmQ4vT7wZ1nP5sL3dF6gH0jA2eY4u",
+    "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",
     "Xk9mQ2vL8pR4wZa8F3kL9qPz",
     "S3cr3t-Pa55w0rd-9f8e",
     "c41f9e2b7a3d5068e1f2a9b4c7d3e6f1",
     "q7Wm3Zt9Rv2Kx8Ln5Bp4",
-    "ghp_T4nV8cQ2mZ6xL9pR3wK7sB1dF5gH0jY2eU6a",
+    "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",
 ];
 
 /// Values that only ride along: on a line a settings rule reports, or in a commit message.

@@ -241,7 +241,7 @@ fn detector_matches_agree_with_the_text() {
         "8f42a73054b1749f8f58848be5e6502c",
         "k8#Jd93!xLq0-vV2_pRt7Zy",
         "AKIAIOSFODNN7EXAMPLE",
-        "ghp_8kQz3Lm9Xv2Nw7Rt5Yp1Bc4Df6Gh0Jk2Mn4P",
+        "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",
         "os.environ[\"SECRET_KEY\"]",
         "app.run(debug=True)",
         "DEBUG = True",

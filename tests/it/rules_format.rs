@@ -148,3 +148,162 @@ fn the_json_compiled_at_build_time_is_the_toml() {
     let from_json = rules::builtin_syntax().expect("the built-in JSON parses");
     assert_eq!(format!("{from_toml:?}"), format!("{from_json:?}"));
 }
+
+/// A `tok_` token whose last 6 characters are the GitHub-format checksum of the 30 before them,
+/// and the same token with its last character changed.
+const TOK_VALID: &str = "tok_Mq8ZtV3kP1xR7nL2wY9cB4dF6gH0jS2wFGpD";
+const TOK_MADE_UP: &str = "tok_Mq8ZtV3kP1xR7nL2wY9cB4dF6gH0jS2wFGpE";
+
+fn only<'a>(
+    rules: &Ruleset,
+    found: &'a [secretgate::detect::Match],
+    id: &str,
+) -> &'a secretgate::detect::Match {
+    let mine: Vec<_> = found
+        .iter()
+        .filter(|m| rules.rules[m.rule].id == id)
+        .collect();
+    assert_eq!(mine.len(), 1, "{found:#?}");
+    mine[0]
+}
+
+#[test]
+fn a_checksum_keeps_valid_tokens_and_demotes_made_up_ones() {
+    use secretgate::detect::ValueNote;
+    let text = rule(
+        "tok",
+        r"\b(?P<secret>tok_[0-9A-Za-z]{36})\b",
+        &format!("t = {TOK_VALID}"),
+        "t = tok_short",
+        "checksum = \"github\"\n",
+    );
+    let rules = rules::load_str(&text, "test.toml").expect("loads");
+    let valid = rules.scan(b"app.py", format!("t = {TOK_VALID}").as_bytes());
+    let m = only(&rules, &valid, "tok");
+    assert_eq!(m.severity, rules::Severity::High);
+    assert_eq!(m.note, None);
+    let made_up = rules.scan(b"app.py", format!("t = {TOK_MADE_UP}").as_bytes());
+    let m = only(&rules, &made_up, "tok");
+    assert_eq!(m.severity, rules::Severity::Low);
+    assert_eq!(m.note, Some(ValueNote::ChecksumMismatch));
+    assert!(ValueNote::ChecksumMismatch.text().contains("checksum"));
+}
+
+#[test]
+fn a_form_names_its_own_checksum_and_other_shapes_keep_their_severity() {
+    let text = format!(
+        r#"
+[[rules]]
+id = "tok"
+description = "test rule"
+kind = "secret"
+severity = "high"
+keywords = ["tok_"]
+remediation = "Move it to the environment."
+examples = ['t = {TOK_VALID}', 't = tok_0173caf3-6fd6-43e7-8632-31aa69a7ee72']
+negative_examples = ['t = tok_short']
+
+[[rules.patterns]]
+regex = '''\b(?P<secret>tok_[0-9A-Za-z]{{36}})\b'''
+checksum = "github"
+
+[[rules.patterns]]
+regex = '''\b(?P<secret>tok_[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}})\b'''
+"#
+    );
+    let rules = rules::load_str(&text, "test.toml").expect("loads");
+    assert_eq!(
+        rules.patterns[0].checksum,
+        Some(rules::syntax::Checksum::Github)
+    );
+    assert_eq!(rules.patterns[1].checksum, None);
+    let made_up = rules.scan(b"app.py", format!("t = {TOK_MADE_UP}").as_bytes());
+    assert_eq!(only(&rules, &made_up, "tok").severity, rules::Severity::Low);
+    let uuid = rules.scan(b"app.py", b"t = tok_0173caf3-6fd6-43e7-8632-31aa69a7ee72");
+    assert_eq!(only(&rules, &uuid, "tok").severity, rules::Severity::High);
+}
+
+#[test]
+fn a_checksum_must_be_a_known_one_on_a_secret_rule() {
+    let unknown = rule(
+        "tok",
+        r"\b(?P<secret>tok_[0-9A-Za-z]{36})\b",
+        TOK_VALID,
+        "x",
+        "checksum = \"luhn\"\n",
+    );
+    let err = rules::load_str(&unknown, "test.toml").expect_err("unknown checksum");
+    assert!(err.to_string().contains("luhn"), "{err}");
+    let setting = rule(
+        "tok",
+        r"\b(?P<secret>tok_[0-9A-Za-z]{36})\b",
+        TOK_VALID,
+        "x",
+        "checksum = \"github\"\n",
+    )
+    .replace("kind = \"secret\"", "kind = \"config\"");
+    let err = rules::load_str(&setting, "test.toml").expect_err("checksum on a setting");
+    assert!(err.to_string().contains("checksum"), "{err}");
+}
+
+/// Every built-in rule with a checksum shows both sides in its examples: a token whose
+/// checksum passes blocks (the rule's severity), one whose checksum fails warns (low) and says
+/// why. Without the check, the made-up examples would block.
+#[test]
+fn built_in_checksummed_rules_block_valid_tokens_and_warn_on_made_up_ones() {
+    use secretgate::detect::checksum::{verify, Verdict};
+    let rules = rules::builtin().expect("built-in rules");
+    let mut checked = Vec::new();
+    for (idx, r) in rules.rules.iter().enumerate() {
+        if !r
+            .patterns
+            .iter()
+            .any(|&p| rules.patterns[p].checksum.is_some())
+        {
+            continue;
+        }
+        let (mut valid, mut made_up) = (0, 0);
+        for ex in &r.examples {
+            for m in rules
+                .scan(ex.path.as_bytes(), ex.text.as_bytes())
+                .iter()
+                .filter(|m| m.rule == idx)
+            {
+                let Some(c) = rules.patterns[m.pattern].checksum else {
+                    continue;
+                };
+                match verify(c, &m.value) {
+                    Some(Verdict::Valid) => {
+                        valid += 1;
+                        assert_eq!(m.severity, r.severity, "{}: {}", r.id, ex.text);
+                    }
+                    Some(Verdict::Mismatch) => {
+                        made_up += 1;
+                        assert_eq!(m.severity, rules::Severity::Low, "{}: {}", r.id, ex.text);
+                        assert_eq!(
+                            m.note,
+                            Some(secretgate::detect::ValueNote::ChecksumMismatch)
+                        );
+                    }
+                    None => {}
+                }
+            }
+        }
+        assert!(
+            valid > 0 && made_up > 0,
+            "{}: {valid} valid, {made_up} made up",
+            r.id
+        );
+        checked.push(r.id.as_str());
+    }
+    for id in [
+        "github-pat-classic",
+        "github-oauth",
+        "github-app-token",
+        "github-refresh-token",
+        "npm-token",
+        "grafana-token",
+    ] {
+        assert!(checked.contains(&id), "{id} has no checksum: {checked:?}");
+    }
+}

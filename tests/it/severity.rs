@@ -140,3 +140,46 @@ fn django_settings_are_judged_as_django() {
         "{f}"
     );
 }
+
+/// A provider's token in its exact shape whose checksum fails was never issued (a made-up
+/// example): it warns, and says why; the same token with a valid checksum blocks.
+#[test]
+fn a_token_whose_checksum_fails_warns_and_a_valid_one_blocks() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    // The checksum (the last 6 characters) of the first is GitHub's; the second has one
+    // character of it changed.
+    repo.write(
+        "deploy.py",
+        "GITHUB_TOKEN = 'ghp_Wn4Rk8Tq2Xv6Zb1Cd5Fg9Hj3Lm7Np00TJ3xu'\n",
+    );
+    let o = secretgate(&repo.dir, &["scan", "--format", "json", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::gitutil::text(&o));
+    let found: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let made_up = at(&found, "deploy.py", 1);
+    assert_eq!(made_up["rule_id"], "github-pat-classic", "{made_up}");
+    assert_eq!(made_up["severity"], "low", "{made_up}");
+    assert!(
+        made_up["message"]
+            .as_str()
+            .unwrap()
+            .contains("checksum does not match"),
+        "{made_up}"
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+
+    repo.write(
+        "deploy.py",
+        "GITHUB_TOKEN = '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'\n",
+    );
+    let o = secretgate(&repo.dir, &["scan", "--format", "json", "."]);
+    assert_eq!(o.status.code(), Some(1), "{}", crate::gitutil::text(&o));
+    let found: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let valid = at(&found, "deploy.py", 1);
+    assert_eq!(valid["rule_id"], "github-pat-classic", "{valid}");
+    assert_eq!(valid["severity"], "high", "{valid}");
+    assert!(
+        !valid["message"].as_str().unwrap().contains("checksum"),
+        "{valid}"
+    );
+}

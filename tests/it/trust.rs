@@ -7,7 +7,7 @@ use crate::gitutil::{git, secretgate_bin, Repo, Sandbox, Server};
 
 const KEY: &str = "8f42a73054b1749f8f58848be5e6502c";
 const AWS: &str = "AKIAZ7Q3XK4LM2NP5RTV";
-const GHP: &str = "ghp_R8mK2vQ9xL4nB7cT3wY6pZ1sD5fG8hJ0kM2q";
+const GHP: &str = "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";
 
 /// A server with one clean commit on main, a clone of it, and the server's config when given.
 fn setup(config: Option<&str>) -> (Sandbox, Server, Repo) {
