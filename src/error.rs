@@ -44,12 +44,36 @@ pub enum Error {
     #[error("the time budget of {0} s was spent")]
     Budget(String),
     /// The repository is missing objects, corrupt, or cannot be opened.
-    #[error("repository error: {0}")]
-    Repo(String),
+    #[error("repository error: {message}{}", cause_suffix(.source))]
+    Repo {
+        /// What failed, with the object, ref or path.
+        message: String,
+        /// The error underneath (gix's, the system's), kept for the error chain.
+        #[source]
+        source: Option<Cause>,
+    },
     /// The objects a push brought are missing, corrupt or malformed: the pusher's problem, not
     /// the scanner's, so a hook rejects it even when the admin chose to fail open.
-    #[error("the pushed objects are broken: {0}")]
-    Pushed(String),
+    #[error("the pushed objects are broken: {message}{}", cause_suffix(.source))]
+    Pushed {
+        /// What is broken, with the object.
+        message: String,
+        /// The error underneath, kept for the error chain.
+        #[source]
+        source: Option<Cause>,
+    },
+}
+
+/// The error underneath a repository error: whatever gix or the system reported.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The cause as the end of the one-line message (`: cause`): the binary prints one line per
+/// error, not the chain, so the line must carry the cause itself.
+fn cause_suffix(source: &Option<Cause>) -> String {
+    source
+        .as_ref()
+        .map(|s| format!(": {s}"))
+        .unwrap_or_default()
 }
 
 impl Error {
@@ -57,7 +81,9 @@ impl Error {
     pub fn exit_code(&self) -> Exit {
         match self {
             Error::Config { .. } | Error::Usage(_) | Error::HookInput { .. } => Exit::Usage,
-            Error::Io { .. } | Error::Repo(_) | Error::Budget(_) | Error::Pushed(_) => Exit::Io,
+            Error::Io { .. } | Error::Repo { .. } | Error::Budget(_) | Error::Pushed { .. } => {
+                Exit::Io
+            }
         }
     }
 
@@ -73,16 +99,63 @@ impl Error {
     /// ([`Error::Pushed`]); any other error is left as it is.
     pub fn pushed(self) -> Self {
         match self {
-            Error::Repo(m) => Error::Pushed(m),
+            Error::Repo { message, source } => Error::Pushed { message, source },
             e => e,
         }
     }
 
-    /// Shorthand for a repository error with context.
-    pub fn repo(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
-        Error::Repo(format!("{context}: {err}"))
+    /// A repository error with context, keeping the error underneath as its source.
+    pub fn repo(context: impl std::fmt::Display, err: impl Into<Cause>) -> Self {
+        Error::Repo {
+            message: context.to_string(),
+            source: Some(err.into()),
+        }
+    }
+
+    /// A repository error that is its own cause (an object missing, of the wrong kind).
+    pub fn repo_msg(message: impl Into<String>) -> Self {
+        Error::Repo {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// What is broken in a push's objects, with its cause, for the pusher's message.
+    pub fn pushed_reason(&self) -> Option<String> {
+        match self {
+            Error::Pushed { message, source } => Some(format!("{message}{}", cause_suffix(source))),
+            _ => None,
+        }
     }
 }
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_errors_keep_their_cause_and_say_it_once() {
+        let io = std::io::Error::other("disk on fire");
+        let e = Error::repo("cannot read object abc", io);
+        assert_eq!(
+            e.to_string(),
+            "repository error: cannot read object abc: disk on fire"
+        );
+        let cause = std::error::Error::source(&e).expect("the cause is kept");
+        assert_eq!(cause.to_string(), "disk on fire");
+        let pushed = e.pushed();
+        assert_eq!(
+            pushed.pushed_reason().as_deref(),
+            Some("cannot read object abc: disk on fire")
+        );
+        assert!(std::error::Error::source(&pushed).is_some());
+        assert_eq!(pushed.exit_code(), Exit::Io);
+        assert_eq!(
+            Error::repo_msg("object abc is missing").to_string(),
+            "repository error: object abc is missing"
+        );
+    }
+}

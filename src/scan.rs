@@ -68,7 +68,7 @@ impl<'a> BlobScanner<'a> {
         let limit = self.rules.policy.max_blob_bytes;
         match self.odb.header(id)? {
             None => {
-                return Err(Error::Repo(format!(
+                return Err(Error::repo_msg(format!(
                     "blob {id} ({}) is missing",
                     escape(path)
                 )))
@@ -83,7 +83,7 @@ impl<'a> BlobScanner<'a> {
             }
             Some((Kind::Blob, _)) => {}
             Some((k, _)) => {
-                return Err(Error::Repo(format!(
+                return Err(Error::repo_msg(format!(
                     "object {id} at {} is a {k}, expected a blob",
                     escape(path)
                 )))
@@ -280,7 +280,7 @@ where
         .stack_size(crate::cmd::WORKER_STACK)
         .thread_name(|i| format!("scan-{i}"))
         .build()
-        .map_err(|e| Error::Repo(format!("cannot start the scan threads: {e}")))?;
+        .map_err(|e| Error::repo("cannot start the scan threads", e))?;
     pool.install(run)
 }
 

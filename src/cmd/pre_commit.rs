@@ -156,9 +156,9 @@ fn scan_on_thread(
                     }
                 }
             })
-            .map_err(|e| Error::Repo(format!("cannot start the scan: {e}")))?
+            .map_err(|e| Error::repo("cannot start the scan", e))?
             .join()
-            .unwrap_or_else(|_| Err(Error::Repo("the scan failed unexpectedly".into())))
+            .unwrap_or_else(|_| Err(Error::repo_msg("the scan failed unexpectedly")))
     })
 }
 

@@ -142,7 +142,7 @@ fn start_scan(
             );
             let _ = tx.send(r);
         })
-        .map_err(|e| Error::Repo(format!("cannot start the scan: {e}")))?;
+        .map_err(|e| Error::repo("cannot start the scan", e))?;
     Ok(rx)
 }
 
@@ -211,11 +211,11 @@ fn scan_failed(hook: &HookRun<'_>, e: Error) -> Result<Exit> {
             );
             Err(e)
         }
-        e @ Error::Pushed(_) => {
+        e @ Error::Pushed { .. } => {
             // The pusher's objects, not the scanner: fail_open does not cover it.
             tracing::error!(fail_open = hook.policy.fail_open, "{e}");
-            if let Error::Pushed(reason) = &e {
-                say(Stderr, &pusher::pushed_broken(reason, &hook.ctx));
+            if let Some(reason) = e.pushed_reason() {
+                say(Stderr, &pusher::pushed_broken(&reason, &hook.ctx));
             }
             Err(e)
         }

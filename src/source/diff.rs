@@ -46,7 +46,7 @@ fn diff_rec(
         return Ok(());
     }
     if depth >= MAX_TREE_DEPTH {
-        return Err(Error::Repo(format!(
+        return Err(Error::repo_msg(format!(
             "tree {} at {} is nested deeper than {MAX_TREE_DEPTH} levels (git's own limit)",
             new.or(old).map(|t| t.to_string()).unwrap_or_default(),
             deep_path(prefix),

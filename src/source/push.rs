@@ -412,10 +412,10 @@ impl PushRepo {
                     id = t.target();
                 }
                 Some(k) => return Ok((id, k)),
-                None => return Err(self.blame(Error::Repo(format!("object {id} is missing")))),
+                None => return Err(self.blame(Error::repo_msg(format!("object {id} is missing")))),
             }
         }
-        Err(self.blame(Error::Repo(format!("tag chain at {id} is too long"))))
+        Err(self.blame(Error::repo_msg(format!("tag chain at {id} is too long"))))
     }
 
     /// A ref pointing at a tree or a blob (through a tag): everything in it is new content.

@@ -141,10 +141,10 @@ impl Odb {
     pub fn read_kind(&self, id: &oid, kind: Kind, buf: &mut Vec<u8>) -> Result<()> {
         match self.read(id, buf)? {
             Some(k) if k == kind => Ok(()),
-            Some(k) => Err(Error::Repo(format!(
+            Some(k) => Err(Error::repo_msg(format!(
                 "object {id} is a {k}, expected a {kind}"
             ))),
-            None => Err(Error::Repo(format!("object {id} is missing"))),
+            None => Err(Error::repo_msg(format!("object {id} is missing"))),
         }
     }
 
@@ -190,10 +190,10 @@ impl Odb {
                     id = t.target();
                 }
                 Some(k) => return Ok((id, k)),
-                None => return Err(Error::Repo(format!("object {id} is missing"))),
+                None => return Err(Error::repo_msg(format!("object {id} is missing"))),
             }
         }
-        Err(Error::Repo(format!("tag chain at {id} is too long")))
+        Err(Error::repo_msg(format!("tag chain at {id} is too long")))
     }
 
     /// The entries of a tree as (name, id, kind), in the tree's order.
@@ -453,7 +453,7 @@ impl Repo {
     pub fn commit_tree(&self, id: ObjectId, what: &str, buf: &mut Vec<u8>) -> Result<ObjectId> {
         let (commit, kind) = self.odb.peel(id, buf)?;
         if kind != Kind::Commit {
-            return Err(Error::Repo(format!(
+            return Err(Error::repo_msg(format!(
                 "{what} ({id}) is a {kind}, not a commit"
             )));
         }

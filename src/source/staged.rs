@@ -421,7 +421,7 @@ impl Walk<'_> {
         }
         // Each level is a call: refuse what git itself refuses, before the stack runs out.
         if memchr::memchr_iter(b'/', prefix).count() >= super::repo::MAX_TREE_DEPTH {
-            return Err(Error::Repo(format!(
+            return Err(Error::repo_msg(format!(
                 "the index holds {} nested deeper than {} levels (git's own limit)",
                 super::repo::deep_path(prefix),
                 super::repo::MAX_TREE_DEPTH

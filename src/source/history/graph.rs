@@ -207,11 +207,11 @@ pub(super) fn peel(
                 id = t.target();
             }
             Ok(Some(d)) => return Ok((id, d.kind)),
-            Ok(None) => return Err(Error::Repo(format!("object {id} is missing"))),
+            Ok(None) => return Err(Error::repo_msg(format!("object {id} is missing"))),
             Err(e) => return Err(Error::repo(format!("object {id} cannot be read"), e)),
         }
     }
-    Err(Error::Repo(format!("tag chain at {id} is too long")))
+    Err(Error::repo_msg(format!("tag chain at {id} is too long")))
 }
 
 /// What the audit reads of a commit.
@@ -239,11 +239,11 @@ pub(super) fn read_commit(
                 time: c.committer().map(|s| s.seconds()).unwrap_or(0),
             })
         }
-        Ok(Some(d)) => Err(Error::Repo(format!(
+        Ok(Some(d)) => Err(Error::repo_msg(format!(
             "object {id} is a {}, expected a commit",
             d.kind
         ))),
-        Ok(None) => Err(Error::Repo(format!("commit {id} is missing"))),
+        Ok(None) => Err(Error::repo_msg(format!("commit {id} is missing"))),
         Err(e) => Err(Error::repo(format!("commit {id} cannot be read"), e)),
     }
 }
