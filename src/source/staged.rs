@@ -370,6 +370,24 @@ fn scan_changes(
     Ok((found, scanner.summary))
 }
 
+/// The entries of `HEAD`'s tree `head` (none: an empty directory), read into `data`, their
+/// names borrowed from it.
+fn tree_items<'d>(
+    odb: &Odb,
+    head: Option<ObjectId>,
+    data: &'d mut Vec<u8>,
+) -> Result<Vec<TreeItem<'d>>> {
+    let mut items = Vec::new();
+    if let Some(t) = head {
+        odb.read_kind(&t, gix::objs::Kind::Tree, data)?;
+        for e in gix::objs::TreeRefIter::from_bytes(data, odb.hash_kind()) {
+            let e = e.map_err(|e| Error::repo(format!("tree {t} is corrupt"), e))?;
+            items.push((e.filename, e.oid.to_owned(), EntryKind::of(e.mode)));
+        }
+    }
+    Ok(items)
+}
+
 /// One item of a directory on the `HEAD` side: name, id, kind.
 type TreeItem<'a> = (&'a BStr, ObjectId, EntryKind);
 
@@ -412,44 +430,14 @@ impl Walk<'_> {
         range: Range<usize>,
         cache: Option<&CacheTree>,
     ) -> Result<()> {
-        // The cache-tree records the tree `git commit` will write for a directory; when it is
-        // valid, accounts for every entry below, and equals HEAD's, nothing below changed.
-        if let (Some(c), Some(h)) = (cache, head) {
-            if c.id == h && c.num_entries.is_some_and(|n| n as usize == range.len()) {
-                return Ok(());
-            }
-        }
-        // Each level is a call: refuse what git itself refuses, before the stack runs out.
-        if memchr::memchr_iter(b'/', prefix).count() >= super::repo::MAX_TREE_DEPTH {
-            return Err(Error::repo_msg(format!(
-                "the index holds {} nested deeper than {} levels (git's own limit)",
-                super::repo::deep_path(prefix),
-                super::repo::MAX_TREE_DEPTH
-            )));
-        }
-        // A sparse index holds a whole directory outside the sparse cone as one entry.
-        let entries = self.entries;
-        if range.len() == 1 && self.path(range.start) == prefix.as_bstr() {
-            let e = &entries[range.start];
-            if e.mode == Mode::DIR && e.stage() == Stage::Unconflicted {
-                if head != Some(e.id) {
-                    self.deleted_or_added(head, Some(e.id), prefix)?;
-                }
-                return Ok(());
-            }
+        if self.settled(head, prefix, &range, cache)? {
+            return Ok(());
         }
         // HEAD's side, read without copying names. Git writes a tree's entries in the order
         // `tree_order` describes; should a corrupt tree not be sorted, the merge below sees its
         // files as deleted and the index's as added, and scans more, never less.
         let mut data = Vec::new();
-        let mut items: Vec<TreeItem<'_>> = Vec::new();
-        if let Some(t) = head {
-            self.odb.read_kind(&t, gix::objs::Kind::Tree, &mut data)?;
-            for e in gix::objs::TreeRefIter::from_bytes(&data, self.odb.hash_kind()) {
-                let e = e.map_err(|e| Error::repo(format!("tree {t} is corrupt"), e))?;
-                items.push((e.filename, e.oid.to_owned(), EntryKind::of(e.mode)));
-            }
-        }
+        let items = tree_items(self.odb, head, &mut data)?;
         let plen = prefix.len();
         let mut t = 0;
         let mut i = range.start;
@@ -486,47 +474,108 @@ impl Walk<'_> {
                 (None, Some(item)) => prefix.push_str(self.name(plen, item)),
                 (None, None) => unreachable!("one side has an item"),
             }
-            match index_item {
-                Some(IndexItem::Dir { entries: r, .. }) => {
-                    i = r.end;
-                    let sub = match &head_item {
-                        Some((_, id, EntryKind::Tree)) => Some(*id),
-                        Some((_, id, EntryKind::File)) => {
-                            self.changes.push(Change {
-                                path: prefix.clone(),
-                                old: Some(*id),
-                                new: None,
-                            });
-                            None
-                        }
-                        _ => None,
-                    };
-                    let child = match (sub, cache) {
-                        (Some(_), Some(c)) => c
-                            .children
-                            .iter()
-                            .find(|k| k.name.as_slice() == &prefix[plen..]),
-                        _ => None,
-                    };
-                    prefix.push(b'/');
-                    self.dir(sub, prefix, r, child)?;
+            if let Some(end) = self.pair(head_item, index_item, prefix, plen, cache)? {
+                i = end;
+            }
+            prefix.truncate(plen);
+        }
+        Ok(())
+    }
+
+    /// Whether the directory at `prefix` needs no walk: its cache-tree says nothing below
+    /// changed, or a sparse index holds it as one entry (judged whole here). A directory nested
+    /// deeper than git allows is an error, before the stack runs out.
+    fn settled(
+        &mut self,
+        head: Option<ObjectId>,
+        prefix: &BString,
+        range: &Range<usize>,
+        cache: Option<&CacheTree>,
+    ) -> Result<bool> {
+        // The cache-tree records the tree `git commit` will write for a directory; when it is
+        // valid, accounts for every entry below, and equals HEAD's, nothing below changed.
+        if let (Some(c), Some(h)) = (cache, head) {
+            if c.id == h && c.num_entries.is_some_and(|n| n as usize == range.len()) {
+                return Ok(true);
+            }
+        }
+        // Each level is a call: refuse what git itself refuses, before the stack runs out.
+        if memchr::memchr_iter(b'/', prefix).count() >= super::repo::MAX_TREE_DEPTH {
+            return Err(Error::repo_msg(format!(
+                "the index holds {} nested deeper than {} levels (git's own limit)",
+                super::repo::deep_path(prefix),
+                super::repo::MAX_TREE_DEPTH
+            )));
+        }
+        // A sparse index holds a whole directory outside the sparse cone as one entry.
+        let entries = self.entries;
+        if range.len() == 1 && self.path(range.start) == prefix.as_bstr() {
+            let e = &entries[range.start];
+            if e.mode == Mode::DIR && e.stage() == Stage::Unconflicted {
+                if head != Some(e.id) {
+                    self.deleted_or_added(head, Some(e.id), prefix)?;
                 }
-                Some(IndexItem::File { entries: r, .. }) => {
-                    i = r.end;
-                    let old = match &head_item {
-                        Some((_, id, EntryKind::Tree)) => {
-                            let len = prefix.len();
-                            prefix.push(b'/');
-                            self.deleted_or_added(Some(*id), None, prefix)?;
-                            prefix.truncate(len);
-                            None
-                        }
-                        Some((_, id, EntryKind::File)) => Some(*id),
-                        _ => None,
-                    };
-                    self.file(prefix, old, r);
-                }
-                None => match &head_item {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// One name of the directory at `prefix` (already pushed onto it), as `HEAD` and the
+    /// index each hold it: recurses into directories, records files; returns the index entry
+    /// after the item when the index had one.
+    fn pair(
+        &mut self,
+        head_item: Option<TreeItem<'_>>,
+        index_item: Option<IndexItem>,
+        prefix: &mut BString,
+        plen: usize,
+        cache: Option<&CacheTree>,
+    ) -> Result<Option<usize>> {
+        match index_item {
+            Some(IndexItem::Dir { entries: r, .. }) => {
+                let end = r.end;
+                let sub = match &head_item {
+                    Some((_, id, EntryKind::Tree)) => Some(*id),
+                    Some((_, id, EntryKind::File)) => {
+                        self.changes.push(Change {
+                            path: prefix.clone(),
+                            old: Some(*id),
+                            new: None,
+                        });
+                        None
+                    }
+                    _ => None,
+                };
+                let child = match (sub, cache) {
+                    (Some(_), Some(c)) => c
+                        .children
+                        .iter()
+                        .find(|k| k.name.as_slice() == &prefix[plen..]),
+                    _ => None,
+                };
+                prefix.push(b'/');
+                self.dir(sub, prefix, r, child)?;
+                Ok(Some(end))
+            }
+            Some(IndexItem::File { entries: r, .. }) => {
+                let end = r.end;
+                let old = match &head_item {
+                    Some((_, id, EntryKind::Tree)) => {
+                        let len = prefix.len();
+                        prefix.push(b'/');
+                        self.deleted_or_added(Some(*id), None, prefix)?;
+                        prefix.truncate(len);
+                        None
+                    }
+                    Some((_, id, EntryKind::File)) => Some(*id),
+                    _ => None,
+                };
+                self.file(prefix, old, r);
+                Ok(Some(end))
+            }
+            None => {
+                match &head_item {
                     Some((_, id, EntryKind::Tree)) => {
                         prefix.push(b'/');
                         self.deleted_or_added(Some(*id), None, prefix)?;
@@ -537,11 +586,10 @@ impl Walk<'_> {
                         new: None,
                     }),
                     _ => {}
-                },
+                }
+                Ok(None)
             }
-            prefix.truncate(plen);
         }
-        Ok(())
     }
 
     /// The name of an index item: the part of its first entry's path after the prefix.
