@@ -28,7 +28,9 @@ pub const MARKER: &str = "secretgate-managed-hook";
 /// The name an existing pre-commit hook is kept under; the installed hook runs it first.
 pub const CHAINED_SUFFIX: &str = ".secretgate-chained";
 
-/// The admin's configuration file, used by the hooks when it exists.
+/// The admin's configuration file, used by the hooks when it exists (unless
+/// `SECRETGATE_ADMIN_CONFIG` names another place: a machine with several setups, or a test
+/// that must not see the host's file).
 pub const ADMIN_CONFIG: &str = "/etc/secretgate/config.toml";
 
 /// Quotes a string for a POSIX shell.
@@ -84,7 +86,8 @@ const FIND_BIN_LINE: &str = "bin=${SECRETGATE_BIN:-$(command -v secretgate 2>/de
 /// when it exists. The installer puts a `--config` file given to it in their place.
 fn admin_exec_lines(command: &str) -> String {
     format!(
-        "if [ -f {ADMIN_CONFIG} ]; then\n    exec \"$bin\" {command} --config {ADMIN_CONFIG}\nfi\nexec \"$bin\" {command}\n"
+        "config=${{SECRETGATE_ADMIN_CONFIG:-{ADMIN_CONFIG}}}\nif [ -f \"$config\" ]; then\n    \
+         exec \"$bin\" {command} --config \"$config\"\nfi\nexec \"$bin\" {command}\n"
     )
 }
 
@@ -841,6 +844,6 @@ mod tests {
         assert!(s.contains("exit 1") && s.contains(ADMIN_CONFIG));
         let s = pre_receive_script("/x", Some("/etc/a.toml"), Flavor::Gitlab);
         assert!(s.contains("GL-HOOK-ERR: ") && s.contains("--config '/etc/a.toml'"));
-        assert!(!s.contains(ADMIN_CONFIG));
+        assert!(!s.contains(&admin_exec_lines("pre-receive")) && !s.contains("[ -f \"$config\" ]"));
     }
 }

@@ -54,7 +54,8 @@ fn sandbox_root(dir: &Path) -> PathBuf {
 /// A command in `dir` with nothing inherited that could change what git or secretgate does:
 /// no `GIT_*` from an outer hook, no `SECRETGATE*`, `GL_*` or `RUST_*`, no system or global git
 /// config, a home folder and a temporary folder inside the sandbox ([`home_for`],
-/// [`tmp_for`]), no standard input.
+/// [`tmp_for`]), the admin's configuration file looked for inside the sandbox too, no standard
+/// input.
 fn scrubbed(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
     let mut c = Command::new(program);
     c.current_dir(dir);
@@ -73,6 +74,12 @@ fn scrubbed(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("HOME", home)
         .env("TMPDIR", tmp_for(dir))
+        // The hooks read the admin's file at /etc/secretgate/config.toml when it exists: the
+        // host's must not change what a test sees. A test that wants one sets this again.
+        .env(
+            "SECRETGATE_ADMIN_CONFIG",
+            sandbox_root(dir).join(".admin-config.toml"),
+        )
         .stdin(Stdio::null());
     c
 }

@@ -158,6 +158,38 @@ fn git_flavor_end_to_end() {
     assert_ours(&hook_path(&server, "hooks/pre-receive"), "git");
 }
 
+/// The installed hook reads the admin's configuration file where `SECRETGATE_ADMIN_CONFIG`
+/// says (default `/etc/secretgate/config.toml`): here one that lets debug mode through, so the
+/// push that the built-in rules reject is accepted.
+#[test]
+fn the_admin_configuration_is_read_where_the_environment_says() {
+    let sb = Sandbox::new();
+    let server = bare(&sb, "server.git");
+    let o = secretgate(
+        sb.path(),
+        &["install", "pre-receive", "--repo", "server.git"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let admin = sb.path().join("admin.toml");
+    std::fs::write(&admin, "[extend]\ndefault = true\n[policy]\nblock = []\n").unwrap();
+    let r = sb.work("work");
+    r.commit_file("app.py", DEBUG_APP, "debug on");
+    let o = push_env(&r, &server, &[], "HEAD:refs/heads/main");
+    assert!(!o.status.success(), "no admin file: rejected\n{}", text(&o));
+    let admin_env = [("SECRETGATE_ADMIN_CONFIG", admin.to_str().unwrap())];
+    let o = push_env(&r, &server, &admin_env, "HEAD:refs/heads/main");
+    assert!(
+        o.status.success(),
+        "the admin's file lets it warn\n{}",
+        text(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("flask-debug"),
+        "{}",
+        text(&o)
+    );
+}
+
 #[test]
 fn gitlab_flavor_end_to_end() {
     let sb = Sandbox::new();
