@@ -17,10 +17,10 @@ use gix::hash::ObjectId;
 use rayon::prelude::*;
 
 use super::classes::{path_signature, BlobTable, Classes};
-use super::diff::{Differ, Event};
 use super::graph::Graph;
 use super::{Handles, Problem, Progress, NONE};
 use crate::rules::Ruleset;
+use crate::source::diff::tree::{Differ, Event};
 
 /// Commits per unit of work in the diff pass: large enough to keep a thread's caches warm.
 const DIFF_CHUNK: usize = 1024;
@@ -90,7 +90,7 @@ fn diff_chunk(
                     from: NONE,
                 });
             }
-            Event::Modified(p, id) => {
+            Event::Modified(p, id, _) => {
                 let path = out.intern(p);
                 out.changes.push(RawChange {
                     path,

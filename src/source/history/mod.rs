@@ -30,7 +30,6 @@ use bstr::ByteSlice;
 use gix::hash::ObjectId;
 
 use self::changes::History;
-use self::diff::TreeCache;
 use self::graph::{read_commit, Graph, Walker};
 use self::scan::Scanned;
 use super::config::{RepoConfig, REPO_CONFIG};
@@ -38,12 +37,12 @@ use super::repo::Odb;
 use crate::error::{Error, Result};
 use crate::finding::Finding;
 use crate::rules::Ruleset;
+use crate::source::diff::tree::TreeCache;
 use crate::stats::Stats;
 
 mod attribute;
 mod changes;
 mod classes;
-mod diff;
 mod graph;
 mod packs;
 mod scan;

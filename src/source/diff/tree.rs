@@ -1,4 +1,6 @@
-//! The tree differ: what changed between two trees, file by file, as a stream of events.
+//! The tree differ: what changed between two trees, file by file, as a stream of events. The
+//! one differ of the crate: the audit streams its events over a whole history, the hooks
+//! collect them ([`super::diff_trees`]).
 //!
 //! Diffing every commit against its first parent is how the audit finds every (path, blob) pair
 //! of a history without walking each commit's whole tree, so this is its hottest loop. Unchanged
@@ -24,8 +26,9 @@ use crate::source::repo::{deep_path, tree_order, EntryKind, MAX_TREE_DEPTH};
 pub(crate) enum Event<'p> {
     /// A file where the old tree had no file.
     Added(&'p [u8], ObjectId),
-    /// A file whose blob differs from the old tree's file at the same path.
-    Modified(&'p [u8], ObjectId),
+    /// A file whose blob differs from the old tree's file at the same path: the new blob, then
+    /// the old one.
+    Modified(&'p [u8], ObjectId, ObjectId),
     /// A file of the old tree that the new tree no longer has.
     Deleted(&'p [u8], ObjectId),
     /// A submodule (gitlink) in the new tree.
@@ -343,7 +346,11 @@ impl<'a> Differ<'a> {
             }
             (EntryKind::File, EntryKind::File) => {
                 let len = self.push_name(y.name);
-                sink(Event::Modified(&self.path, y.id.to_owned()));
+                sink(Event::Modified(
+                    &self.path,
+                    y.id.to_owned(),
+                    x.id.to_owned(),
+                ));
                 self.path.truncate(len);
             }
             _ => {

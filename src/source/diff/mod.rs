@@ -3,11 +3,17 @@
 //!
 //! The hooks judge added lines only, so every source that compares two versions (a pushed
 //! commit against its parents, the index against `HEAD`) goes through these three steps.
+//!
+//! There is one tree differ ([`tree::Differ`]): the audit streams its events over a whole
+//! history, the hooks collect them into [`Change`]s with [`diff_trees`], where any tree that
+//! cannot be read is an error (a push must not be judged on part of its content).
 
-use bstr::{BString, ByteSlice, ByteVec};
+use bstr::{BString, ByteSlice};
 use gix::hash::{oid, ObjectId};
 
-use super::repo::{deep_path, EntryKind, Odb, MAX_TREE_DEPTH};
+pub mod tree;
+
+use super::repo::Odb;
 use crate::error::{Error, Result};
 
 /// One file changed between two trees.
@@ -22,106 +28,40 @@ pub struct Change {
 }
 
 /// Every file that differs between `old` (none: the empty tree) and `new`, recursively.
-/// Symbolic links and submodules are not files here.
+/// Symbolic links and submodules are not files here. The first tree that cannot be read
+/// (missing, corrupt, nested deeper than git allows) is the error.
 pub fn diff_trees(
     odb: &Odb,
     old: Option<&oid>,
     new: Option<&oid>,
     out: &mut Vec<Change>,
 ) -> Result<()> {
-    let mut buf = Vec::new();
-    diff_rec(odb, old, new, &mut BString::default(), out, &mut buf, 0)
-}
-
-fn diff_rec(
-    odb: &Odb,
-    old: Option<&oid>,
-    new: Option<&oid>,
-    prefix: &mut BString,
-    out: &mut Vec<Change>,
-    buf: &mut Vec<u8>,
-    depth: usize,
-) -> Result<()> {
-    if old == new {
-        return Ok(());
-    }
-    if depth >= MAX_TREE_DEPTH {
-        return Err(Error::repo_msg(format!(
-            "tree {} at {} is nested deeper than {MAX_TREE_DEPTH} levels (git's own limit)",
-            new.or(old).map(|t| t.to_string()).unwrap_or_default(),
-            deep_path(prefix),
-        )));
-    }
-    let mut a = match old {
-        Some(t) => odb.tree_entries(t, buf)?,
-        None => Vec::new(),
-    };
-    let mut b = match new {
-        Some(t) => odb.tree_entries(t, buf)?,
-        None => Vec::new(),
-    };
-    a.sort_by(|x, y| x.0.cmp(&y.0));
-    b.sort_by(|x, y| x.0.cmp(&y.0));
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        let ord = match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) => x.0.cmp(&y.0),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            _ => std::cmp::Ordering::Greater,
-        };
-        let (left, right) = match ord {
-            std::cmp::Ordering::Less => {
-                i += 1;
-                (Some(&a[i - 1]), None)
-            }
-            std::cmp::Ordering::Greater => {
-                j += 1;
-                (None, Some(&b[j - 1]))
-            }
-            std::cmp::Ordering::Equal => {
-                i += 1;
-                j += 1;
-                (Some(&a[i - 1]), Some(&b[j - 1]))
-            }
-        };
-        let name = left.or(right).map(|e| e.0.clone()).unwrap_or_default();
-        if let (Some(l), Some(r)) = (left, right) {
-            if l.1 == r.1 && l.2 == r.2 {
-                continue;
-            }
+    let mut trees = tree::TreeCache::new(0);
+    let mut differ = tree::Differ::new(odb, &mut trees, odb.hash_kind(), false);
+    let mut failed: Option<String> = None;
+    differ.diff(old, new, &mut |e| match e {
+        tree::Event::Added(path, id) => out.push(Change {
+            path: path.into(),
+            old: None,
+            new: Some(id),
+        }),
+        tree::Event::Modified(path, id, was) => out.push(Change {
+            path: path.into(),
+            old: Some(was),
+            new: Some(id),
+        }),
+        tree::Event::Deleted(path, id) => out.push(Change {
+            path: path.into(),
+            old: Some(id),
+            new: None,
+        }),
+        tree::Event::Gitlink(_) | tree::Event::Link(_) => {}
+        tree::Event::Error(m) | tree::Event::NotFetched(m) => {
+            failed.get_or_insert(m);
         }
-        let len = prefix.len();
-        if !prefix.is_empty() {
-            prefix.push(b'/');
-        }
-        prefix.push_str(&name);
-        let tree_of = |e: Option<&(BString, ObjectId, EntryKind)>| {
-            e.filter(|e| e.2 == EntryKind::Tree).map(|e| e.1)
-        };
-        let file_of = |e: Option<&(BString, ObjectId, EntryKind)>| {
-            e.filter(|e| e.2 == EntryKind::File).map(|e| e.1)
-        };
-        let (lt, rt) = (tree_of(left), tree_of(right));
-        if lt.is_some() || rt.is_some() {
-            diff_rec(
-                odb,
-                lt.as_deref(),
-                rt.as_deref(),
-                prefix,
-                out,
-                buf,
-                depth + 1,
-            )?;
-        }
-        let (lf, rf) = (file_of(left), file_of(right));
-        if (lf.is_some() || rf.is_some()) && lf != rf {
-            out.push(Change {
-                path: prefix.clone(),
-                old: lf,
-                new: rf,
-            });
-        }
-        prefix.truncate(len);
+    });
+    if let Some(m) = failed {
+        return Err(Error::repo_msg(m));
     }
     Ok(())
 }
