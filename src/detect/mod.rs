@@ -169,6 +169,9 @@ struct Memo {
     /// (rule, start of the `def` line): whether the function satisfies the rule's
     /// `block_requires`.
     functions: std::collections::HashMap<(usize, usize), bool>,
+    /// Per pattern: the names the text binds by the pattern's `receivers_bound_by`, once a
+    /// match's receiver is not one of its `receivers`.
+    bound: std::collections::HashMap<usize, Vec<Vec<u8>>>,
 }
 
 /// One line of the text, with the allow checks already run on it.
@@ -473,6 +476,14 @@ impl Ruleset {
                     .iter()
                     .find_map(|&i| caps.get(i))
                     .map(|m| m.as_bytes().to_str_lossy().into_owned());
+                if pat.judges_receivers() {
+                    let receiver = compiled.receiver_group.and_then(|i| caps.get(i));
+                    if let Some(r) = receiver {
+                        if !receiver_accepted(pat, data, r.as_bytes(), p, memo) {
+                            continue;
+                        }
+                    }
+                }
                 let (vs, ve) = (ws + value.start(), ws + value.end());
                 if let Some(m) = self.judge(
                     rule,
@@ -709,6 +720,48 @@ impl Ruleset {
         }
         out
     }
+}
+
+/// Whether a form that judges its receiver (`app` in `app.debug = True`) accepts this one: it
+/// matches the form's `receivers`, or the text binds that name by its `receivers_bound_by`
+/// (`web = Flask(__name__)`), which are read once per text and only when needed.
+fn receiver_accepted(
+    pat: &Pattern,
+    data: &[u8],
+    receiver: &[u8],
+    p: usize,
+    memo: &mut Memo,
+) -> bool {
+    let receiver = receiver.trim();
+    if pat.receivers.iter().any(|r| r.is_match(receiver)) {
+        return true;
+    }
+    if pat.receivers_bound_by.is_empty() {
+        return false;
+    }
+    let names = memo
+        .bound
+        .entry(p)
+        .or_insert_with(|| bound_names(pat, data));
+    names.iter().any(|n| n.as_slice() == receiver)
+}
+
+/// The names a text binds by a form's `receivers_bound_by` (their `bind` groups).
+fn bound_names(pat: &Pattern, data: &[u8]) -> Vec<Vec<u8>> {
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    for r in &pat.receivers_bound_by {
+        let Ok(c) = r.get() else { continue };
+        let Some(g) = c.bind_group else { continue };
+        for caps in c.regex.captures_iter(data) {
+            if let Some(m) = caps.get(g) {
+                let name = m.as_bytes().trim();
+                if !names.iter().any(|n| n.as_slice() == name) {
+                    names.push(name.to_vec());
+                }
+            }
+        }
+    }
+    names
 }
 
 /// The value's entropy where the rule uses it (`Some(None)` where it does not); `None` when

@@ -34,6 +34,10 @@ pub struct CompiledRegex {
     pub secret_groups: Vec<usize>,
     /// Capture indices of groups named `name…`: the setting's name, for messages.
     pub name_groups: Vec<usize>,
+    /// Capture index of the group named `receiver`: the object a form acts on.
+    pub receiver_group: Option<usize>,
+    /// Capture index of the group named `bind`: a name a file binds (`receivers_bound_by`).
+    pub bind_group: Option<usize>,
 }
 
 impl LazyRegex {
@@ -77,10 +81,14 @@ fn build_regex(src: &str) -> std::result::Result<CompiledRegex, String> {
         .map_err(|e| e.to_string())?;
     let mut secret_groups = Vec::new();
     let mut name_groups = Vec::new();
+    let mut receiver_group = None;
+    let mut bind_group = None;
     for (i, name) in regex.capture_names().enumerate() {
         match name {
             Some(n) if n.starts_with("secret") => secret_groups.push(i),
             Some(n) if n.starts_with("name") => name_groups.push(i),
+            Some("receiver") => receiver_group = Some(i),
+            Some("bind") => bind_group = Some(i),
             _ => {}
         }
     }
@@ -88,7 +96,14 @@ fn build_regex(src: &str) -> std::result::Result<CompiledRegex, String> {
         regex,
         secret_groups,
         name_groups,
+        receiver_group,
+        bind_group,
     })
+}
+
+/// Whether a regex (as written) has a capture group with this name.
+fn has_group(src: &str, name: &str) -> bool {
+    src.contains(&format!("(?P<{name}>")) || src.contains(&format!("(?<{name}>"))
 }
 
 /// Checks a regex's syntax without building its automata (cheap enough for every load).
@@ -115,6 +130,19 @@ pub struct Pattern {
     pub window_after: usize,
     /// Remediation for this form, if it differs from the rule's.
     pub remediation: Option<String>,
+    /// When not empty, a match is a finding only if its `receiver` group matches one of these,
+    /// or names something the file binds by `receivers_bound_by`.
+    pub receivers: Vec<LazyRegex>,
+    /// Regexes over the whole file whose `bind` groups name more receivers (the names bound to
+    /// `Flask(...)`): read once per file, and only when a receiver is not one of `receivers`.
+    pub receivers_bound_by: Vec<LazyRegex>,
+}
+
+impl Pattern {
+    /// Whether the form's matches depend on their receiver.
+    pub fn judges_receivers(&self) -> bool {
+        !self.receivers.is_empty() || !self.receivers_bound_by.is_empty()
+    }
 }
 
 /// When a value is only a development placeholder.
@@ -688,6 +716,8 @@ impl Compiler<'_> {
                 paths: Vec::new(),
                 window_after: None,
                 remediation: None,
+                receivers: Vec::new(),
+                receivers_bound_by: Vec::new(),
             });
         }
         forms.extend(r.patterns.iter().cloned());
@@ -719,12 +749,27 @@ impl Compiler<'_> {
                 }
                 keywords.add(k, pat_idx);
             }
+            if !p.receivers.is_empty() || !p.receivers_bound_by.is_empty() {
+                if !has_group(&p.regex, "receiver") {
+                    return Err(self.err(format!(
+                        "{pw}: receivers and receivers_bound_by need a group named `receiver` in the regex"
+                    )));
+                }
+                if let Some(b) = p.receivers_bound_by.iter().find(|b| !has_group(b, "bind")) {
+                    return Err(self.err(format!(
+                        "{pw}: receivers_bound_by {b:?} has no group named `bind`"
+                    )));
+                }
+            }
             patterns.push(Pattern {
                 rule: rule_idx,
                 regex: self.lazy(&pw, &p.regex)?,
                 paths: self.globs(&pw, &p.paths)?,
                 window_after: p.window_after.unwrap_or(0),
                 remediation: p.remediation,
+                receivers: self.many(&format!("{pw}: receivers"), &p.receivers)?,
+                receivers_bound_by: self
+                    .many(&format!("{pw}: receivers_bound_by"), &p.receivers_bound_by)?,
             });
             pattern_ids.push(pat_idx);
         }
