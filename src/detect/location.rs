@@ -285,6 +285,26 @@ fn string_end(data: &[u8], from: usize, q: u8, triple: bool) -> Option<usize> {
     }
 }
 
+/// The closing quote of the one-line string whose text starts at `from`, quoted by `q`; `None`
+/// when it is unterminated (a newline or the end of the text comes first).
+fn closing_quote(data: &[u8], from: usize, q: u8) -> Option<usize> {
+    let mut j = from;
+    loop {
+        let k = j + memchr::memchr3(b'\\', q, b'\n', data.get(j..)?)?;
+        match data[k] {
+            b'\\' => {
+                j = k + if data[k + 1..].starts_with(b"\r\n") {
+                    3
+                } else {
+                    2
+                }
+            }
+            b'\n' => return None,
+            _ => return Some(k),
+        }
+    }
+}
+
 impl Iterator for TripleStrings<'_> {
     type Item = (usize, usize);
 
@@ -341,6 +361,158 @@ pub fn in_python_triple_string(data: &[u8], pos: usize) -> bool {
 /// quotes in it is still seen as code.
 pub fn python_triple_strings(data: &[u8]) -> Vec<(usize, usize)> {
     TripleStrings::new(&data[..data.len().min(MAX_TOKENIZE)]).collect()
+}
+
+/// Python's bracket depth, tracked top-down over a text (strings and comments skipped by the
+/// rules `TripleStrings` follows), so that the depths asked for at increasing positions cost
+/// one pass in all. Inside brackets a newline does not end a statement: string literals on the
+/// following lines still join the one before ([`python_concatenation`]).
+#[derive(Debug, Default)]
+pub struct Brackets {
+    /// Where the scan resumes, outside any string or comment.
+    next: usize,
+    /// The depth at `next`.
+    depth: usize,
+    /// The last position asked about: a position before it starts the scan over.
+    asked: usize,
+}
+
+impl Brackets {
+    /// A tracker at the start of the text.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of brackets (`(`, `[`, `{`) open at `pos`, which should be outside strings
+    /// and comments. A position inside a string or comment (a place where no literal starts)
+    /// gets the depth before that string. Beyond [`MAX_TOKENIZE`] the answer is 0.
+    pub fn depth_at(&mut self, data: &[u8], pos: usize) -> usize {
+        if pos > MAX_TOKENIZE || pos > data.len() {
+            return 0;
+        }
+        if pos < self.asked {
+            *self = Brackets::new();
+        }
+        self.asked = pos;
+        while self.next < pos {
+            let Some(n) = data[self.next..pos].iter().position(|b| {
+                matches!(
+                    b,
+                    b'#' | b'"' | b'\'' | b'(' | b'[' | b'{' | b')' | b']' | b'}'
+                )
+            }) else {
+                self.next = pos;
+                break;
+            };
+            let i = self.next + n;
+            match data[i] {
+                b'#' => {
+                    self.next = match memchr(b'\n', &data[i..]) {
+                        Some(n) => i + n + 1,
+                        None => data.len(),
+                    }
+                }
+                b'(' | b'[' | b'{' => {
+                    self.depth += 1;
+                    self.next = i + 1;
+                }
+                b')' | b']' | b'}' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    self.next = i + 1;
+                }
+                q if data[i..].starts_with(&[q, q, q]) => {
+                    self.next = string_end(data, i + 3, q, true).unwrap_or(data.len());
+                }
+                q => self.next = string_end(data, i + 1, q, false).unwrap_or(data.len()),
+            }
+        }
+        self.depth
+    }
+}
+
+/// At most this many literals are joined into one value.
+const MAX_PARTS: usize = 64;
+
+/// The string literals that Python joins to the one-line literal whose text is `first` (from
+/// just after its opening quote to its closing quote) by implicit concatenation: the literals
+/// that follow it separated only by blanks, by `\` line continuations, or, when the first one
+/// is inside brackets (`brackets` gives the depth), by newlines and comments too:
+///
+/// ```text
+/// SECRET_KEY = ("8f42a73054b1"    # the first part
+///               "749f8f58848b")
+/// ```
+///
+/// Each literal is given as the range of its text, without prefix and quotes. A literal may
+/// carry its own prefix (`f"..."`, `rb'...'`); a triple-quoted one, or an unterminated one,
+/// ends the chain (as does anything else: an operator, a name, a closing bracket).
+pub fn python_concatenation(
+    data: &[u8],
+    first: (usize, usize),
+    brackets: &mut Brackets,
+) -> Vec<(usize, usize)> {
+    let mut parts = Vec::new();
+    let (start, end) = first;
+    let Some(&q) = data.get(end) else {
+        return parts;
+    };
+    if start == 0 || data.get(start - 1) != Some(&q) || !matches!(q, b'"' | b'\'') {
+        return parts;
+    }
+    let mut inside: Option<bool> = None;
+    let mut p = end + 1;
+    while parts.len() < MAX_PARTS {
+        while matches!(data.get(p), Some(b' ' | b'\t' | b'\x0c')) {
+            p += 1;
+        }
+        match data.get(p) {
+            Some(b'\\') => {
+                let rest = &data[p + 1..];
+                if rest.starts_with(b"\n") {
+                    p += 2;
+                } else if rest.starts_with(b"\r\n") {
+                    p += 3;
+                } else {
+                    break;
+                }
+            }
+            Some(b'#' | b'\r' | b'\n') => {
+                if !*inside.get_or_insert_with(|| brackets.depth_at(data, start - 1) > 0) {
+                    break;
+                }
+                if data[p] == b'#' {
+                    match memchr(b'\n', &data[p..]) {
+                        Some(n) => p += n,
+                        None => break,
+                    }
+                }
+                p += 1;
+            }
+            Some(_) => {
+                let prefix = data[p..]
+                    .iter()
+                    .take(3)
+                    .take_while(|b| {
+                        matches!(b, b'r' | b'R' | b'b' | b'B' | b'u' | b'U' | b'f' | b'F')
+                    })
+                    .count();
+                let o = p + prefix;
+                let Some(&q) = data.get(o) else { break };
+                if prefix > 2 || !matches!(q, b'"' | b'\'') || data[o..].starts_with(&[q, q, q]) {
+                    break;
+                }
+                match closing_quote(data, o + 1, q) {
+                    Some(c) => {
+                        parts.push((o + 1, c));
+                        p = c + 1;
+                    }
+                    None => break,
+                }
+            }
+            None => break,
+        }
+    }
+    parts
 }
 
 /// Whether `pos` is inside one of the ranges [`python_triple_strings`] returned.

@@ -72,6 +72,11 @@ pub struct Match {
     /// The line carries `secretgate:allow`. Such matches leave [`Ruleset::scan`] only when the
     /// ruleset keeps them ([`Ruleset::keep_inline_allowed`]); the caller decides.
     pub inline_allowed: bool,
+    /// The value is Python string literals joined by implicit concatenation (`("abc"
+    /// "def")`): `start..end` runs from the first one's text to the last one's, `value` is
+    /// their texts joined, and `value_line` is the last one's line, so that a hook sees a
+    /// change to any of them.
+    pub joined: bool,
 }
 
 /// What a secret's value says about it, beyond its rule: the class of the value in the severity
@@ -166,6 +171,8 @@ struct Memo {
     triple_strings: Option<Vec<(usize, usize)>>,
     /// The indentation stack, for enclosing blocks.
     blocks: location::BlockStack,
+    /// Python's bracket depth, for literals joined over several lines.
+    brackets: location::Brackets,
     /// (rule, start of the `def` line): whether the function satisfies the rule's
     /// `block_requires`.
     functions: std::collections::HashMap<(usize, usize), bool>,
@@ -517,7 +524,22 @@ impl Ruleset {
         name: Option<String>,
         memo: &mut Memo,
     ) -> Option<Match> {
-        let value = &data[vs..ve];
+        let secret = rule.kind == crate::rules::Kind::Secret;
+        // A Python literal that the literals after it continue (`("abc" "def")`): the value is
+        // the whole concatenation, from the first literal to the last.
+        let mut ve = ve;
+        let joined = (secret && !rule.distinctive && is_python(path))
+            .then(|| location::python_concatenation(data, (vs, ve), &mut memo.brackets))
+            .filter(|parts| !parts.is_empty())
+            .map(|parts| {
+                let mut v = data[vs..ve].to_vec();
+                for &(s, e) in &parts {
+                    v.extend_from_slice(&data[s..e]);
+                }
+                ve = parts.last().map_or(ve, |p| p.1);
+                v
+            });
+        let value = joined.as_deref().unwrap_or(&data[vs..ve]);
         if value.trim().is_empty() || self.value_allowed(rule, value) {
             return None;
         }
@@ -553,11 +575,11 @@ impl Ruleset {
             Some(w) if weak => w.severity,
             _ => rule.severity,
         };
-        let secret = rule.kind == crate::rules::Kind::Secret;
         Some(Match {
             snippet: (!secret).then(|| crate::redact::excerpt(&data[span.0..span.1])),
             note: if secret { self.note(rule, value) } else { None },
             inline_allowed,
+            joined: joined.is_some(),
             rule: rule_idx,
             pattern,
             start: vs,
@@ -707,6 +729,10 @@ impl Ruleset {
         for m in &mut out {
             let (l, c) = lines.locate(data, m.start);
             m.value_line = l;
+            if m.joined {
+                // Literals joined over several lines: the last one's line.
+                m.value_line += memchr::memchr_iter(b'\n', &data[m.start..m.end]).count();
+            }
             let from = m.span.0.min(m.start);
             let back = memchr::memchr_iter(b'\n', &data[from..m.start]).count();
             if back > 0 {
@@ -762,6 +788,11 @@ fn bound_names(pat: &Pattern, data: &[u8]) -> Vec<Vec<u8>> {
         }
     }
     names
+}
+
+/// Whether the text at `path` is Python source (a notebook's cells are scanned as such).
+fn is_python(path: &[u8]) -> bool {
+    path.ends_with(b".py") || path.ends_with(b".pyw") || decode::is_notebook_path(path)
 }
 
 /// The value's entropy where the rule uses it (`Some(None)` where it does not); `None` when
