@@ -668,6 +668,90 @@ mod tests {
         }
     }
 
+    /// The texts [`python_concatenation`] joins to the first literal after `needle` (whose
+    /// opening quote ends the needle).
+    fn joined(text: &str, needle: &str) -> Vec<String> {
+        let d = text.as_bytes();
+        let open = at(text, needle) + needle.len();
+        let close = closing_quote(d, open, d[open - 1]).expect("closed");
+        python_concatenation(d, (open, close), &mut Brackets::new())
+            .into_iter()
+            .map(|(s, e)| text[s..e].to_owned())
+            .collect()
+    }
+
+    const NONE: [&str; 0] = [];
+
+    #[test]
+    fn joins_literals_on_one_line_and_over_continuations() {
+        assert_eq!(
+            joined("K = 'ab' \"cd\" f'ef' rb\"gh\"\n", "= '"),
+            ["cd", "ef", "gh"]
+        );
+        assert_eq!(joined("K = 'ab'\\\n    'cd'\n", "= '"), ["cd"]);
+        assert_eq!(joined("K = 'ab' \\\r\n    'cd'\r\n", "= '"), ["cd"]);
+        // An empty literal is a literal.
+        assert_eq!(joined("K = '' 'cd'\n", "= '"), ["cd"]);
+        // Anything else ends the chain: an operator, a name, a method, a closing bracket.
+        for t in [
+            "K = 'ab' + 'cd'\n",
+            "K = 'ab' if x else 'cd'\n",
+            "K = 'ab'.format('cd')\n",
+            "K = ('ab') 'cd'\n",
+            "K = 'ab', 'cd'\n",
+            "K = 'ab' for_ 'cd'\n",
+            "K = 'ab' bub'cd'\n",
+        ] {
+            assert_eq!(joined(t, "'"), NONE, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn joins_over_lines_only_inside_brackets() {
+        let t = "K = ('ab'  # first\n     # more\n     \"cd\"\n     'ef')\n";
+        assert_eq!(joined(t, "('"), ["cd", "ef"]);
+        let t = "app.config.update(\n    SECRET_KEY='ab'\n    'cd',\n)\n";
+        assert_eq!(joined(t, "='"), ["cd"]);
+        // Outside brackets a newline ends the statement: the next line is another one.
+        assert_eq!(joined("K = 'ab'\n'cd'\n", "= '"), NONE);
+        assert_eq!(joined("K = 'ab'  # c\n'cd'\n", "= '"), NONE);
+        // Brackets in strings and comments do not count; closed brackets do not either.
+        let t = "x = '(' # [\ny = f(\"(\")\nK = 'ab'\n'cd'\n";
+        assert_eq!(joined(t, "K = '"), NONE);
+        let t = "x = \"\"\"(\"\"\"\nK = 'ab'\n'cd'\n";
+        assert_eq!(joined(t, "K = '"), NONE);
+    }
+
+    #[test]
+    fn triple_quoted_and_unterminated_literals_end_the_chain() {
+        assert_eq!(joined("K = ('ab' '''cd''')\n", "('"), NONE);
+        assert_eq!(joined("K = ('ab' 'cd\n)\n", "('"), NONE);
+        assert_eq!(joined("K = ('ab' 'cd\\' ' 'ef')\n", "('"), ["cd\\' ", "ef"]);
+        assert_eq!(joined("K = 'ab' 'c", "= '"), NONE);
+        assert_eq!(joined("K = 'ab' ", "= '"), NONE);
+        // A value that is not a whole literal (a token inside one) is not joined.
+        let t = "K = 'tok ab' 'cd'\n";
+        let open = at(t, "ab");
+        let parts = python_concatenation(t.as_bytes(), (open, open + 2), &mut Brackets::new());
+        assert!(parts.is_empty());
+    }
+
+    #[test]
+    fn bracket_depth_is_tracked_top_down_and_starts_over_when_asked_earlier() {
+        let t = b"a = f(1, [2, {3: '}'}],\n  # )\n  x)\n";
+        let mut b = Brackets::new();
+        let depth = |b: &mut Brackets, n: &[u8]| {
+            let i = t.windows(n.len()).position(|w| w == n).unwrap();
+            b.depth_at(t, i)
+        };
+        assert_eq!(depth(&mut b, b"1,"), 1);
+        assert_eq!(depth(&mut b, b"3:"), 3);
+        assert_eq!(depth(&mut b, b"x)"), 1);
+        assert_eq!(depth(&mut b, b"[2"), 1);
+        assert_eq!(depth(&mut b, b"2,"), 2);
+        assert_eq!(b.depth_at(t, t.len()), 0);
+    }
+
     #[test]
     fn finds_enclosing_blocks() {
         let d = b"class Dev(Config):\n    # note\n\n    X = 1\n    if a:\n        DEBUG = True\n";
