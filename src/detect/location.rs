@@ -285,6 +285,41 @@ fn string_end(data: &[u8], from: usize, q: u8, triple: bool) -> Option<usize> {
     }
 }
 
+/// Whether the first token after `p` (past blanks, newlines and comments, within a few lines)
+/// looks like the start of a string literal: a cheap test before the bracket depth is asked.
+fn literal_follows(data: &[u8], mut p: usize) -> bool {
+    let limit = p.saturating_add(4096).min(data.len());
+    while p < limit {
+        match data[p] {
+            b' ' | b'\t' | b'\x0c' | b'\r' | b'\n' => p += 1,
+            b'#' => match memchr(b'\n', &data[p..limit]) {
+                Some(n) => p += n + 1,
+                None => return false,
+            },
+            _ => {
+                let letters = data[p..limit]
+                    .iter()
+                    .take(3)
+                    .take_while(|b| b.is_ascii_alphabetic())
+                    .count();
+                return is_string_prefix(&data[p..p + letters])
+                    && matches!(data.get(p + letters), Some(b'"' | b'\''));
+            }
+        }
+    }
+    false
+}
+
+/// Whether Python takes these letters before a quote as a string prefix (in any case): `r`,
+/// `u`, `b`, `f`, `br`, `rb`, `fr`, `rf`, or none. Other letters are a name.
+fn is_string_prefix(p: &[u8]) -> bool {
+    let lower = p.to_ascii_lowercase();
+    matches!(
+        &lower[..],
+        b"" | b"r" | b"u" | b"b" | b"f" | b"br" | b"rb" | b"fr" | b"rf"
+    )
+}
+
 /// The closing quote of the one-line string whose text starts at `from`, quoted by `q`; `None`
 /// when it is unterminated (a newline or the end of the text comes first).
 fn closing_quote(data: &[u8], from: usize, q: u8) -> Option<usize> {
@@ -371,8 +406,9 @@ pub fn python_triple_strings(data: &[u8]) -> Vec<(usize, usize)> {
 pub struct Brackets {
     /// Where the scan resumes, outside any string or comment.
     next: usize,
-    /// The depth at `next`.
-    depth: usize,
+    /// The depth at `next`: below zero after a closing bracket that nothing opened, as
+    /// Python's tokenizer counts (such text is not valid Python; the count goes on).
+    depth: isize,
     /// The last position asked about: a position before it starts the scan over.
     asked: usize,
 }
@@ -386,7 +422,7 @@ impl Brackets {
     /// The number of brackets (`(`, `[`, `{`) open at `pos`, which should be outside strings
     /// and comments. A position inside a string or comment (a place where no literal starts)
     /// gets the depth before that string. Beyond [`MAX_TOKENIZE`] the answer is 0.
-    pub fn depth_at(&mut self, data: &[u8], pos: usize) -> usize {
+    pub fn depth_at(&mut self, data: &[u8], pos: usize) -> isize {
         if pos > MAX_TOKENIZE || pos > data.len() {
             return 0;
         }
@@ -417,7 +453,7 @@ impl Brackets {
                     self.next = i + 1;
                 }
                 b')' | b']' | b'}' => {
-                    self.depth = self.depth.saturating_sub(1);
+                    self.depth -= 1;
                     self.next = i + 1;
                 }
                 q if data[i..].starts_with(&[q, q, q]) => {
@@ -477,6 +513,11 @@ pub fn python_concatenation(
                 }
             }
             Some(b'#' | b'\r' | b'\n') => {
+                // The depth is asked only when a literal does follow (most values end a
+                // statement: nothing to join, and no need to know the brackets).
+                if inside.is_none() && !literal_follows(data, p) {
+                    break;
+                }
                 if !*inside.get_or_insert_with(|| brackets.depth_at(data, start - 1) > 0) {
                     break;
                 }
@@ -492,13 +533,14 @@ pub fn python_concatenation(
                 let prefix = data[p..]
                     .iter()
                     .take(3)
-                    .take_while(|b| {
-                        matches!(b, b'r' | b'R' | b'b' | b'B' | b'u' | b'U' | b'f' | b'F')
-                    })
+                    .take_while(|b| b.is_ascii_alphabetic())
                     .count();
                 let o = p + prefix;
                 let Some(&q) = data.get(o) else { break };
-                if prefix > 2 || !matches!(q, b'"' | b'\'') || data[o..].starts_with(&[q, q, q]) {
+                if !is_string_prefix(&data[p..o])
+                    || !matches!(q, b'"' | b'\'')
+                    || data[o..].starts_with(&[q, q, q])
+                {
                     break;
                 }
                 match closing_quote(data, o + 1, q) {
@@ -750,6 +792,9 @@ mod tests {
         assert_eq!(depth(&mut b, b"[2"), 1);
         assert_eq!(depth(&mut b, b"2,"), 2);
         assert_eq!(b.depth_at(t, t.len()), 0);
+        // A closing bracket nothing opened counts, as Python's tokenizer counts it.
+        let t = b") (";
+        assert_eq!(Brackets::new().depth_at(t, t.len()), 0);
     }
 
     #[test]
