@@ -285,6 +285,61 @@ fn string_end(data: &[u8], from: usize, q: u8, triple: bool) -> Option<usize> {
     }
 }
 
+/// Whether the first token after `p` (past blanks, newlines and comments, within a few lines)
+/// looks like the start of a string literal: a cheap test before the bracket depth is asked.
+fn literal_follows(data: &[u8], mut p: usize) -> bool {
+    let limit = p.saturating_add(4096).min(data.len());
+    while p < limit {
+        match data[p] {
+            b' ' | b'\t' | b'\x0c' | b'\r' | b'\n' => p += 1,
+            b'#' => match memchr(b'\n', &data[p..limit]) {
+                Some(n) => p += n + 1,
+                None => return false,
+            },
+            _ => {
+                let letters = data[p..limit]
+                    .iter()
+                    .take(3)
+                    .take_while(|b| b.is_ascii_alphabetic())
+                    .count();
+                return is_string_prefix(&data[p..p + letters])
+                    && matches!(data.get(p + letters), Some(b'"' | b'\''));
+            }
+        }
+    }
+    false
+}
+
+/// Whether Python takes these letters before a quote as a string prefix (in any case): `r`,
+/// `u`, `b`, `f`, `br`, `rb`, `fr`, `rf`, or none. Other letters are a name.
+fn is_string_prefix(p: &[u8]) -> bool {
+    let lower = p.to_ascii_lowercase();
+    matches!(
+        &lower[..],
+        b"" | b"r" | b"u" | b"b" | b"f" | b"br" | b"rb" | b"fr" | b"rf"
+    )
+}
+
+/// The closing quote of the one-line string whose text starts at `from`, quoted by `q`; `None`
+/// when it is unterminated (a newline or the end of the text comes first).
+fn closing_quote(data: &[u8], from: usize, q: u8) -> Option<usize> {
+    let mut j = from;
+    loop {
+        let k = j + memchr::memchr3(b'\\', q, b'\n', data.get(j..)?)?;
+        match data[k] {
+            b'\\' => {
+                j = k + if data[k + 1..].starts_with(b"\r\n") {
+                    3
+                } else {
+                    2
+                }
+            }
+            b'\n' => return None,
+            _ => return Some(k),
+        }
+    }
+}
+
 impl Iterator for TripleStrings<'_> {
     type Item = (usize, usize);
 
@@ -341,6 +396,165 @@ pub fn in_python_triple_string(data: &[u8], pos: usize) -> bool {
 /// quotes in it is still seen as code.
 pub fn python_triple_strings(data: &[u8]) -> Vec<(usize, usize)> {
     TripleStrings::new(&data[..data.len().min(MAX_TOKENIZE)]).collect()
+}
+
+/// Python's bracket depth, tracked top-down over a text (strings and comments skipped by the
+/// rules `TripleStrings` follows), so that the depths asked for at increasing positions cost
+/// one pass in all. Inside brackets a newline does not end a statement: string literals on the
+/// following lines still join the one before ([`python_concatenation`]).
+#[derive(Debug, Default)]
+pub struct Brackets {
+    /// Where the scan resumes, outside any string or comment.
+    next: usize,
+    /// The depth at `next`: below zero after a closing bracket that nothing opened, as
+    /// Python's tokenizer counts (such text is not valid Python; the count goes on).
+    depth: isize,
+    /// The last position asked about: a position before it starts the scan over.
+    asked: usize,
+}
+
+impl Brackets {
+    /// A tracker at the start of the text.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of brackets (`(`, `[`, `{`) open at `pos`, which should be outside strings
+    /// and comments. A position inside a string or comment (a place where no literal starts)
+    /// gets the depth before that string. Beyond [`MAX_TOKENIZE`] the answer is 0.
+    pub fn depth_at(&mut self, data: &[u8], pos: usize) -> isize {
+        if pos > MAX_TOKENIZE || pos > data.len() {
+            return 0;
+        }
+        if pos < self.asked {
+            *self = Brackets::new();
+        }
+        self.asked = pos;
+        while self.next < pos {
+            let Some(n) = data[self.next..pos].iter().position(|b| {
+                matches!(
+                    b,
+                    b'#' | b'"' | b'\'' | b'(' | b'[' | b'{' | b')' | b']' | b'}'
+                )
+            }) else {
+                self.next = pos;
+                break;
+            };
+            let i = self.next + n;
+            match data[i] {
+                b'#' => {
+                    self.next = match memchr(b'\n', &data[i..]) {
+                        Some(n) => i + n + 1,
+                        None => data.len(),
+                    }
+                }
+                b'(' | b'[' | b'{' => {
+                    self.depth += 1;
+                    self.next = i + 1;
+                }
+                b')' | b']' | b'}' => {
+                    self.depth -= 1;
+                    self.next = i + 1;
+                }
+                q if data[i..].starts_with(&[q, q, q]) => {
+                    self.next = string_end(data, i + 3, q, true).unwrap_or(data.len());
+                }
+                q => self.next = string_end(data, i + 1, q, false).unwrap_or(data.len()),
+            }
+        }
+        self.depth
+    }
+}
+
+/// At most this many literals are joined into one value.
+const MAX_PARTS: usize = 64;
+
+/// The string literals that Python joins to the one-line literal whose text is `first` (from
+/// just after its opening quote to its closing quote) by implicit concatenation: the literals
+/// that follow it separated only by blanks, by `\` line continuations, or, when the first one
+/// is inside brackets (`brackets` gives the depth), by newlines and comments too:
+///
+/// ```text
+/// SECRET_KEY = ("8f42a73054b1"    # the first part
+///               "749f8f58848b")
+/// ```
+///
+/// Each literal is given as the range of its text, without prefix and quotes. A literal may
+/// carry its own prefix (`f"..."`, `rb'...'`); a triple-quoted one, or an unterminated one,
+/// ends the chain (as does anything else: an operator, a name, a closing bracket).
+pub fn python_concatenation(
+    data: &[u8],
+    first: (usize, usize),
+    brackets: &mut Brackets,
+) -> Vec<(usize, usize)> {
+    let mut parts = Vec::new();
+    let (start, end) = first;
+    let Some(&q) = data.get(end) else {
+        return parts;
+    };
+    if start == 0 || data.get(start - 1) != Some(&q) || !matches!(q, b'"' | b'\'') {
+        return parts;
+    }
+    let mut inside: Option<bool> = None;
+    let mut p = end + 1;
+    while parts.len() < MAX_PARTS {
+        while matches!(data.get(p), Some(b' ' | b'\t' | b'\x0c')) {
+            p += 1;
+        }
+        match data.get(p) {
+            Some(b'\\') => {
+                let rest = &data[p + 1..];
+                if rest.starts_with(b"\n") {
+                    p += 2;
+                } else if rest.starts_with(b"\r\n") {
+                    p += 3;
+                } else {
+                    break;
+                }
+            }
+            Some(b'#' | b'\r' | b'\n') => {
+                // The depth is asked only when a literal does follow (most values end a
+                // statement: nothing to join, and no need to know the brackets).
+                if inside.is_none() && !literal_follows(data, p) {
+                    break;
+                }
+                if !*inside.get_or_insert_with(|| brackets.depth_at(data, start - 1) > 0) {
+                    break;
+                }
+                if data[p] == b'#' {
+                    match memchr(b'\n', &data[p..]) {
+                        Some(n) => p += n,
+                        None => break,
+                    }
+                }
+                p += 1;
+            }
+            Some(_) => {
+                let prefix = data[p..]
+                    .iter()
+                    .take(3)
+                    .take_while(|b| b.is_ascii_alphabetic())
+                    .count();
+                let o = p + prefix;
+                let Some(&q) = data.get(o) else { break };
+                if !is_string_prefix(&data[p..o])
+                    || !matches!(q, b'"' | b'\'')
+                    || data[o..].starts_with(&[q, q, q])
+                {
+                    break;
+                }
+                match closing_quote(data, o + 1, q) {
+                    Some(c) => {
+                        parts.push((o + 1, c));
+                        p = c + 1;
+                    }
+                    None => break,
+                }
+            }
+            None => break,
+        }
+    }
+    parts
 }
 
 /// Whether `pos` is inside one of the ranges [`python_triple_strings`] returned.
@@ -494,6 +708,93 @@ mod tests {
             assert_eq!(in_triple_strings(&r, pos), inside, "{pos}");
             assert_eq!(in_python_triple_string(&d, pos), inside, "{pos}");
         }
+    }
+
+    /// The texts [`python_concatenation`] joins to the first literal after `needle` (whose
+    /// opening quote ends the needle).
+    fn joined(text: &str, needle: &str) -> Vec<String> {
+        let d = text.as_bytes();
+        let open = at(text, needle) + needle.len();
+        let close = closing_quote(d, open, d[open - 1]).expect("closed");
+        python_concatenation(d, (open, close), &mut Brackets::new())
+            .into_iter()
+            .map(|(s, e)| text[s..e].to_owned())
+            .collect()
+    }
+
+    const NONE: [&str; 0] = [];
+
+    #[test]
+    fn joins_literals_on_one_line_and_over_continuations() {
+        assert_eq!(
+            joined("K = 'ab' \"cd\" f'ef' rb\"gh\"\n", "= '"),
+            ["cd", "ef", "gh"]
+        );
+        assert_eq!(joined("K = 'ab'\\\n    'cd'\n", "= '"), ["cd"]);
+        assert_eq!(joined("K = 'ab' \\\r\n    'cd'\r\n", "= '"), ["cd"]);
+        // An empty literal is a literal.
+        assert_eq!(joined("K = '' 'cd'\n", "= '"), ["cd"]);
+        // Anything else ends the chain: an operator, a name, a method, a closing bracket.
+        for t in [
+            "K = 'ab' + 'cd'\n",
+            "K = 'ab' if x else 'cd'\n",
+            "K = 'ab'.format('cd')\n",
+            "K = ('ab') 'cd'\n",
+            "K = 'ab', 'cd'\n",
+            "K = 'ab' for_ 'cd'\n",
+            "K = 'ab' bub'cd'\n",
+        ] {
+            assert_eq!(joined(t, "'"), NONE, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn joins_over_lines_only_inside_brackets() {
+        let t = "K = ('ab'  # first\n     # more\n     \"cd\"\n     'ef')\n";
+        assert_eq!(joined(t, "('"), ["cd", "ef"]);
+        let t = "app.config.update(\n    SECRET_KEY='ab'\n    'cd',\n)\n";
+        assert_eq!(joined(t, "='"), ["cd"]);
+        // Outside brackets a newline ends the statement: the next line is another one.
+        assert_eq!(joined("K = 'ab'\n'cd'\n", "= '"), NONE);
+        assert_eq!(joined("K = 'ab'  # c\n'cd'\n", "= '"), NONE);
+        // Brackets in strings and comments do not count; closed brackets do not either.
+        let t = "x = '(' # [\ny = f(\"(\")\nK = 'ab'\n'cd'\n";
+        assert_eq!(joined(t, "K = '"), NONE);
+        let t = "x = \"\"\"(\"\"\"\nK = 'ab'\n'cd'\n";
+        assert_eq!(joined(t, "K = '"), NONE);
+    }
+
+    #[test]
+    fn triple_quoted_and_unterminated_literals_end_the_chain() {
+        assert_eq!(joined("K = ('ab' '''cd''')\n", "('"), NONE);
+        assert_eq!(joined("K = ('ab' 'cd\n)\n", "('"), NONE);
+        assert_eq!(joined("K = ('ab' 'cd\\' ' 'ef')\n", "('"), ["cd\\' ", "ef"]);
+        assert_eq!(joined("K = 'ab' 'c", "= '"), NONE);
+        assert_eq!(joined("K = 'ab' ", "= '"), NONE);
+        // A value that is not a whole literal (a token inside one) is not joined.
+        let t = "K = 'tok ab' 'cd'\n";
+        let open = at(t, "ab");
+        let parts = python_concatenation(t.as_bytes(), (open, open + 2), &mut Brackets::new());
+        assert!(parts.is_empty());
+    }
+
+    #[test]
+    fn bracket_depth_is_tracked_top_down_and_starts_over_when_asked_earlier() {
+        let t = b"a = f(1, [2, {3: '}'}],\n  # )\n  x)\n";
+        let mut b = Brackets::new();
+        let depth = |b: &mut Brackets, n: &[u8]| {
+            let i = t.windows(n.len()).position(|w| w == n).unwrap();
+            b.depth_at(t, i)
+        };
+        assert_eq!(depth(&mut b, b"1,"), 1);
+        assert_eq!(depth(&mut b, b"3:"), 3);
+        assert_eq!(depth(&mut b, b"x)"), 1);
+        assert_eq!(depth(&mut b, b"[2"), 1);
+        assert_eq!(depth(&mut b, b"2,"), 2);
+        assert_eq!(b.depth_at(t, t.len()), 0);
+        // A closing bracket nothing opened counts, as Python's tokenizer counts it.
+        let t = b") (";
+        assert_eq!(Brackets::new().depth_at(t, t.len()), 0);
     }
 
     #[test]

@@ -75,6 +75,11 @@ pub struct Match {
     /// The line carries `secretgate:allow`. Such matches leave [`Ruleset::scan`] only when the
     /// ruleset keeps them ([`Ruleset::keep_inline_allowed`]); the caller decides.
     pub inline_allowed: bool,
+    /// The value is Python string literals joined by implicit concatenation (`("abc"
+    /// "def")`): `start..end` runs from the first one's text to the last one's, `value` is
+    /// their texts joined, and `value_line` is the last one's line, so that a hook sees a
+    /// change to any of them.
+    pub joined: bool,
 }
 
 /// What a secret's value says about it, beyond its rule: the class of the value in the severity
@@ -176,9 +181,14 @@ struct Memo {
     triple_strings: Option<Vec<(usize, usize)>>,
     /// The indentation stack, for enclosing blocks.
     blocks: location::BlockStack,
+    /// Python's bracket depth, for literals joined over several lines.
+    brackets: location::Brackets,
     /// (rule, start of the `def` line): whether the function satisfies the rule's
     /// `block_requires`.
     functions: std::collections::HashMap<(usize, usize), bool>,
+    /// Per pattern: the names the text binds by the pattern's `receivers_bound_by`, once a
+    /// match's receiver is not one of its `receivers`.
+    bound: std::collections::HashMap<usize, Vec<Vec<u8>>>,
 }
 
 /// One line of the text, with the allow checks already run on it.
@@ -483,6 +493,14 @@ impl Ruleset {
                     .iter()
                     .find_map(|&i| caps.get(i))
                     .map(|m| m.as_bytes().to_str_lossy().into_owned());
+                if pat.judges_receivers() {
+                    let receiver = compiled.receiver_group.and_then(|i| caps.get(i));
+                    if let Some(r) = receiver {
+                        if !receiver_accepted(pat, data, r.as_bytes(), p, memo) {
+                            continue;
+                        }
+                    }
+                }
                 let (vs, ve) = (ws + value.start(), ws + value.end());
                 if let Some(m) = self.judge(
                     rule,
@@ -516,7 +534,22 @@ impl Ruleset {
         name: Option<String>,
         memo: &mut Memo,
     ) -> Option<Match> {
-        let value = &data[vs..ve];
+        let secret = rule.kind == crate::rules::Kind::Secret;
+        // A Python literal that the literals after it continue (`("abc" "def")`): the value is
+        // the whole concatenation, from the first literal to the last.
+        let mut ve = ve;
+        let joined = (secret && !rule.distinctive && is_python(path))
+            .then(|| location::python_concatenation(data, (vs, ve), &mut memo.brackets))
+            .filter(|parts| !parts.is_empty())
+            .map(|parts| {
+                let mut v = data[vs..ve].to_vec();
+                for &(s, e) in &parts {
+                    v.extend_from_slice(&data[s..e]);
+                }
+                ve = parts.last().map_or(ve, |p| p.1);
+                v
+            });
+        let value = joined.as_deref().unwrap_or(&data[vs..ve]);
         if value.trim().is_empty() || self.value_allowed(rule, value) {
             return None;
         }
@@ -566,6 +599,7 @@ impl Ruleset {
             snippet: (!secret).then(|| crate::redact::excerpt(&data[span.0..span.1])),
             note,
             inline_allowed,
+            joined: joined.is_some(),
             rule: rule_idx,
             pattern,
             start: vs,
@@ -715,6 +749,10 @@ impl Ruleset {
         for m in &mut out {
             let (l, c) = lines.locate(data, m.start);
             m.value_line = l;
+            if m.joined {
+                // Literals joined over several lines: the last one's line.
+                m.value_line += memchr::memchr_iter(b'\n', &data[m.start..m.end]).count();
+            }
             let from = m.span.0.min(m.start);
             let back = memchr::memchr_iter(b'\n', &data[from..m.start]).count();
             if back > 0 {
@@ -728,6 +766,53 @@ impl Ruleset {
         }
         out
     }
+}
+
+/// Whether a form that judges its receiver (`app` in `app.debug = True`) accepts this one: it
+/// matches the form's `receivers`, or the text binds that name by its `receivers_bound_by`
+/// (`web = Flask(__name__)`), which are read once per text and only when needed.
+fn receiver_accepted(
+    pat: &Pattern,
+    data: &[u8],
+    receiver: &[u8],
+    p: usize,
+    memo: &mut Memo,
+) -> bool {
+    let receiver = receiver.trim();
+    if pat.receivers.iter().any(|r| r.is_match(receiver)) {
+        return true;
+    }
+    if pat.receivers_bound_by.is_empty() {
+        return false;
+    }
+    let names = memo
+        .bound
+        .entry(p)
+        .or_insert_with(|| bound_names(pat, data));
+    names.iter().any(|n| n.as_slice() == receiver)
+}
+
+/// The names a text binds by a form's `receivers_bound_by` (their `bind` groups).
+fn bound_names(pat: &Pattern, data: &[u8]) -> Vec<Vec<u8>> {
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    for r in &pat.receivers_bound_by {
+        let Ok(c) = r.get() else { continue };
+        let Some(g) = c.bind_group else { continue };
+        for caps in c.regex.captures_iter(data) {
+            if let Some(m) = caps.get(g) {
+                let name = m.as_bytes().trim();
+                if !names.iter().any(|n| n.as_slice() == name) {
+                    names.push(name.to_vec());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Whether the text at `path` is Python source (a notebook's cells are scanned as such).
+fn is_python(path: &[u8]) -> bool {
+    path.ends_with(b".py") || path.ends_with(b".pyw") || decode::is_notebook_path(path)
 }
 
 /// The value's entropy where the rule uses it (`Some(None)` where it does not); `None` when

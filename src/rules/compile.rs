@@ -35,6 +35,10 @@ pub struct CompiledRegex {
     pub secret_groups: Vec<usize>,
     /// Capture indices of groups named `name…`: the setting's name, for messages.
     pub name_groups: Vec<usize>,
+    /// Capture index of the group named `receiver`: the object a form acts on.
+    pub receiver_group: Option<usize>,
+    /// Capture index of the group named `bind`: a name a file binds (`receivers_bound_by`).
+    pub bind_group: Option<usize>,
 }
 
 impl LazyRegex {
@@ -78,10 +82,14 @@ fn build_regex(src: &str) -> std::result::Result<CompiledRegex, String> {
         .map_err(|e| e.to_string())?;
     let mut secret_groups = Vec::new();
     let mut name_groups = Vec::new();
+    let mut receiver_group = None;
+    let mut bind_group = None;
     for (i, name) in regex.capture_names().enumerate() {
         match name {
             Some(n) if n.starts_with("secret") => secret_groups.push(i),
             Some(n) if n.starts_with("name") => name_groups.push(i),
+            Some("receiver") => receiver_group = Some(i),
+            Some("bind") => bind_group = Some(i),
             _ => {}
         }
     }
@@ -89,7 +97,14 @@ fn build_regex(src: &str) -> std::result::Result<CompiledRegex, String> {
         regex,
         secret_groups,
         name_groups,
+        receiver_group,
+        bind_group,
     })
+}
+
+/// Whether a regex (as written) has a capture group with this name.
+fn has_group(src: &str, name: &str) -> bool {
+    src.contains(&format!("(?P<{name}>")) || src.contains(&format!("(?<{name}>"))
 }
 
 /// Checks a regex's syntax without building its automata (cheap enough for every load).
@@ -118,6 +133,19 @@ pub struct Pattern {
     pub remediation: Option<String>,
     /// The provider's checksum of this form's values (the form's own, else the rule's).
     pub checksum: Option<Checksum>,
+    /// When not empty, a match is a finding only if its `receiver` group matches one of these,
+    /// or names something the file binds by `receivers_bound_by`.
+    pub receivers: Vec<LazyRegex>,
+    /// Regexes over the whole file whose `bind` groups name more receivers (the names bound to
+    /// `Flask(...)`): read once per file, and only when a receiver is not one of `receivers`.
+    pub receivers_bound_by: Vec<LazyRegex>,
+}
+
+impl Pattern {
+    /// Whether the form's matches depend on their receiver.
+    pub fn judges_receivers(&self) -> bool {
+        !self.receivers.is_empty() || !self.receivers_bound_by.is_empty()
+    }
 }
 
 /// When a value is only a development placeholder.
@@ -701,6 +729,8 @@ impl Compiler<'_> {
                 window_after: None,
                 remediation: None,
                 checksum: None,
+                receivers: Vec::new(),
+                receivers_bound_by: Vec::new(),
             });
         }
         forms.extend(r.patterns.iter().cloned());
@@ -732,6 +762,18 @@ impl Compiler<'_> {
                 }
                 keywords.add(k, pat_idx);
             }
+            if !p.receivers.is_empty() || !p.receivers_bound_by.is_empty() {
+                if !has_group(&p.regex, "receiver") {
+                    return Err(self.err(format!(
+                        "{pw}: receivers and receivers_bound_by need a group named `receiver` in the regex"
+                    )));
+                }
+                if let Some(b) = p.receivers_bound_by.iter().find(|b| !has_group(b, "bind")) {
+                    return Err(self.err(format!(
+                        "{pw}: receivers_bound_by {b:?} has no group named `bind`"
+                    )));
+                }
+            }
             patterns.push(Pattern {
                 rule: rule_idx,
                 regex: self.lazy(&pw, &p.regex)?,
@@ -739,6 +781,9 @@ impl Compiler<'_> {
                 window_after: p.window_after.unwrap_or(0),
                 remediation: p.remediation,
                 checksum: p.checksum.or(r.checksum),
+                receivers: self.many(&format!("{pw}: receivers"), &p.receivers)?,
+                receivers_bound_by: self
+                    .many(&format!("{pw}: receivers_bound_by"), &p.receivers_bound_by)?,
             });
             pattern_ids.push(pat_idx);
         }

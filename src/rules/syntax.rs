@@ -357,6 +357,17 @@ pub struct PatternSyntax {
     /// The checksum of this form's values; default: the rule's.
     #[serde(default)]
     pub checksum: Option<Checksum>,
+    /// Regexes on the object the form acts on (the regex's `receiver` group: `app` in
+    /// `app.debug = True`): when given, a match is a finding only if its receiver matches one
+    /// of these or is a name the file binds by `receivers_bound_by`. `.debug = True` on a
+    /// logger or a parser is not Flask's debug mode.
+    #[serde(default)]
+    pub receivers: Vec<String>,
+    /// Regexes run over the whole file, once and only when a receiver is not one of
+    /// `receivers`: the `bind` group of each match is a name the file binds to the object the
+    /// form is about (`web` in `web = Flask(__name__)`), and a receiver with that name is one.
+    #[serde(default)]
+    pub receivers_bound_by: Vec<String>,
 }
 
 /// When a value is a development placeholder rather than a real secret.

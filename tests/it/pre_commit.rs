@@ -1135,3 +1135,19 @@ fn errors_are_said_once() {
         "{out}"
     );
 }
+
+#[test]
+fn refuses_a_change_to_the_second_literal_of_a_split_key() {
+    let sb = Sandbox::new();
+    let r = hooked(&sb, "w");
+    let key = |second: &str| {
+        format!("SECRET_KEY = ('change'\n              '{second}')\nDEBUG = False\n")
+    };
+    add(&r, "config.py", key("-me"));
+    assert_accepted(&r, &[]);
+    // Only the second line changes: the key it makes is new, and reported where it starts.
+    add(&r, "config.py", key("-Xk29fLq0pZ8vB7nMq4Wd"));
+    let out = assert_refused(&r, &[]);
+    assert!(out.contains("config.py:1"), "{out}");
+    assert!(out.contains("flask-secret-key"), "{out}");
+}

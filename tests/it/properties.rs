@@ -427,3 +427,144 @@ fn docstrings_are_where_pythons_tokenizer_puts_them() {
         "only {strings} triple-quoted strings in all"
     );
 }
+
+/// The inline script [`literals_join_where_pythons_tokenizer_joins_them`] gives `python3`: reads
+/// a JSON list of texts, prints for each, for every one-line string literal, the byte range of
+/// its text and the ranges of the one-line literals joined to it (those that follow it with only
+/// comments and non-statement-ending newlines between, up to the first other token or a
+/// triple-quoted literal), or `null` when Python does not tokenize the text cleanly.
+const PYTHON_CONCATENATIONS: &str = r#"
+import io, json, sys, tokenize
+
+def literals(text):
+    starts = [0]
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            starts.append(i + 1)
+
+    def offset(row, col):
+        return len(text[: starts[row - 1] + col].encode("utf-8", "surrogatepass"))
+
+    def one_line(tok):
+        if tok.type != tokenize.STRING:
+            return None
+        body = tok.string.lstrip("rRbBuUfF")
+        if body[:3] in ('"""', "'''"):
+            return None
+        prefix = len(tok.string) - len(body)
+        return [offset(*tok.start) + prefix + 1, offset(*tok.end) - 1]
+
+    try:
+        toks = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    if any(t.type == tokenize.ERRORTOKEN for t in toks):
+        return None
+    out = []
+    for i, tok in enumerate(toks):
+        first = one_line(tok)
+        if first is None:
+            continue
+        parts = []
+        for nxt in toks[i + 1:]:
+            if nxt.type in (tokenize.NL, tokenize.COMMENT):
+                continue
+            r = one_line(nxt)
+            if r is None:
+                break
+            parts.append(r)
+        out.append([first, parts])
+    return out
+
+json.dump([literals(t) for t in json.load(sys.stdin)], sys.stdout)
+"#;
+
+/// The literals the detector joins into one value (`SECRET_KEY = ("abc"` and `"def")` on the next
+/// line) are exactly those Python's tokenizer puts next to each other in one statement, on texts
+/// made of quotes, prefixes, brackets, comments, newlines and continuations. The bracket depth is
+/// asked top-down through one tracker, as the detector asks it.
+#[test]
+fn literals_join_where_pythons_tokenizer_joins_them() {
+    use proptest::strategy::ValueTree as _;
+    use secretgate::detect::location;
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    const PIECES: &[&str] = &[
+        "\"", "'", "\"\"\"", "'''", "\\", "\\\n", "\n", "  ", "#", "# c\n", "(", ")", "[", "]",
+        "{", "}", "x", "=", "+", ",", "r", "b", "f", "u", "bu", "rb",
+    ];
+    const CASES: usize = 3000;
+    let piece = || prop::sample::select(PIECES).prop_map(str::to_owned);
+    let string = (
+        prop::sample::select(&["", "r", "b", "f", "u", "rb", "Br", "fR", "ub"][..]),
+        prop::sample::select(&["\"", "'"][..]),
+        prop::collection::vec(
+            prop::sample::select(&["a", " ", "\\'", "\\\"", "#", "("][..]),
+            0..4,
+        ),
+    )
+        .prop_map(|(prefix, q, inner)| format!("{prefix}{q}{}{q}", inner.concat()));
+    let strategy = prop::collection::vec(prop_oneof![2 => piece(), 3 => string], 0..12)
+        .prop_map(|v| v.concat());
+    let mut runner = runner(1);
+    let cases: Vec<String> = (0..CASES)
+        .map(|_| {
+            strategy
+                .new_tree(&mut runner)
+                .expect("a case is generated")
+                .current()
+        })
+        .collect();
+    let mut child = Command::new("python3")
+        .args(["-c", PYTHON_CONCATENATIONS])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("this test needs `python3` (3.11) on PATH: {e}"));
+    let input = serde_json::to_vec(&cases).expect("the cases serialize");
+    let mut stdin = child.stdin.take().expect("python3's standard input");
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("python3 runs");
+    writer
+        .join()
+        .expect("the writer thread")
+        .expect("write the cases");
+    assert!(
+        out.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    type Literals = Vec<((usize, usize), Vec<(usize, usize)>)>;
+    let python: Vec<Option<Literals>> =
+        serde_json::from_slice(&out.stdout).expect("python3 printed the literals");
+    assert_eq!(python.len(), cases.len());
+    let (mut compared, mut joins, mut wrong) = (0, 0, Vec::new());
+    for (text, expected) in cases.iter().zip(&python) {
+        let Some(expected) = expected else { continue };
+        compared += 1;
+        let mut brackets = location::Brackets::new();
+        for (first, parts) in expected {
+            joins += usize::from(!parts.is_empty());
+            let got = location::python_concatenation(text.as_bytes(), *first, &mut brackets);
+            if &got != parts {
+                wrong.push(format!(
+                    "{text:?} at {first:?}: Python {parts:?}, secretgate {got:?}"
+                ));
+            }
+        }
+    }
+    eprintln!("{compared} of {CASES} texts are valid Python, {joins} literals with others joined");
+    wrong.sort_by_key(String::len);
+    assert!(
+        wrong.is_empty(),
+        "{} literals joined differently, e.g.:\n{}",
+        wrong.len(),
+        wrong[..wrong.len().min(8)].join("\n")
+    );
+    assert!(
+        compared > CASES / 10 && joins > 100,
+        "{compared} texts, {joins} joins"
+    );
+}

@@ -183,3 +183,110 @@ fn a_token_whose_checksum_fails_warns_and_a_valid_one_blocks() {
         "{valid}"
     );
 }
+
+/// The `flask-debug` findings of a scan, as their lines in `path`.
+fn debug_lines(found: &[Value], path: &str) -> Vec<u64> {
+    found
+        .iter()
+        .filter(|f| f["rule_id"] == "flask-debug" && f["path"] == path)
+        .map(|f| f["line"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn debug_mode_on_any_name_bound_to_flask_and_not_on_other_objects() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    repo.write(
+        "portal.py",
+        "import os\n\
+         import flask\n\
+         from flask import Flask\n\
+         \n\
+         web = Flask(__name__)\n\
+         site: Flask = flask.Flask('site')\n\
+         \n\
+         class Portal:\n\
+         \x20   def __init__(self):\n\
+         \x20       self.front = Flask(__name__)\n\
+         \x20       self.front.debug = True\n\
+         \n\
+         web.debug = True\n\
+         site.debug = 1\n\
+         logger.debug = True\n\
+         parser.debug = True\n\
+         mapper.debug = True\n\
+         web.run(debug=os.environ.get('FLASK_DEBUG') == '1')\n\
+         if __name__ == '__main__':\n\
+         \x20   site.run(host='0.0.0.0', debug=True)\n",
+    );
+    // The same names, bound to something else: not Flask's debug mode.
+    repo.write(
+        "worker.py",
+        "from rq import Worker\n\nweb = Worker(['default'])\nweb.debug = True\nflask_app.debug = True\n",
+    );
+    let found = scan_json(&repo.dir, &[]);
+    assert_eq!(
+        debug_lines(&found, "portal.py"),
+        [11, 13, 14, 20],
+        "{found:#?}"
+    );
+    // A name like an application's (`flask_app`) is one wherever it is bound.
+    assert_eq!(debug_lines(&found, "worker.py"), [5], "{found:#?}");
+    for f in &found {
+        assert_eq!(f["severity"], "high", "{f}");
+    }
+}
+
+#[test]
+fn a_key_written_as_several_literals_is_judged_whole_where_it_starts() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    repo.write(
+        "app/config.py",
+        "class Config:\n\
+         \x20   SECRET_KEY = ('8f42a73054b1749f'  # split for line length\n\
+         \x20                 '8f58848be5e6502c')\n\
+         \x20   JWT_SECRET_KEY = (\n\
+         \x20       \"my little \"\n\
+         \x20       \"secret\"\n\
+         \x20   )\n\
+         \x20   WTF_CSRF_SECRET_KEY = ('change' 'me')\n\
+         \x20   SECURITY_PASSWORD_SALT = 'your-' \\\n\
+         \x20       'secret-key-here'\n\
+         \n\
+         app.secret_key = ('q8Zr4Wm1' \"Xt7Kv3Lp9Bn2\")\n",
+    );
+    let found = scan_json(&repo.dir, &[]);
+    let split = at(&found, "app/config.py", 2);
+    assert_eq!(split["severity"], "high");
+    assert_eq!(split["column"], 20, "{split}");
+    // The whole value: its length, and one finding for it, not one per part.
+    assert!(
+        split["secret"].as_str().unwrap().contains("(32 chars)"),
+        "{split}"
+    );
+    // Judged whole: the two parts are a key from a tutorial, and the message says so.
+    let public = at(&found, "app/config.py", 4);
+    assert_eq!(public["severity"], "high");
+    assert!(
+        public["message"]
+            .as_str()
+            .unwrap()
+            .contains("publicly known"),
+        "{public}"
+    );
+    // Placeholders split in two are still placeholders.
+    assert!(
+        !found
+            .iter()
+            .any(|f| [8, 9, 10].contains(&f["line"].as_u64().unwrap())),
+        "{found:#?}"
+    );
+    let attr = at(&found, "app/config.py", 12);
+    assert!(
+        attr["secret"].as_str().unwrap().contains("(20 chars)"),
+        "{attr}"
+    );
+    assert_eq!(found.len(), 3, "{found:#?}");
+}
