@@ -11,8 +11,10 @@
 //!  files                             allow
 //! ```
 //!
-//! Only [`source`] touches git or the disk, only [`report`] writes output, and the detector
-//! ([`rules::Ruleset::scan`]) is pure: bytes and a path in, matches out.
+//! Only [`source`] reads git or the files to scan, [`scan`] drives blobs through the detector,
+//! only [`report`] writes findings, [`policy`] makes every decision, and the detector
+//! ([`rules::Ruleset::scan`], in [`detect`]) is pure: bytes and a path in, matches out.
+//! `docs/ARCHITECTURE.md` follows each mode through these modules.
 //!
 //! ```
 //! let rules = secretgate::rules::builtin().unwrap();

@@ -1,7 +1,12 @@
-//! Sources: where the bytes come from. Only this module touches git or the file system.
+//! Sources: where the bytes come from. Only this module reads git or the files to scan.
 //!
-//! Each mode is the same pipeline with a different source: files on disk, the staged change,
-//! a push, the history. A source yields blobs with their provenance; it never judges them.
+//! Each mode is the same pipeline with a different source: files on disk ([`files`]), the
+//! staged change ([`staged`]), a push ([`push`], with [`reach`] for the commits it brings), the
+//! history ([`history`], with [`tip`] for the default branch's tree). A source says which blobs
+//! to judge, with their path, provenance and the lines that count, and hands them to the driver
+//! ([`crate::scan`]); it never judges them. Every source reads git through one repository layer
+//! ([`repo`]) and compares trees with one differ ([`diff`]); a repository's own
+//! `.secretgate.toml` is read by [`config`].
 
 pub mod config;
 pub mod diff;
