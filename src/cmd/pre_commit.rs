@@ -6,7 +6,7 @@
 //! (a broken repository, an unreadable index) it refuses the commit, unless the policy says
 //! fail open: a hook that silently let everything through would be worse than none.
 //!
-//! The pre-commit framework (https://pre-commit.com) runs the same command in modes where
+//! The pre-commit framework (<https://pre-commit.com>) runs the same command in modes where
 //! nothing is being committed: `pre-commit run --all-files` and `--files F...` pass the files
 //! to check, and `--from-ref A --to-ref B` (CI, pre-push) sets `PRE_COMMIT_FROM_REF` and
 //! `PRE_COMMIT_TO_REF` (`PRE_COMMIT_ORIGIN` and `PRE_COMMIT_SOURCE` before pre-commit 2.0).

@@ -115,7 +115,7 @@ pub fn enclosing_headers(data: &[u8], start: usize) -> Vec<&[u8]> {
 
 /// The indentation stack of a text, built top-down, so that the enclosing headers of lines
 /// visited in increasing order cost one pass over the text in all (instead of a walk up to
-/// [`MAX_LINES_UP`] lines for each match: quadratic on a file with a match on every line).
+/// `MAX_LINES_UP` lines for each match: quadratic on a file with a match on every line).
 /// It gives exactly what [`enclosing_headers`] gives.
 #[derive(Debug, Default)]
 pub struct BlockStack {
@@ -390,7 +390,7 @@ pub fn in_python_triple_string(data: &[u8], pos: usize) -> bool {
 
 /// Every triple-quoted Python string, as the byte ranges where [`in_python_triple_string`]
 /// says "inside": from just after the opening quotes to just after the closing ones (to the end
-/// of time when it is never closed, or not closed within the first [`MAX_TOKENIZE`] bytes).
+/// of time when it is never closed, or not closed within the first `MAX_TOKENIZE` bytes).
 /// One pass over the text, for all the matches in it; the strings are found by the rules of
 /// Python's own tokenizer (see `TripleStrings`), so that code after a string with escaped
 /// quotes in it is still seen as code.
@@ -421,7 +421,7 @@ impl Brackets {
 
     /// The number of brackets (`(`, `[`, `{`) open at `pos`, which should be outside strings
     /// and comments. A position inside a string or comment (a place where no literal starts)
-    /// gets the depth before that string. Beyond [`MAX_TOKENIZE`] the answer is 0.
+    /// gets the depth before that string. Beyond `MAX_TOKENIZE` the answer is 0.
     pub fn depth_at(&mut self, data: &[u8], pos: usize) -> isize {
         if pos > MAX_TOKENIZE || pos > data.len() {
             return 0;

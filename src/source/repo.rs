@@ -9,9 +9,9 @@
 //!
 //! Besides object reads, this is where paths are looked up in trees ([`PathLookup`]), where a
 //! repository's object directories and their alternates are listed ([`object_dirs`]) and where
-//! the repository's own `.secretgate.toml` is read from a tree or a staged blob
-//! ([`Repo::config_in_tree`]), under the same limits as the file on disk
-//! ([`super::config::RepoConfig`]). What a change adds is [`super::diff`]'s.
+//! the repository's own `.secretgate.toml` is read from a tree or a staged blob through it
+//! ([`super::config::RepoConfig`]), under the same limits as the file on disk. What a change
+//! adds is [`super::diff`]'s.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

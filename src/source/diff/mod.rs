@@ -4,7 +4,7 @@
 //! The hooks judge added lines only, so every source that compares two versions (a pushed
 //! commit against its parents, the index against `HEAD`) goes through these three steps.
 //!
-//! There is one tree differ ([`tree::Differ`]): the audit streams its events over a whole
+//! There is one tree differ (`tree::Differ`): the audit streams its events over a whole
 //! history, the hooks collect them into [`Change`]s with [`diff_trees`], where any tree that
 //! cannot be read is an error (a push must not be judged on part of its content).
 

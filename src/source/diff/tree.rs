@@ -5,11 +5,11 @@
 //! Diffing every commit against its first parent is how the audit finds every (path, blob) pair
 //! of a history without walking each commit's whole tree, so this is its hottest loop. Unchanged
 //! entries are skipped by comparing the raw bytes of the two trees, without parsing them (most
-//! entries of most diffs are unchanged), and the trees read are kept in a [`TreeCache`], because
+//! entries of most diffs are unchanged), and the trees read are kept in a `TreeCache`, because
 //! a commit's trees are read again as the parent side of the next diff.
 //!
 //! The differ knows nothing of the audit's tables: it reads trees from an object handle, emits
-//! each change as an [`Event`] to a sink the caller gives, with the full path of the entry, and
+//! each change as an `Event` to a sink the caller gives, with the full path of the entry, and
 //! leaves interning paths and blobs to the caller. A tree that cannot be read is an event too,
 //! and the diff goes on without it.
 
