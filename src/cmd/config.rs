@@ -16,6 +16,7 @@ use crate::policy::Exit;
 use crate::policy::Policy;
 use crate::rules::syntax::{AllowlistSyntax, ConfigFile, Oversize, PolicySyntax};
 use crate::rules::{parse, parse_repo_allowlist, Ruleset, BUILTIN_ORIGIN, BUILTIN_RULES};
+use crate::source::config::RepoConfig;
 
 /// The policy key `key` of a parsed file, if the file sets it.
 fn sets(p: Option<&PolicySyntax>, key: &str) -> bool {
@@ -242,17 +243,17 @@ fn repo_allowlist(
     lists: &mut Vec<(String, AllowlistSyntax)>,
 ) -> Result<Option<String>> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let Some(file) = work_tree_top(&cwd).map(|t| t.join(crate::source::config::REPO_CONFIG)) else {
+    let Some(top) = work_tree_top(&cwd) else {
         return Ok(None);
     };
-    let Some(text) = crate::source::config::read_repo_config(&file)? else {
+    let Some(found) = RepoConfig::in_dir(&top)? else {
         return Ok(None);
     };
     let origin = format!(
         "the repository's own {}",
-        crate::escape::escape(file.as_os_str().as_encoded_bytes())
+        crate::escape::escape(found.origin.as_bytes())
     );
-    let allow = parse_repo_allowlist(&text, &origin).map_err(super::repo_config_error)?;
+    let allow = parse_repo_allowlist(&found.text, &origin).map_err(super::repo_config_error)?;
     lists.push((origin.clone(), allow));
     Ok(Some(format!(
         "{origin} applies to pre-commit and audit; to pre-receive only with \
