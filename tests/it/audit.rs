@@ -926,3 +926,35 @@ fn corrupt_pack_data_is_reported_and_the_rest_is_scanned() {
         text(&a.out)
     );
 }
+
+/// A setting is one finding however its spacing changed over the history: debug mode turned on,
+/// then the line reformatted, is one thing to fix, at the commit that turned it on. Two keys
+/// with different values stay two findings.
+#[test]
+fn a_reformatted_setting_is_one_finding_and_two_values_are_two() {
+    let sb = Sandbox::new();
+    let r = sb.work("w");
+    r.write("run.py", "from app import app\napp.run(debug = True)\n");
+    r.write(
+        "config.py",
+        "SECRET_KEY = '9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c'\n",
+    );
+    let first = commit_at(&r, "debug on", 1);
+    r.write("run.py", "from app import app\napp.run(debug=True)\n");
+    r.write(
+        "config.py",
+        "SECRET_KEY = '3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a'\n",
+    );
+    commit_at(&r, "reformat, new key", 2);
+    let a = audit(&r.dir, &[]);
+    let debug = a.only("run.py");
+    assert_eq!(debug["rule_id"], "flask-debug", "{debug}");
+    assert_eq!(debug["commit"], first.as_str(), "{debug}");
+    assert_eq!(debug["occurrences"], 2, "{debug}");
+    let keys = a
+        .findings
+        .iter()
+        .filter(|f| f["path"] == "config.py")
+        .count();
+    assert_eq!(keys, 2, "{}", text(&a.out));
+}

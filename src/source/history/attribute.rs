@@ -507,7 +507,9 @@ pub(super) fn build_findings(
     });
     let mut out: Vec<Finding> = Vec::new();
     // Folded by fingerprint and setting: `WTF_CSRF_SECRET_KEY` holding the value of
-    // `SECRET_KEY` is a second finding, not an occurrence of the first.
+    // `SECRET_KEY` is a second finding, not an occurrence of the first. A setting (debug mode,
+    // autoescape) is one finding however its spacing changed over the history:
+    // `app.run(debug = True)` reformatted to `app.run(debug=True)` is the same thing to fix.
     let mut by_fingerprint: HashMap<(String, String), (usize, u32)> = HashMap::new();
     for (first, g) in placed {
         let m = &scanned.hits[&(first.blob, first.class)][first.index];
@@ -530,7 +532,17 @@ pub(super) fn build_findings(
             })
             .clone();
         let mut f = Finding::new(rules, m, path, &prov);
-        let key = (f.fingerprint.clone(), f.message.clone());
+        let key = match f.kind {
+            crate::rules::Kind::Secret => (f.fingerprint.clone(), f.message.clone()),
+            _ => (
+                format!("{}\0{}", f.rule_id, f.path),
+                m.value
+                    .iter()
+                    .filter(|b| !b.is_ascii_whitespace())
+                    .map(|&b| b as char)
+                    .collect(),
+            ),
+        };
         match by_fingerprint.get(&key).copied() {
             Some((i, last)) => {
                 let e = &mut out[i];
