@@ -3,8 +3,9 @@
 //! Pure on purpose: no I/O, no git, no output. Every mode (a push, the staged change, the
 //! history, files on disk) hands the same detector the same kind of input, so the modes cannot
 //! disagree about what a secret is. The work is shaped for speed: one Aho-Corasick pass finds
-//! every keyword; a rule's regex runs only on the lines around its keywords; the allow checks run
-//! only on the few candidates that survive.
+//! every keyword; a rule's regex runs only on the lines around its keywords (a form without
+//! keywords, on the whole of a file its paths select, and on no other file); the allow checks
+//! run only on the few candidates that survive.
 
 pub mod checksum;
 pub mod decode;
@@ -404,6 +405,18 @@ impl Ruleset {
                     _ => list.push((s, e)),
                 }
             }
+        }
+        // Forms without keywords run on the whole text, at the paths they are limited to (a
+        // path check each, nothing read elsewhere).
+        for &p in &self.prefilter.unkeyed {
+            if data.is_empty() || !self.pattern_applies(p, path, &mut applicable) {
+                continue;
+            }
+            if windows.is_empty() {
+                windows = vec![Vec::new(); self.patterns.len()];
+            }
+            windows[p] = vec![(0, data.len())];
+            active.push(p);
         }
         if active.is_empty() {
             return Vec::new();

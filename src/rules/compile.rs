@@ -264,6 +264,10 @@ pub struct Prefilter {
     keywords: Vec<String>,
     /// For each keyword, the patterns it triggers.
     pub triggers: Vec<Vec<usize>>,
+    /// The patterns without keywords, each limited to some paths (a file's whole content is
+    /// the only context such a value has: a Rails `config/master.key`). They run on the whole
+    /// of every file their paths select, and are never looked at for other files.
+    pub unkeyed: Vec<usize>,
     small: OnceLock<AhoCorasick>,
     large: OnceLock<AhoCorasick>,
     scanned: std::sync::atomic::AtomicU64,
@@ -273,10 +277,11 @@ pub struct Prefilter {
 const PREFILTER_DFA_AFTER: u64 = 1 << 20;
 
 impl Prefilter {
-    fn new(keywords: Vec<String>, triggers: Vec<Vec<usize>>) -> Self {
+    fn new(keywords: Vec<String>, triggers: Vec<Vec<usize>>, unkeyed: Vec<usize>) -> Self {
         Prefilter {
             keywords,
             triggers,
+            unkeyed,
             small: OnceLock::new(),
             large: OnceLock::new(),
             scanned: std::sync::atomic::AtomicU64::new(0),
@@ -524,7 +529,7 @@ pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Re
         None => Policy::default(),
         Some(p) => c.policy(p)?,
     };
-    let prefilter = Prefilter::new(keywords.keywords, keywords.triggers);
+    let prefilter = Prefilter::new(keywords.keywords, keywords.triggers, keywords.unkeyed);
     if validation == Validation::Full {
         prefilter.validate().map_err(|e| c.err(e))?;
     }
@@ -540,11 +545,13 @@ pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Re
     })
 }
 
-/// The keywords of every pattern, each with the patterns it triggers, in first-seen order.
+/// The keywords of every pattern, each with the patterns it triggers, in first-seen order, and
+/// the patterns that have none (limited to some paths).
 #[derive(Default)]
 struct KeywordIndex {
     keywords: Vec<String>,
     triggers: Vec<Vec<usize>>,
+    unkeyed: Vec<usize>,
     index: std::collections::HashMap<String, usize>,
 }
 
@@ -746,15 +753,18 @@ impl Compiler<'_> {
             } else {
                 &p.keywords
             };
-            if kws.is_empty() {
+            if kws.is_empty() && r.paths.is_empty() && p.paths.is_empty() {
                 return Err(self.err(format!(
-                    "{pw} has no keywords (each form needs at least one, so that it runs only where it can match)"
+                    "{pw} has no keywords and no paths (a form without keywords runs on the whole of every file its paths select; on every file it would be slow: give keywords, or paths)"
                 )));
             }
             if !p.paths.is_empty() {
                 path_restricted = true;
             }
             let pat_idx = patterns.len();
+            if kws.is_empty() {
+                keywords.unkeyed.push(pat_idx);
+            }
             for k in kws {
                 let k = k.to_ascii_lowercase();
                 if k.is_empty() {

@@ -240,7 +240,9 @@ pub struct RuleSyntax {
     pub kind: Kind,
     /// How bad a finding is.
     pub severity: Severity,
-    /// Case-insensitive literals; the rule's regexes run only near them.
+    /// Case-insensitive literals; the rule's regexes run only near them. Empty only with
+    /// `paths` (the rule's, or each form's): the regexes then run on the whole of every file
+    /// those paths select.
     #[serde(default)]
     pub keywords: Vec<String>,
     /// Shorthand for a single pattern.

@@ -19,6 +19,7 @@ mod decoded;
 mod fuzz_regressions;
 mod hardening;
 mod install;
+mod keyless;
 mod leaks;
 mod org_audit;
 mod pre_commit;
