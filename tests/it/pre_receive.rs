@@ -580,3 +580,37 @@ fn repository_allowlist_only_when_the_admin_allows_it() {
         p.stderr
     );
 }
+
+/// `pre-receive --baseline FILE`: a finding the admin's baseline knows (a previous JSON report,
+/// matched by fingerprint) lets the push through; any other finding still rejects it.
+#[test]
+fn the_servers_baseline_lets_known_findings_through_and_nothing_else() {
+    let (sb, server, repo) = setup(None);
+    repo.write("config.py", secret_config());
+    let report = crate::gitutil::secretgate(&repo.dir, &["scan", "--format", "json", "config.py"]);
+    assert_eq!(
+        report.status.code(),
+        Some(1),
+        "{}",
+        crate::gitutil::text(&report)
+    );
+    let baseline = sb.path().join("baseline.json");
+    std::fs::write(&baseline, &report.stdout).unwrap();
+    server.set_hook(&format!(
+        "#!/bin/sh\nexec '{}' pre-receive --baseline '{}'\n",
+        crate::gitutil::secretgate_bin().display(),
+        baseline.display()
+    ));
+    repo.commit_file("config.py", secret_config(), "the known key");
+    let p = repo.push(&server, &["HEAD:refs/heads/main"]);
+    assert!(p.ok, "a baselined finding does not block:\n{}", p.stderr);
+    repo.commit_file(
+        "settings.py",
+        "SECRET_KEY = \"3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a\"\n",
+        "another key",
+    );
+    let p = repo.push(&server, &["HEAD:refs/heads/main"]);
+    assert_rejected(&p);
+    assert!(p.stderr.contains("settings.py:1"), "{}", p.stderr);
+    assert!(!p.stderr.contains("config.py:2"), "{}", p.stderr);
+}

@@ -76,6 +76,39 @@ fn hook_input_is_parsed_or_rejected_with_its_line() {
     });
 }
 
+/// Well-formed input is accepted, update for update: a parser that rejected everything would
+/// pass the check above (every rejection names a line), not this one.
+#[test]
+fn well_formed_hook_input_is_accepted_line_for_line() {
+    let ids = [HEX, ZERO, "8F42A73054B1749F8F58848BE5E6502C8F42A730"];
+    let refs = [
+        "refs/heads/main",
+        "refs/tags/v1",
+        "refs/heads/caf\u{e9}",
+        "HEAD",
+    ];
+    let mut accepted = 0;
+    for n in 1..=4usize {
+        for k in 0..(ids.len() * refs.len()) {
+            let mut input = String::new();
+            for i in 0..n {
+                let old = ids[(k + i) % ids.len()];
+                let new = ids[(k + 2 * i + 1) % ids.len()];
+                let name = refs[(k / ids.len() + i) % refs.len()];
+                let end = if (k + i) % 2 == 0 { "\n" } else { "\r\n" };
+                input.push_str(&format!("{old} {new} {name}{end}"));
+            }
+            let updates =
+                secretgate::source::push::parse_updates(input.as_bytes(), gix::hash::Kind::Sha1)
+                    .unwrap_or_else(|e| panic!("{input:?} was refused: {e}"));
+            assert_eq!(updates.len(), n, "{input:?}");
+            crate::checks::hook_input(input.as_bytes());
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 4 * ids.len() * refs.len());
+}
+
 #[test]
 fn rules_with_arbitrary_regexes_load_or_fail_cleanly() {
     let regex = prop::collection::vec(
