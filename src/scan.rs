@@ -283,12 +283,3 @@ where
         .map_err(|e| Error::repo("cannot start the scan threads", e))?;
     pool.install(run)
 }
-
-/// Adds the counts of one share's scan to the run's.
-pub fn absorb(into: &mut Stats, part: Stats) {
-    into.scanned += part.scanned;
-    into.bytes += part.bytes;
-    into.binary += part.binary;
-    into.skipped.extend(part.skipped);
-    into.unread.extend(part.unread);
-}

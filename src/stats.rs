@@ -63,6 +63,16 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Adds the counts of one share of a scan (a thread's part of a push or a staged change) to
+    /// the run's.
+    pub fn absorb(&mut self, part: Stats) {
+        self.scanned += part.scanned;
+        self.bytes += part.bytes;
+        self.binary += part.binary;
+        self.skipped.extend(part.skipped);
+        self.unread.extend(part.unread);
+    }
+
     /// Records a file not read because it is over the size cap: listed with the skipped ones
     /// (every format shows those) and kept for the policy's `oversize` verdict.
     /// `size` is `None` when only "more than the cap" is known (standard input is not read

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::escape::escape;
 use crate::finding::{CommitMeta, Finding, Provenance};
 use crate::rules::Ruleset;
-use crate::scan::{absorb, in_shares, BlobScanner, Kept};
+use crate::scan::{in_shares, BlobScanner, Kept};
 use crate::stats::Stats;
 
 /// One line of the hook's input.
@@ -345,7 +345,7 @@ impl PushRepo {
         let mut summary = scanner.summary;
         for part in parts {
             out.commits.extend(part.commits);
-            absorb(&mut summary, part.summary);
+            summary.absorb(part.summary);
             kept.truncated |= part.truncated;
             for f in part.findings {
                 if !kept.take(f) {

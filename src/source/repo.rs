@@ -96,11 +96,6 @@ impl Odb {
         Ok(Odb { handles, hash })
     }
 
-    /// The object databases of an opened repository.
-    pub fn of_repo(repo: &gix::Repository) -> Result<Self> {
-        Self::at_dirs(vec![repo.common_dir().join("objects")], repo.object_hash())
-    }
-
     /// The hash kind of the repository.
     pub fn hash_kind(&self) -> gix::hash::Kind {
         self.hash
@@ -213,12 +208,6 @@ impl Odb {
             ));
         }
         Ok(out)
-    }
-
-    /// The blob at `path` in `tree`, if there is a file there (one lookup; [`PathLookup`]
-    /// remembers the directories read, for many).
-    pub fn lookup_path(&self, tree: &oid, path: &[u8]) -> Result<Option<ObjectId>> {
-        PathLookup::new(self, tree.to_owned()).file(path)
     }
 }
 

@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::escape::escape;
 use crate::finding::{Finding, Provenance};
 use crate::rules::Ruleset;
-use crate::scan::{absorb, in_shares, BlobScanner};
+use crate::scan::{in_shares, BlobScanner};
 use crate::stats::Stats;
 
 /// Below this many changed files the scan stays on one thread (starting threads costs more).
@@ -335,7 +335,7 @@ impl StagedRepo {
         };
         for (found, summary) in parts {
             out.findings.extend(found);
-            absorb(&mut out.summary, summary);
+            out.summary.absorb(summary);
         }
         crate::policy::sort_findings(&mut out.findings);
         Ok(out)

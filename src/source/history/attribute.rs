@@ -456,22 +456,19 @@ pub(super) fn mark_present_fallback(
     let Ok(c) = read_commit(odb, &head, hash, &mut buf) else {
         return;
     };
+    // One lookup over the tip's tree for every group: each directory is read once.
+    let mut tip = PathLookup::new(odb, c.tree);
     for g in groups.values_mut() {
         let Some(first) = g.first else {
             continue;
         };
         let path = &history.paths[first.path as usize];
-        if let Some(id) = lookup_path(odb, c.tree, path) {
+        if let Some(id) = tip.file(path).ok().flatten() {
             if let Some(&b) = history.blobs.index.get(&id) {
                 g.present |= g.blobs.contains(&b);
             }
         }
     }
-}
-
-/// The blob at `path` in `tree`, if it is a regular file there.
-fn lookup_path(odb: &crate::source::repo::Odb, tree: ObjectId, path: &[u8]) -> Option<ObjectId> {
-    PathLookup::new(odb, tree).file(path).ok().flatten()
 }
 
 /// Turns the groups into findings, one per fingerprint, each attributed to its first place.

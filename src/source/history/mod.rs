@@ -119,16 +119,6 @@ pub trait Progress: Sync {
     fn finish(&self);
 }
 
-/// No progress report: for callers that show none.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn phase(&self, _what: &str, _total: Option<u64>, _unit: Unit) {}
-    fn inc(&self, _n: u64, _bytes: u64) {}
-    fn finish(&self) {}
-}
-
 /// A repository opened for an audit.
 pub struct HistoryRepo {
     repo: gix::ThreadSafeRepository,
