@@ -514,3 +514,71 @@ fn a_token_in_a_notebooks_outputs_or_metadata_blocks() {
     let p = repo.push(&server, &["HEAD:refs/heads/main"]);
     assert!(p.ok, "{}", p.stderr);
 }
+
+/// A tree written by hand (git's own tools never write one like this): entries out of git's
+/// order, and one name twice. The one tree differ must still see every file the commit adds:
+/// an entry that sorts before one the old tree shares, or that hides behind an identical
+/// duplicate, is judged.
+#[test]
+fn a_hand_made_tree_out_of_order_or_with_a_name_twice_hides_nothing() {
+    let (_sb, server, repo) = setup(None);
+    let blob = |text: &str| {
+        let mut c = crate::gitutil::git_cmd(&repo.dir);
+        c.args(["hash-object", "-w", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    let tree = |entries: &[(&str, &str)]| {
+        let mut raw = Vec::new();
+        for (name, id) in entries {
+            raw.extend_from_slice(format!("100644 {name}\0").as_bytes());
+            for i in (0..id.len()).step_by(2) {
+                raw.push(u8::from_str_radix(&id[i..i + 2], 16).unwrap());
+            }
+        }
+        let mut c = crate::gitutil::git_cmd(&repo.dir);
+        c.args(["hash-object", "-t", "tree", "-w", "--literally", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(&raw).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success());
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    let clean = blob("print('hello')\n");
+    let other = blob("VALUE = 1\n");
+    let secret = blob(&format!("SECRET_KEY = \"{KEY}\"\n"));
+    let base = tree(&[("a.py", &other), ("b.py", &clean)]);
+    let parent = repo.git(&["commit-tree", &base, "-m", "base"]);
+    for (what, entries) in [
+        (
+            "out of order",
+            vec![("b.py", clean.as_str()), ("a.py", secret.as_str())],
+        ),
+        (
+            "a name twice",
+            vec![
+                ("a.py", other.as_str()),
+                ("a.py", secret.as_str()),
+                ("b.py", clean.as_str()),
+            ],
+        ),
+    ] {
+        let t = tree(&entries);
+        let c = repo.git(&["commit-tree", &t, "-p", &parent, "-m", what]);
+        let p = repo.push(&server, &[&format!("{c}:refs/heads/hand")]);
+        rejected(&p);
+        assert!(p.stderr.contains("a.py:1"), "{what}: {}", p.stderr);
+        assert_eq!(server.rev("refs/heads/hand"), None, "{what}");
+    }
+}
