@@ -8,6 +8,9 @@
 #   RUNS=2        rounds of (floor, audit); the best wall time of each is compared
 #   JOBS=N        --jobs for the audit (default: all cores)
 #   BIN=PATH      the secretgate binary (default: build the release binary)
+#   CACHE=1       also measure `--cache`: a first audit into an empty cache folder, then a
+#                 second one of the unchanged history; prints `cache: cold=..s warm=..s
+#                 warm/cold=..` (the warm run reads only the blobs the cache does not hold)
 #
 # REPO may be bare (a mirror) or a work tree; it is only read. Prints one line per measurement,
 # then a summary line:
@@ -98,3 +101,19 @@ awk -v f="$best_floor" -v a="$best_audit" -v b="$bytes" -v m="$peak_audit" -v fm
   printf "floor=%.2fs audit=%.2fs ratio=%.2f scanned=%.2fGB rate=%.0fMB/s peak_rss=%.0fMiB floor_peak_rss=%.0fMiB cores=%d\n",
     f, a, a / f, b / 1e9, b / 1e6 / a, m / 1024, fm / 1024, c
 }'
+
+if [[ -n ${CACHE:-} ]]; then
+  best_cold=
+  best_warm=
+  for ((i = 1; i <= RUNS; i++)); do
+    rm -rf "$WORK/cache"
+    read -r cold _ < <(audit "$@" --cache "$WORK/cache")
+    read -r warm _ < <(audit "$@" --cache "$WORK/cache")
+    echo "round $i: cold cache ${cold}s, warm cache ${warm}s" >&2
+    if [[ -z $best_cold ]] || awk "BEGIN{exit !($cold < $best_cold)}"; then best_cold=$cold; fi
+    if [[ -z $best_warm ]] || awk "BEGIN{exit !($warm < $best_warm)}"; then best_warm=$warm; fi
+  done
+  awk -v c="$best_cold" -v w="$best_warm" 'BEGIN {
+    printf "cache: cold=%.2fs warm=%.2fs warm/cold=%.2f\n", c, w, w / c
+  }'
+fi

@@ -121,6 +121,11 @@ enum CommandArgs {
         /// and go (by a hash of each one's path under the root).
         #[arg(long, value_name = "I/N", requires = "root")]
         shard: Option<String>,
+        /// Keep what each blob's scan found in DIR (one file per repository), and read only
+        /// the blobs not scanned before under the same rules and binary: a nightly re-audit
+        /// reads what is new. Any other change of the rules starts the cache over.
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
         #[command(flatten)]
         report: ReportArgs,
         #[command(flatten)]
@@ -285,6 +290,8 @@ pub enum Command {
         root: Option<PathBuf>,
         /// `--shard`, as given (checked when the audit starts).
         shard: Option<String>,
+        /// `--cache`: where scan results are kept between audits.
+        cache: Option<PathBuf>,
     },
     /// `merge REPORT...`.
     Merge {
@@ -411,6 +418,7 @@ impl CommandArgs {
                 range,
                 root,
                 shard,
+                cache,
                 report,
                 color: k,
             } => (
@@ -419,6 +427,7 @@ impl CommandArgs {
                     range,
                     root,
                     shard,
+                    cache,
                 },
                 report,
                 k.color,

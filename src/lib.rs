@@ -68,14 +68,16 @@ pub fn run(config: &Config) -> Result<Exit> {
             repo,
             range,
             root: None,
+            cache,
             ..
-        } => cmd::audit::run(config, repo, range.as_deref()),
+        } => cmd::audit::run(config, repo, &audit_options(range, cache)),
         Command::Audit {
             root: Some(root),
             shard,
             range,
+            cache,
             ..
-        } => cmd::audit::run_root(config, root, shard.as_deref(), range.as_deref()),
+        } => cmd::audit::run_root(config, root, shard.as_deref(), &audit_options(range, cache)),
         Command::Merge { reports } => cmd::merge::run(config, reports),
         Command::InstallPreCommit { dir } => cmd::install::pre_commit(config, dir.as_deref()),
         Command::UninstallPreCommit { dir } => cmd::install::uninstall_pre_commit(dir.as_deref()),
@@ -97,5 +99,16 @@ pub fn run(config: &Config) -> Result<Exit> {
                     .into(),
             )),
         },
+    }
+}
+
+/// The audit's options, from its command line.
+fn audit_options(
+    range: &Option<String>,
+    cache: &Option<std::path::PathBuf>,
+) -> source::history::AuditOptions {
+    source::history::AuditOptions {
+        range: range.clone(),
+        cache: cache.clone(),
     }
 }

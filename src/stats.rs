@@ -47,6 +47,9 @@ pub struct Stats {
     pub lfs: u64,
     /// Audit: blobs found only at paths the rules never scan.
     pub path_skipped: u64,
+    /// Audit: blobs not read because `--cache` held their results (counted as scanned, binary
+    /// or LFS pointers all the same).
+    pub cached: u64,
     /// Audit: submodule paths (gitlinks), skipped, not followed.
     pub submodules: u64,
     /// Audit: the repository is a shallow clone: history stops at its boundary.

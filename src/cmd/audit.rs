@@ -26,7 +26,7 @@ struct Audited {
 }
 
 /// Audits one repository with the rules in force and the repository's own allow patterns.
-fn audit_one(config: &Config, repo: &Path, range: Option<&str>) -> Result<Audited> {
+fn audit_one(config: &Config, repo: &Path, opts: &AuditOptions) -> Result<Audited> {
     let mut rules = load_rules(config)?;
     let history = HistoryRepo::open(repo)?;
     if let Some(found) = history.repo_config()? {
@@ -34,13 +34,11 @@ fn audit_one(config: &Config, repo: &Path, range: Option<&str>) -> Result<Audite
         rules.add_allowlist(found.allowlist()?, &origin)?;
         tracing::info!("allow patterns added from {origin}");
     }
-    let opts = AuditOptions {
-        range: range.map(str::to_owned),
-    };
+    let range = opts.range.as_deref();
     let show_progress = config.verbosity >= 0 && std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
     let outcome = with_pool(config, || {
-        history.audit(&rules, &opts, &super::progress::Bar::new(show_progress))
+        history.audit(&rules, opts, &super::progress::Bar::new(show_progress))
     })??;
     tracing::info!(
         repository = %repo.display(),
@@ -64,7 +62,7 @@ fn audit_one(config: &Config, repo: &Path, range: Option<&str>) -> Result<Audite
 }
 
 /// Audits the repository at `repo`, optionally only `git rev-list RANGE`.
-pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
+pub fn run(config: &Config, repo: &Path, opts: &AuditOptions) -> Result<Exit> {
     let rules = load_rules(config)?;
     let baseline = load_baseline(config)?;
     check_output(config)?;
@@ -72,7 +70,7 @@ pub fn run(config: &Config, repo: &Path, range: Option<&str>) -> Result<Exit> {
         mut findings,
         mut summary,
         has_errors,
-    } = audit_one(config, repo, range)?;
+    } = audit_one(config, repo, opts)?;
     sort_findings(&mut findings);
     let verdict = Verdict::new(findings, &rules.policy, baseline.as_ref());
     summary.blocking = verdict.blocking.len();
@@ -236,7 +234,7 @@ pub fn run_root(
     config: &Config,
     root: &Path,
     shard: Option<&str>,
-    range: Option<&str>,
+    opts: &AuditOptions,
 ) -> Result<Exit> {
     let shard = shard.map(parse_shard).transpose()?;
     let rules = load_rules(config)?;
@@ -251,7 +249,7 @@ pub fn run_root(
     let mut per_repo: Vec<(String, Result<Stats, String>)> = Vec::new();
     let mut has_errors = false;
     for (rel, path) in &repos {
-        match audit_one(config, path, range) {
+        match audit_one(config, path, opts) {
             Ok(a) => {
                 has_errors |= a.has_errors;
                 for mut f in a.findings {

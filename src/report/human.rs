@@ -270,6 +270,7 @@ impl<'a> Audit<'a> {
             (s.binary, "binary"),
             (s.lfs, "Git LFS pointers"),
             (s.path_skipped, "at skipped paths only"),
+            (s.cached, "judged before (from the cache)"),
             (s.submodules, "submodules (not followed)"),
             (s.links, "symbolic links (not followed, not scanned)"),
         ] {

@@ -364,6 +364,10 @@ pub struct Ruleset {
     pub keep_inline_allowed: bool,
     /// Values published in tutorials and documentation (trimmed), for the message.
     pub public_values: std::collections::HashSet<Vec<u8>>,
+    /// A digest of every text these rules were built from (the configuration file, the allow
+    /// patterns added later), so that results stored by an audit's cache are used again only
+    /// under the same rules ([`Ruleset::identity`]).
+    pub sources: [u8; 32],
 }
 
 /// How thoroughly to check regexes at load.
@@ -542,6 +546,7 @@ pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Re
         prefilter,
         keep_inline_allowed: false,
         public_values,
+        sources: [0; 32],
     })
 }
 

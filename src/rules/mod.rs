@@ -74,7 +74,22 @@ fn enclosing_rule_id(text: &str, offset: usize) -> Option<String> {
 /// `rules check` and the tests check them).
 pub fn builtin() -> Result<Ruleset> {
     let file = builtin_syntax()?;
-    compile::compile(file, BUILTIN_ORIGIN, Validation::Trusted)
+    let mut rules = compile::compile(file, BUILTIN_ORIGIN, Validation::Trusted)?;
+    rules.sources = digest(&[0; 32], "built-in", b"");
+    Ok(rules)
+}
+
+/// Folds one more source text into a ruleset's digest ([`Ruleset::sources`]). The built-in
+/// rules are part of the binary, which the cache's key covers as a whole.
+fn digest(before: &[u8; 32], kind: &str, text: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(before);
+    h.update((kind.len() as u64).to_le_bytes());
+    h.update(kind.as_bytes());
+    h.update((text.len() as u64).to_le_bytes());
+    h.update(text);
+    h.finalize().into()
 }
 
 /// Loads a configuration file: it replaces the built-in rules, or extends them when it says so.
@@ -94,7 +109,9 @@ pub fn load_str(text: &str, origin: &str) -> Result<Ruleset> {
         Some(ext) if ext.default => merge(builtin_syntax()?, user, origin)?,
         _ => user,
     };
-    compile::compile(merged, origin, Validation::Full)
+    let mut rules = compile::compile(merged, origin, Validation::Full)?;
+    rules.sources = digest(&[0; 32], "configuration", text.as_bytes());
+    Ok(rules)
 }
 
 /// Applies `user` on top of `base`: disabled rules go, rules with the same id are replaced, the
@@ -193,6 +210,7 @@ pub fn parse_repo_allowlist(text: &str, origin: &str) -> Result<syntax::Allowlis
 impl Ruleset {
     /// Adds allow patterns (a repository's `.secretgate.toml`) to the compiled rules.
     pub fn add_allowlist(&mut self, extra: syntax::AllowlistSyntax, origin: &str) -> Result<()> {
+        self.sources = digest(&self.sources, "allowlist", format!("{extra:?}").as_bytes());
         let mut file = ConfigFile {
             allowlist: Some(extra),
             ..ConfigFile::default()
@@ -203,6 +221,17 @@ impl Ruleset {
         self.allowlist.lines.extend(compiled.allowlist.lines);
         self.allowlist.extra_paths.push(compiled.allowlist.paths);
         Ok(())
+    }
+
+    /// What decides this ruleset's results: its sources' digest and the switches callers set
+    /// after loading. Two rulesets with the same identity, in the same binary, find the same
+    /// matches in the same blob at paths of the same class.
+    pub fn identity(&self) -> [u8; 32] {
+        digest(
+            &self.sources,
+            "switches",
+            &[u8::from(self.keep_inline_allowed)],
+        )
     }
 }
 

@@ -15,6 +15,7 @@ mod common;
 mod gitutil;
 
 mod audit;
+mod audit_cache;
 mod decoded;
 mod fuzz_regressions;
 mod hardening;

@@ -150,6 +150,8 @@ pub(super) struct History {
     pub(super) paths: Vec<BString>,
     /// The class of each path (see [`Classes`]).
     pub(super) path_class: Vec<u32>,
+    /// The signature of each class, by class number (class 0's is empty).
+    pub(super) class_sigs: Vec<Vec<u64>>,
     /// Every unique blob, with the classes of its paths.
     pub(super) blobs: BlobTable,
     /// Per commit: the range of its changes in the `ch_` columns.
@@ -250,9 +252,14 @@ pub(super) fn diff_all(
             None => ch_blob.push(NONE),
         }
     }
+    let mut class_sigs = classes.sigs;
+    if class_sigs.is_empty() {
+        class_sigs.push(Vec::new());
+    }
     History {
         paths,
         path_class,
+        class_sigs,
         blobs,
         ranges,
         ch_path,

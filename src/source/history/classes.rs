@@ -68,6 +68,8 @@ pub(super) struct Classes {
     index: HashMap<Vec<u64>, u32>,
     /// How many classes there are, besides class 0.
     pub(super) count: u32,
+    /// The signature of each class, by class number (class 0's is empty).
+    pub(super) sigs: Vec<Vec<u64>>,
 }
 
 /// The class signature of a path (see [`Ruleset::path_signature`]).
@@ -84,7 +86,11 @@ impl Classes {
         if let Some(&c) = self.index.get(&sig) {
             return c;
         }
+        if self.sigs.is_empty() {
+            self.sigs.push(Vec::new());
+        }
         self.count += 1;
+        self.sigs.push(sig.clone());
         self.index.insert(sig, self.count);
         self.count
     }

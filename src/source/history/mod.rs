@@ -29,9 +29,10 @@ use std::sync::Mutex;
 use bstr::ByteSlice;
 use gix::hash::ObjectId;
 
+use self::cache::BlobCache;
 use self::changes::History;
 use self::graph::{read_commit, Graph, Walker};
-use self::scan::Scanned;
+use self::scan::{Known, Scanned};
 use super::config::{RepoConfig, REPO_CONFIG};
 use super::repo::Odb;
 use crate::error::{Error, Result};
@@ -41,6 +42,7 @@ use crate::source::diff::tree::TreeCache;
 use crate::stats::Stats;
 
 mod attribute;
+mod cache;
 mod changes;
 mod classes;
 mod graph;
@@ -81,6 +83,8 @@ const TREE_CACHE_BYTES: usize = 16 << 20;
 pub struct AuditOptions {
     /// `--range`: only the commits `git rev-list RANGE` lists.
     pub range: Option<String>,
+    /// `--cache DIR`: scan results kept between audits (see the `cache` submodule).
+    pub cache: Option<PathBuf>,
 }
 
 /// What an audit found.
@@ -239,10 +243,22 @@ impl HistoryRepo {
         summary.submodules = history.gitlinks as u64;
         summary.links = history.links as u64;
 
-        // Pass 3: blobs.
+        // Pass 3: blobs, those the cache knows excepted.
         let odb = open_objects(&self.objects, self.hash)?;
-        let scanned = self.scan_pass(&odb, &history, threads, rules, progress);
+        let mut cache = opts
+            .cache
+            .as_deref()
+            .and_then(|dir| self.open_cache(dir, rules, &history));
+        let known = cache
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.known))
+            .unwrap_or_default();
+        let scanned = self.scan_pass(&odb, &history, threads, rules, &known, progress);
+        drop(known);
         record_scan(&mut summary, &history, &scanned);
+        if let Some(c) = cache {
+            c.keep(&history, &scanned);
+        }
         problems.extend(scanned.problems.iter().cloned());
         progress.finish();
 
@@ -324,6 +340,47 @@ impl HistoryRepo {
         history
     }
 
+    /// The cache in `dir` and what it knows of this history's blobs; `None` (with a warning)
+    /// when it cannot be used.
+    fn open_cache(&self, dir: &Path, rules: &Ruleset, history: &History) -> Option<Cached> {
+        let (mut cache, warning) = match BlobCache::open(dir, &self.objects, rules, self.hash) {
+            Ok(c) => c,
+            Err(w) => {
+                tracing::warn!("{}", w.0);
+                return None;
+            }
+        };
+        if let Some(w) = warning {
+            tracing::warn!("{}", w.0);
+        }
+        let classes = cache.map_classes(&history.class_sigs);
+        let blobs = &history.blobs;
+        let mut of_blob = Vec::new();
+        let known = (0..blobs.ids.len() as u32)
+            .map(|b| {
+                of_blob.clear();
+                of_blob.extend(
+                    blobs
+                        .classes(b)
+                        .filter(|&(c, _)| c != 0)
+                        .map(|(c, _)| classes[c as usize]),
+                );
+                if of_blob.is_empty() {
+                    return None;
+                }
+                cache.known(&blobs.ids[b as usize], &of_blob)
+            })
+            .collect();
+        Some(Cached {
+            cache,
+            classes,
+            known: Known {
+                blobs: known,
+                record: true,
+            },
+        })
+    }
+
     /// Pass 3: every unique blob read once and scanned.
     fn scan_pass(
         &self,
@@ -331,6 +388,7 @@ impl HistoryRepo {
         history: &History,
         threads: usize,
         rules: &Ruleset,
+        known: &Known,
         progress: &dyn Progress,
     ) -> Scanned {
         let handles = Handles::new(odb, threads, 0);
@@ -342,9 +400,11 @@ impl HistoryRepo {
             &handles,
             rules,
             self.promisor,
+            known,
             progress,
         );
         tracing::debug!(
+            cached = scanned.cached,
             seconds = t.elapsed().as_secs_f64(),
             rss_mib = ?memory_mib(),
             "blobs scanned"
@@ -382,9 +442,43 @@ impl HistoryRepo {
     }
 }
 
+/// The audit's cache, open, with what it knows of this history (see [`HistoryRepo::audit`]).
+struct Cached {
+    cache: BlobCache,
+    /// The cache's index of each of this run's path classes.
+    classes: Vec<Option<u16>>,
+    /// What the cache knows, for the blob pass.
+    known: Known,
+}
+
+impl Cached {
+    /// Adds what the blob pass found to the cache and writes it: each blob read, with the
+    /// classes where it gave no match (a blob with a match is read again next time, so no
+    /// value is kept). A cache that cannot be written is a warning.
+    fn keep(mut self, history: &History, scanned: &Scanned) {
+        let mut clean = Vec::new();
+        for &(b, outcome, size) in &scanned.outcomes {
+            clean.clear();
+            clean.extend(
+                history
+                    .blobs
+                    .classes(b)
+                    .filter(|&(c, _)| c != 0 && !scanned.hits.contains_key(&(b, c)))
+                    .filter_map(|(c, _)| self.classes[c as usize]),
+            );
+            let id = history.blobs.ids[b as usize];
+            self.cache.record(id, outcome, size, &clean);
+        }
+        if let Err(w) = self.cache.save() {
+            tracing::warn!("{}", w.0);
+        }
+    }
+}
+
 /// The blob pass's counts, in the summary.
 fn record_scan(summary: &mut Stats, history: &History, scanned: &Scanned) {
     summary.blobs = history.blobs.ids.len() as u64;
+    summary.cached = scanned.cached;
     summary.scanned = scanned.scanned;
     summary.bytes = scanned.bytes;
     summary.binary = scanned.binary;

@@ -16,6 +16,7 @@ use gix::hash::{oid, ObjectId};
 use gix::objs::{Find as _, Kind};
 use rayon::prelude::*;
 
+use super::cache::Outcome;
 use super::changes::History;
 use super::{lock, packs, Handles, Problem, Progress, Unit};
 use crate::detect::{is_binary, Match};
@@ -44,6 +45,10 @@ pub(super) struct Scanned {
     pub(super) over_cap: Vec<String>,
     /// Blobs that could not be read.
     pub(super) problems: Vec<Problem>,
+    /// Blobs whose results the cache held: not read.
+    pub(super) cached: u64,
+    /// What each blob read by this run was, by blob index (when a cache keeps it).
+    pub(super) outcomes: Vec<(u32, Outcome, u64)>,
 }
 
 impl Scanned {
@@ -56,6 +61,7 @@ impl Scanned {
         self.path_skipped += o.path_skipped;
         self.over_cap.extend(o.over_cap);
         self.problems.extend(o.problems);
+        self.outcomes.extend(o.outcomes);
     }
 }
 
@@ -64,7 +70,19 @@ fn is_lfs_pointer(data: &[u8]) -> bool {
     data.len() < 1024 && data.starts_with(LFS_POINTER)
 }
 
-/// Reads every blob once (see the `packs` submodule) and scans it once per class of its paths.
+/// What the cache already knows of some blobs (by blob index), and whether to note what each
+/// blob read now is, for the cache.
+#[derive(Default)]
+pub(super) struct Known {
+    /// The outcome and size of each blob the cache holds for all its classes.
+    pub(super) blobs: Vec<Option<(Outcome, u64)>>,
+    /// Note each blob's outcome in [`Scanned::outcomes`].
+    pub(super) record: bool,
+}
+
+/// Reads every blob once (see the `packs` submodule) and scans it once per class of its paths;
+/// those `known` holds are counted, not read.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn scan_blobs(
     history: &History,
     objects: &Path,
@@ -72,9 +90,28 @@ pub(super) fn scan_blobs(
     handles: &Handles,
     rules: &Ruleset,
     promisor: bool,
+    known: &Known,
     progress: &dyn Progress,
 ) -> Scanned {
-    let (wanted, path_skipped) = wanted_blobs(history, hash);
+    let (mut wanted, path_skipped) = wanted_blobs(history, hash);
+    let mut from_cache = Scanned::default();
+    if !known.blobs.is_empty() {
+        wanted.retain(|&b| match known.blobs[b as usize] {
+            None => true,
+            Some((outcome, size)) => {
+                from_cache.cached += 1;
+                match outcome {
+                    Outcome::Text => {
+                        from_cache.scanned += 1;
+                        from_cache.bytes += size;
+                    }
+                    Outcome::Binary => from_cache.binary += 1,
+                    Outcome::Lfs => from_cache.lfs += 1,
+                }
+                false
+            }
+        });
+    }
     let ids: Vec<ObjectId> = wanted
         .iter()
         .map(|&b| history.blobs.ids[b as usize])
@@ -93,6 +130,7 @@ pub(super) fn scan_blobs(
         promisor,
         shared: Mutex::new(Scanned::default()),
         counts: Default::default(),
+        record: known.record,
     };
     let external = |id: &oid| scanner.read_whole(id).ok().flatten().map(|(_, d)| d);
     let visit = |wi: u32, blob: packs::Blob<'_>| {
@@ -111,7 +149,13 @@ pub(super) fn scan_blobs(
     missing
         .par_iter()
         .for_each(|&wi| scanner.read_loose(wanted[wi as usize]));
-    scanner.finish(path_skipped)
+    let mut out = scanner.finish(path_skipped);
+    out.cached = from_cache.cached;
+    out.scanned += from_cache.scanned;
+    out.bytes += from_cache.bytes;
+    out.binary += from_cache.binary;
+    out.lfs += from_cache.lfs;
+    out
 }
 
 /// The blobs to read, and how many are skipped because no path they appear at is scanned. The
@@ -144,6 +188,8 @@ struct Scanner<'a> {
     shared: Mutex<Scanned>,
     /// Scanned, bytes, binary, lfs.
     counts: [AtomicU64; 4],
+    /// Note each blob's outcome, for the cache.
+    record: bool,
 }
 
 impl Scanner<'_> {
@@ -161,13 +207,28 @@ impl Scanner<'_> {
 
     fn scan_one(&self, b: u32, data: &[u8]) {
         self.progress.inc(1, data.len() as u64);
-        if is_lfs_pointer(data) {
-            self.counts[3].fetch_add(1, Ordering::Relaxed);
-            return;
+        let outcome = if is_lfs_pointer(data) {
+            Outcome::Lfs
+        } else if !self.any_binary_rule && is_binary(data) {
+            Outcome::Binary
+        } else {
+            Outcome::Text
+        };
+        if self.record {
+            lock(&self.shared)
+                .outcomes
+                .push((b, outcome, data.len() as u64));
         }
-        if !self.any_binary_rule && is_binary(data) {
-            self.counts[2].fetch_add(1, Ordering::Relaxed);
-            return;
+        match outcome {
+            Outcome::Lfs => {
+                self.counts[3].fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Outcome::Binary => {
+                self.counts[2].fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Outcome::Text => {}
         }
         self.counts[0].fetch_add(1, Ordering::Relaxed);
         self.counts[1].fetch_add(data.len() as u64, Ordering::Relaxed);
