@@ -9,7 +9,10 @@
 
 pub mod checksum;
 pub mod decode;
+pub mod keywords;
 pub mod location;
+
+pub use keywords::{KeywordHit, KeywordHits, Segment};
 
 use bstr::ByteSlice;
 use memchr::memmem;
@@ -332,7 +335,52 @@ impl Ruleset {
         out
     }
 
+    /// Like [`Self::scan`], with the keywords' occurrences in `data` already found
+    /// ([`Self::keyword_hits`], or derived from a delta base's by [`KeywordHits::through_delta`]):
+    /// the same matches, without searching `data` for keywords again. The hits are used only
+    /// where the text scanned is `data` itself (not decoded UTF-16, not a notebook's cells).
+    pub fn scan_with_hits(&self, path: &[u8], data: &[u8], hits: &KeywordHits) -> Vec<Match> {
+        let mut out = self.scan_all_with(path, data, Some(hits));
+        if !self.keep_inline_allowed {
+            out.retain(|m| !m.inline_allowed);
+        }
+        out
+    }
+
+    /// Every occurrence of every keyword in `data`, in the order the search reports them (by
+    /// end, then by start): what [`Self::scan_with_hits`] takes.
+    pub fn keyword_hits(&self, data: &[u8]) -> KeywordHits {
+        let mut hits = KeywordHits::default();
+        self.find_keywords(data, 0, &mut hits.all);
+        hits
+    }
+
+    /// Appends the keywords' occurrences in `data` to `out`, `offset` added to their
+    /// positions.
+    fn find_keywords(&self, data: &[u8], offset: usize, out: &mut Vec<KeywordHit>) {
+        for hit in self
+            .prefilter
+            .automaton(data.len())
+            .find_overlapping_iter(data)
+        {
+            out.push(KeywordHit {
+                start: hit.start() + offset,
+                end: hit.end() + offset,
+                keyword: hit.pattern().as_u32(),
+            });
+        }
+    }
+
+    /// The length of the longest keyword, in bytes.
+    pub fn longest_keyword(&self) -> usize {
+        self.prefilter.longest()
+    }
+
     fn scan_all(&self, path: &[u8], data: &[u8]) -> Vec<Match> {
+        self.scan_all_with(path, data, None)
+    }
+
+    fn scan_all_with(&self, path: &[u8], data: &[u8], hits: Option<&KeywordHits>) -> Vec<Match> {
         if data.is_empty() || self.skips_path(path) {
             return Vec::new();
         }
@@ -341,12 +389,15 @@ impl Ruleset {
         if binary && !self.rules.iter().any(|r| r.binary) {
             return Vec::new();
         }
-        let mut out = self.scan_text(path, decoded.text(), binary, false);
+        let text = decoded.text();
+        // The hits were found in `data`: they stand for the text only when it is `data`.
+        let hits = hits.filter(|_| !decoded.is_notebook() && std::ptr::eq(text, data));
+        let mut out = self.scan_text(path, text, binary, false, hits);
         relocate(&decoded, &mut out);
         if decoded.is_notebook() {
             // Outputs, attachments and metadata are not scanned as cells, but a provider's
             // token there is as leaked as anywhere: the raw JSON is read for those, once.
-            for m in self.scan_text(path, data, binary, true) {
+            for m in self.scan_text(path, data, binary, true, None) {
                 if !out.iter().any(|o| o.rule == m.rule && o.value == m.value) {
                     out.push(m);
                 }
@@ -363,6 +414,7 @@ impl Ruleset {
         data: &[u8],
         binary: bool,
         only_distinctive: bool,
+        hits: Option<&KeywordHits>,
     ) -> Vec<Match> {
         let mut applicable = Applicable {
             allowlisted: self.allowlisted_path(path),
@@ -374,12 +426,18 @@ impl Ruleset {
         // Windows per pattern: merged, increasing byte ranges around keyword hits.
         let mut windows: Vec<Vec<(usize, usize)>> = Vec::new();
         let mut active: Vec<usize> = Vec::new();
-        for hit in self
-            .prefilter
-            .automaton(data.len())
-            .find_overlapping_iter(data)
-        {
-            for &p in &self.prefilter.triggers[hit.pattern().as_usize()] {
+        let found;
+        let hits = match hits {
+            Some(h) => &h.all,
+            None => {
+                let mut all = Vec::new();
+                self.find_keywords(data, 0, &mut all);
+                found = all;
+                &found
+            }
+        };
+        for hit in hits {
+            for &p in &self.prefilter.triggers[hit.keyword as usize] {
                 if !self.pattern_applies(p, path, &mut applicable) {
                     continue;
                 }
@@ -387,12 +445,12 @@ impl Ruleset {
                     windows = vec![Vec::new(); self.patterns.len()];
                 }
                 let list = &mut windows[p];
-                if list.last().is_some_and(|&(_, e)| hit.end() <= e) {
+                if list.last().is_some_and(|&(_, e)| hit.end <= e) {
                     continue;
                 }
                 let pat = &self.patterns[p];
-                let s = location::line_start(data, hit.start(), MAX_BACK);
-                let mut e = location::line_end(data, hit.end(), MAX_FWD);
+                let s = location::line_start(data, hit.start, MAX_BACK);
+                let mut e = location::line_end(data, hit.end, MAX_FWD);
                 if pat.window_after > 0 {
                     let far = e.saturating_add(pat.window_after).min(data.len());
                     e = location::line_end(data, far, MAX_FWD);

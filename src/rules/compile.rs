@@ -341,6 +341,18 @@ impl Prefilter {
     pub fn is_empty(&self) -> bool {
         self.keywords.is_empty()
     }
+
+    /// The keywords, for tests that build texts out of them.
+    #[cfg(test)]
+    pub(crate) fn keywords(&self) -> &[String] {
+        &self.keywords
+    }
+
+    /// The length of the longest keyword, in bytes: how far around a change an occurrence that
+    /// touches it can reach.
+    pub fn longest(&self) -> usize {
+        self.keywords.iter().map(String::len).max().unwrap_or(0)
+    }
 }
 
 /// Everything the detector and the policy need, compiled once.

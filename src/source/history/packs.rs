@@ -7,6 +7,11 @@
 //! parent's bytes kept only while its children are decoded, and the subtrees are spread over the
 //! worker threads. That is how `git index-pack` resolves deltas, and what lets the audit read
 //! every blob of a history about as fast as `git cat-file --batch-all-objects` does.
+//!
+//! The same walk saves most of the keyword search: a delta is mostly copied from its base, so
+//! the keywords' occurrences in it are its base's (moved) plus what a search of the inserted
+//! bytes and the seams finds ([`crate::detect::KeywordHits::through_delta`]), the same set a
+//! search of the whole blob finds.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,6 +21,9 @@ use gix::hash::{oid, ObjectId};
 use gix::odb::pack::data::entry::Header;
 use rayon::prelude::*;
 
+use crate::detect::{KeywordHits, Segment};
+use crate::rules::Ruleset;
+
 const NONE: u32 = u32::MAX;
 
 /// The longest delta chain decoded (git writes chains of at most 4095 deltas).
@@ -23,8 +31,9 @@ const MAX_DELTA_DEPTH: usize = 4096;
 
 /// What happened to one wanted blob.
 pub(crate) enum Blob<'a> {
-    /// Its content.
-    Data(&'a [u8]),
+    /// Its content, with the keywords' occurrences in it when they were found on the way
+    /// (see [`Packs::decode`]).
+    Data(&'a [u8], Option<&'a KeywordHits>),
     /// Over the size cap: not read (or read only as the base of another blob).
     TooLarge(u64),
     /// It could not be decoded (corrupt pack data, a missing base, not a blob).
@@ -236,8 +245,15 @@ fn delta_result_size(delta: &[u8]) -> Option<u64> {
     delta_size(delta, &mut at)
 }
 
-/// Applies a git delta to `base`, into `out`.
-fn apply_delta(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+/// Applies a git delta to `base`, into `out`; with `segments`, also says which runs of `out`
+/// were copied from where in `base` and which were inserted (copies of adjacent base runs
+/// joined).
+fn apply_delta(
+    base: &[u8],
+    delta: &[u8],
+    out: &mut Vec<u8>,
+    mut segments: Option<&mut Vec<Segment>>,
+) -> Result<(), String> {
     let bad = |what: &str| format!("corrupt delta: {what}");
     let mut at = 0;
     let base_size = delta_size(delta, &mut at).ok_or_else(|| bad("header"))?;
@@ -271,14 +287,38 @@ fn apply_delta(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Result<(), Strin
                 size = 0x10000;
             }
             let end = offset.checked_add(size).ok_or_else(|| bad("copy"))?;
+            let start = out.len();
             out.extend_from_slice(
                 base.get(offset..end)
                     .ok_or_else(|| bad("copy out of range"))?,
             );
+            if let Some(segs) = segments.as_deref_mut() {
+                match segs.last_mut() {
+                    Some(last) if last.base.is_some_and(|b| b + last.len == offset) => {
+                        last.len += size;
+                    }
+                    _ => segs.push(Segment {
+                        start,
+                        len: size,
+                        base: Some(offset),
+                    }),
+                }
+            }
         } else if cmd != 0 {
             let n = usize::from(cmd);
+            let start = out.len();
             out.extend_from_slice(delta.get(at..at + n).ok_or_else(|| bad("insert"))?);
             at += n;
+            if let Some(segs) = segments.as_deref_mut() {
+                match segs.last_mut() {
+                    Some(last) if last.base.is_none() => last.len += n,
+                    _ => segs.push(Segment {
+                        start,
+                        len: n,
+                        base: None,
+                    }),
+                }
+            }
         } else {
             return Err(bad("reserved instruction"));
         }
@@ -345,14 +385,24 @@ impl Packs {
     }
 
     /// Decodes every planned blob once and hands it to `visit` (from the worker threads).
-    /// `external` reads a base object that is not in the pack (a thin pack's base).
+    /// `external` reads a base object that is not in the pack (a thin pack's base). With
+    /// `keywords`, the occurrences of its keywords in each text blob are found on the way and
+    /// handed over too: a delta's from its base's, searching only what the delta inserted
+    /// ([`KeywordHits::through_delta`]).
     pub(crate) fn decode(
         &self,
         plan: &Plan,
         cap: u64,
+        keywords: Option<&Ruleset>,
         external: &(dyn Fn(&oid) -> Option<Vec<u8>> + Sync),
         visit: &(dyn Fn(u32, Blob<'_>) + Sync),
     ) {
+        let walker = Walk {
+            packs: self,
+            cap,
+            keywords,
+            visit,
+        };
         for pp in &plan.packs {
             pp.roots.par_iter().for_each(|&r| {
                 let mut base = None;
@@ -369,7 +419,12 @@ impl Packs {
                         }
                     }
                 }
-                self.walk(pp, r, base, None, cap, visit, 0);
+                let parent = Parent {
+                    data: base,
+                    kind: None,
+                    hits: None,
+                };
+                walker.walk(pp, r, parent, 0);
             });
         }
     }
@@ -386,77 +441,10 @@ impl Packs {
         }
     }
 
-    /// Decodes node `n` from its parent's bytes (`base`), visits it, then its children;
-    /// `depth` is how many deltas down the chain `n` is.
+    /// Inflates `entry` into `out`, applying it to `base` if it is a delta (noting the delta's
+    /// runs in `segments`, when given). Ok(None): decoded; Ok(Some(size)): a `wanted_leaf` (a
+    /// wanted blob no other blob needs) over the cap, not decoded.
     #[allow(clippy::too_many_arguments)]
-    fn walk(
-        &self,
-        pp: &PackPlan,
-        n: u32,
-        base: Option<&[u8]>,
-        kind: Option<gix::objs::Kind>,
-        cap: u64,
-        visit: &(dyn Fn(u32, Blob<'_>) + Sync),
-        depth: usize,
-    ) {
-        let node = &pp.nodes[n as usize];
-        // Each link of a delta chain is a call: refuse chains longer than git ever writes
-        // (`pack.depth` is at most 4095) before the stack runs out.
-        if depth > MAX_DELTA_DEPTH {
-            self.fail(
-                pp,
-                n,
-                &format!("delta chain longer than {MAX_DELTA_DEPTH} objects"),
-                visit,
-            );
-            return;
-        }
-        let children = pp.children(n);
-        let Some(entry) = node.entry.as_ref() else {
-            self.fail(
-                pp,
-                n,
-                node.error.as_deref().unwrap_or("unreadable pack entry"),
-                visit,
-            );
-            return;
-        };
-        if let Some(e) = &node.error {
-            self.fail(pp, n, e, visit);
-            return;
-        }
-        let kind = kind.or_else(|| entry.header.as_kind());
-        let mut out = take_buffer();
-        let wanted_leaf = node.wanted != NONE && children.is_empty();
-        match self.decode_entry(pp, entry, base, wanted_leaf, cap, &mut out) {
-            Err(e) => {
-                give_buffer(out);
-                self.fail(pp, n, &e, visit);
-                return;
-            }
-            Ok(Some(size)) => {
-                visit(node.wanted, Blob::TooLarge(size));
-                give_buffer(out);
-                return;
-            }
-            Ok(None) => {}
-        }
-        if node.wanted != NONE {
-            visit_wanted(node.wanted, kind, &out, cap, visit);
-        }
-        match children {
-            [] => {}
-            [c] => self.walk(pp, *c, Some(&out), kind, cap, visit, depth + 1),
-            many => many
-                .par_iter()
-                .for_each(|&c| self.walk(pp, c, Some(&out), kind, cap, visit, depth + 1)),
-        }
-        give_buffer(out);
-    }
-
-    /// Inflates `entry` into `out`, applying it to `base` if it is a delta. Ok(None): decoded;
-    /// Ok(Some(size)): a `wanted_leaf` (a wanted blob no other blob needs) over the cap, not
-    /// decoded.
     fn decode_entry(
         &self,
         pp: &PackPlan,
@@ -465,6 +453,7 @@ impl Packs {
         wanted_leaf: bool,
         cap: u64,
         out: &mut Vec<u8>,
+        segments: Option<&mut Vec<Segment>>,
     ) -> Result<Option<u64>, String> {
         let pack = &self.bundles[pp.bundle].pack;
         let size =
@@ -499,7 +488,7 @@ impl Packs {
                         if wanted_leaf && result > cap {
                             return Ok(Some(result));
                         }
-                        apply_delta(base, &delta, out).map(|()| None)
+                        apply_delta(base, &delta, out, segments).map(|()| None)
                     });
                 give_buffer(delta);
                 r
@@ -509,11 +498,128 @@ impl Packs {
     }
 }
 
-/// Hands a decoded wanted object to `visit`: its bytes if it is a blob within the cap.
+/// What a node's children are decoded from: its bytes, its kind, the keywords' occurrences
+/// in it (when they were found).
+#[derive(Clone, Copy)]
+struct Parent<'a> {
+    data: Option<&'a [u8]>,
+    kind: Option<gix::objs::Kind>,
+    hits: Option<&'a KeywordHits>,
+}
+
+/// One decoding of a plan: what every node's walk shares.
+struct Walk<'a> {
+    packs: &'a Packs,
+    cap: u64,
+    keywords: Option<&'a Ruleset>,
+    visit: &'a (dyn Fn(u32, Blob<'_>) + Sync),
+}
+
+impl Walk<'_> {
+    /// Decodes node `n` from its parent, visits it, then its children; `depth` is how many
+    /// deltas down the chain `n` is.
+    fn walk(&self, pp: &PackPlan, n: u32, parent: Parent<'_>, depth: usize) {
+        let node = &pp.nodes[n as usize];
+        let visit = self.visit;
+        // Each link of a delta chain is a call: refuse chains longer than git ever writes
+        // (`pack.depth` is at most 4095) before the stack runs out.
+        if depth > MAX_DELTA_DEPTH {
+            self.packs.fail(
+                pp,
+                n,
+                &format!("delta chain longer than {MAX_DELTA_DEPTH} objects"),
+                visit,
+            );
+            return;
+        }
+        let children = pp.children(n);
+        let Some(entry) = node.entry.as_ref() else {
+            self.packs.fail(
+                pp,
+                n,
+                node.error.as_deref().unwrap_or("unreadable pack entry"),
+                visit,
+            );
+            return;
+        };
+        if let Some(e) = &node.error {
+            self.packs.fail(pp, n, e, visit);
+            return;
+        }
+        let kind = parent.kind.or_else(|| entry.header.as_kind());
+        let mut out = take_buffer();
+        let wanted_leaf = node.wanted != NONE && children.is_empty();
+        let mut segments = Vec::new();
+        let want_segments = self.keywords.is_some() && parent.hits.is_some();
+        let decoded = self.packs.decode_entry(
+            pp,
+            entry,
+            parent.data,
+            wanted_leaf,
+            self.cap,
+            &mut out,
+            want_segments.then_some(&mut segments),
+        );
+        match decoded {
+            Err(e) => {
+                give_buffer(out);
+                self.packs.fail(pp, n, &e, visit);
+                return;
+            }
+            Ok(Some(size)) => {
+                visit(node.wanted, Blob::TooLarge(size));
+                give_buffer(out);
+                return;
+            }
+            Ok(None) => {}
+        }
+        let hits = self.hits(&out, kind, parent.hits, entry.header.is_delta(), &segments);
+        if node.wanted != NONE {
+            visit_wanted(node.wanted, kind, &out, hits.as_ref(), self.cap, visit);
+        }
+        let me = Parent {
+            data: Some(&out),
+            kind,
+            hits: hits.as_ref(),
+        };
+        match children {
+            [] => {}
+            [c] => self.walk(pp, *c, me, depth + 1),
+            many => many
+                .par_iter()
+                .for_each(|&c| self.walk(pp, c, me, depth + 1)),
+        }
+        give_buffer(out);
+    }
+
+    /// The keywords' occurrences in a decoded text blob (none for other objects and binary
+    /// blobs): from its base's through the delta when the base's are known, else searched.
+    fn hits(
+        &self,
+        out: &[u8],
+        kind: Option<gix::objs::Kind>,
+        base: Option<&KeywordHits>,
+        is_delta: bool,
+        segments: &[Segment],
+    ) -> Option<KeywordHits> {
+        let rules = self.keywords?;
+        if kind != Some(gix::objs::Kind::Blob) || crate::detect::is_binary(out) {
+            return None;
+        }
+        Some(match base {
+            Some(b) if is_delta => b.through_delta(rules, segments, out),
+            _ => rules.keyword_hits(out),
+        })
+    }
+}
+
+/// Hands a decoded wanted object to `visit`: its bytes (and keyword occurrences) if it is a
+/// blob within the cap.
 fn visit_wanted(
     wanted: u32,
     kind: Option<gix::objs::Kind>,
     out: &[u8],
+    hits: Option<&KeywordHits>,
     cap: u64,
     visit: &(dyn Fn(u32, Blob<'_>) + Sync),
 ) {
@@ -521,7 +627,7 @@ fn visit_wanted(
         Some(gix::objs::Kind::Blob) if out.len() as u64 > cap => {
             visit(wanted, Blob::TooLarge(out.len() as u64))
         }
-        Some(gix::objs::Kind::Blob) => visit(wanted, Blob::Data(out)),
+        Some(gix::objs::Kind::Blob) => visit(wanted, Blob::Data(out, hits)),
         Some(k) => visit(wanted, Blob::Failed(format!("is a {k}, expected a blob"))),
         None => visit(wanted, Blob::Failed("unknown object kind".into())),
     }
@@ -541,14 +647,43 @@ mod tests {
         delta.extend_from_slice(b"there");
         delta.extend_from_slice(&[0x80 | 0x01 | 0x10, 7, 5]);
         let mut out = Vec::new();
-        apply_delta(base, &delta, &mut out).unwrap();
+        apply_delta(base, &delta, &mut out, None).unwrap();
         assert_eq!(out, b"hello, thereworld");
+    }
+
+    /// A delta's runs, as `apply_delta` notes them, give the keywords' occurrences a search of
+    /// the whole result finds: one cut by an insert, one made by it, one across two copies.
+    #[test]
+    fn keyword_hits_through_a_real_delta_equal_a_full_search() {
+        let rules = crate::rules::builtin().unwrap();
+        let base = b"password = 1\ntoken = 2\nsecret_key = 3\napi_key = 4\n";
+        let n = base.len() as u8;
+        // copy 0..4 ("pass"), insert "XX", copy 4..30, copy 30..n (joined with the last),
+        // insert "pass", copy 0..8 ("password" again, its "pass" now across a seam).
+        let mut delta = vec![n, 0];
+        delta.extend_from_slice(&[0x80 | 0x10, 4]);
+        delta.extend_from_slice(&[2, b'X', b'X']);
+        delta.extend_from_slice(&[0x80 | 0x01 | 0x10, 4, 26]);
+        delta.extend_from_slice(&[0x80 | 0x01 | 0x10, 30, n - 30]);
+        delta.extend_from_slice(&[4, b'p', b'a', b's', b's']);
+        delta.extend_from_slice(&[0x80 | 0x10, 8]);
+        let size = 4 + 2 + 26 + (n as usize - 30) + 4 + 8;
+        delta[1] = size as u8;
+        let mut out = Vec::new();
+        let mut segs = Vec::new();
+        apply_delta(base, &delta, &mut out, Some(&mut segs)).unwrap();
+        assert_eq!(segs.len(), 5, "the two adjacent copies are one run: {segs:?}");
+        let derived = rules
+            .keyword_hits(base)
+            .through_delta(&rules, &segs, &out);
+        assert_eq!(derived, rules.keyword_hits(&out));
+        assert!(!derived.as_slice().is_empty());
     }
 
     #[test]
     fn rejects_out_of_range_copies() {
         let mut out = Vec::new();
         let delta = [3u8, 10, 0x80 | 0x10, 10];
-        assert!(apply_delta(b"abc", &delta, &mut out).is_err());
+        assert!(apply_delta(b"abc", &delta, &mut out, None).is_err());
     }
 }

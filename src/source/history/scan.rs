@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use super::cache::Outcome;
 use super::changes::History;
 use super::{lock, packs, Handles, Problem, Progress, Unit};
-use crate::detect::{is_binary, Match};
+use crate::detect::{is_binary, KeywordHits, Match};
 use crate::escape::escape;
 use crate::rules::Ruleset;
 
@@ -136,12 +136,12 @@ pub(super) fn scan_blobs(
     let visit = |wi: u32, blob: packs::Blob<'_>| {
         let b = wanted[wi as usize];
         match blob {
-            packs::Blob::Data(d) => scanner.scan_one(b, d),
+            packs::Blob::Data(d, hits) => scanner.scan_one(b, d, hits),
             packs::Blob::TooLarge(size) => scanner.too_large(b, size),
             packs::Blob::Failed(why) => scanner.failed(b, why),
         }
     };
-    packs.decode(&plan, scanner.limit, &external, &visit);
+    packs.decode(&plan, scanner.limit, Some(rules), &external, &visit);
     drop(plan);
     drop(packs);
 
@@ -205,7 +205,7 @@ impl Scanner<'_> {
         format!("{path} ({})", self.history.blobs.ids[b as usize])
     }
 
-    fn scan_one(&self, b: u32, data: &[u8]) {
+    fn scan_one(&self, b: u32, data: &[u8], hits: Option<&KeywordHits>) {
         self.progress.inc(1, data.len() as u64);
         let outcome = if is_lfs_pointer(data) {
             Outcome::Lfs
@@ -236,7 +236,11 @@ impl Scanner<'_> {
             if class == 0 {
                 continue;
             }
-            let found = self.rules.scan(&self.history.paths[path as usize], data);
+            let path = &self.history.paths[path as usize];
+            let found = match hits {
+                Some(h) => self.rules.scan_with_hits(path, data, h),
+                None => self.rules.scan(path, data),
+            };
             if !found.is_empty() {
                 lock(&self.shared).hits.insert((b, class), found);
             }
@@ -277,7 +281,7 @@ impl Scanner<'_> {
             Ok(Some((Kind::Blob, d))) if d.len() as u64 > self.limit => {
                 self.too_large(b, d.len() as u64)
             }
-            Ok(Some((Kind::Blob, d))) => self.scan_one(b, &d),
+            Ok(Some((Kind::Blob, d))) => self.scan_one(b, &d, None),
             Ok(Some((k, _))) => self.failed(b, format!("it is a {k}, expected a blob")),
             Ok(None) if self.promisor => {
                 self.progress.inc(1, 0);
