@@ -155,6 +155,16 @@ pub fn shannon(value: &[u8]) -> f64 {
 }
 
 /// Per-scan memo of which rules and patterns apply to the path.
+/// What the rules decide from a path alone ([`Ruleset::path_facts`]): whether the path is
+/// skipped or allowlisted, and which rules and forms run on text there.
+#[derive(Debug, Clone)]
+pub struct PathFacts {
+    skips: bool,
+    allowlisted: bool,
+    rules: Vec<Option<bool>>,
+    patterns: Vec<Option<bool>>,
+}
+
 struct Applicable {
     /// The path allowlist covers the path.
     allowlisted: bool,
@@ -339,8 +349,16 @@ impl Ruleset {
     /// ([`Self::keyword_hits`], or derived from a delta base's by [`KeywordHits::through_delta`]):
     /// the same matches, without searching `data` for keywords again. The hits are used only
     /// where the text scanned is `data` itself (not decoded UTF-16, not a notebook's cells).
-    pub fn scan_with_hits(&self, path: &[u8], data: &[u8], hits: &KeywordHits) -> Vec<Match> {
-        let mut out = self.scan_all_with(path, data, Some(hits));
+    /// `facts` are [`Self::path_facts`] of `path` (or of a path of the same class: they
+    /// depend on the path only through [`Self::path_signature`]).
+    pub fn scan_with_hits(
+        &self,
+        path: &[u8],
+        data: &[u8],
+        hits: &KeywordHits,
+        facts: &PathFacts,
+    ) -> Vec<Match> {
+        let mut out = self.scan_all_with(path, data, Some(hits), Some(facts));
         if !self.keep_inline_allowed {
             out.retain(|m| !m.inline_allowed);
         }
@@ -376,12 +394,41 @@ impl Ruleset {
         self.prefilter.longest()
     }
 
-    fn scan_all(&self, path: &[u8], data: &[u8]) -> Vec<Match> {
-        self.scan_all_with(path, data, None)
+    /// What the rules decide from a path alone, worked out once for the many blobs a history
+    /// holds at paths of one class (see [`Self::scan_with_hits`]).
+    pub fn path_facts(&self, path: &[u8]) -> PathFacts {
+        let allowlisted = self.allowlisted_path(path);
+        let mut memo = Applicable {
+            allowlisted,
+            binary: false,
+            only_distinctive: false,
+            rules: vec![None; self.rules.len()],
+            patterns: vec![None; self.patterns.len()],
+        };
+        for p in 0..self.patterns.len() {
+            self.pattern_applies(p, path, &mut memo);
+        }
+        PathFacts {
+            skips: self.skips_path(path),
+            allowlisted,
+            rules: memo.rules,
+            patterns: memo.patterns,
+        }
     }
 
-    fn scan_all_with(&self, path: &[u8], data: &[u8], hits: Option<&KeywordHits>) -> Vec<Match> {
-        if data.is_empty() || self.skips_path(path) {
+    fn scan_all(&self, path: &[u8], data: &[u8]) -> Vec<Match> {
+        self.scan_all_with(path, data, None, None)
+    }
+
+    fn scan_all_with(
+        &self,
+        path: &[u8],
+        data: &[u8],
+        hits: Option<&KeywordHits>,
+        facts: Option<&PathFacts>,
+    ) -> Vec<Match> {
+        let skips = facts.map_or_else(|| self.skips_path(path), |f| f.skips);
+        if data.is_empty() || skips {
             return Vec::new();
         }
         let decoded = decode::decode(path, data);
@@ -392,12 +439,12 @@ impl Ruleset {
         let text = decoded.text();
         // The hits were found in `data`: they stand for the text only when it is `data`.
         let hits = hits.filter(|_| !decoded.is_notebook() && std::ptr::eq(text, data));
-        let mut out = self.scan_text(path, text, binary, false, hits);
+        let mut out = self.scan_text(path, text, binary, false, hits, facts);
         relocate(&decoded, &mut out);
         if decoded.is_notebook() {
             // Outputs, attachments and metadata are not scanned as cells, but a provider's
             // token there is as leaked as anywhere: the raw JSON is read for those, once.
-            for m in self.scan_text(path, data, binary, true, None) {
+            for m in self.scan_text(path, data, binary, true, None, None) {
                 if !out.iter().any(|o| o.rule == m.rule && o.value == m.value) {
                     out.push(m);
                 }
@@ -415,13 +462,23 @@ impl Ruleset {
         binary: bool,
         only_distinctive: bool,
         hits: Option<&KeywordHits>,
+        facts: Option<&PathFacts>,
     ) -> Vec<Match> {
-        let mut applicable = Applicable {
-            allowlisted: self.allowlisted_path(path),
-            binary,
-            only_distinctive,
-            rules: vec![None; self.rules.len()],
-            patterns: vec![None; self.patterns.len()],
+        let mut applicable = match facts.filter(|_| !binary && !only_distinctive) {
+            Some(f) => Applicable {
+                allowlisted: f.allowlisted,
+                binary,
+                only_distinctive,
+                rules: f.rules.clone(),
+                patterns: f.patterns.clone(),
+            },
+            None => Applicable {
+                allowlisted: self.allowlisted_path(path),
+                binary,
+                only_distinctive,
+                rules: vec![None; self.rules.len()],
+                patterns: vec![None; self.patterns.len()],
+            },
         };
         // Windows per pattern: merged, increasing byte ranges around keyword hits.
         let mut windows: Vec<Vec<(usize, usize)>> = Vec::new();

@@ -672,10 +672,12 @@ mod tests {
         let mut out = Vec::new();
         let mut segs = Vec::new();
         apply_delta(base, &delta, &mut out, Some(&mut segs)).unwrap();
-        assert_eq!(segs.len(), 5, "the two adjacent copies are one run: {segs:?}");
-        let derived = rules
-            .keyword_hits(base)
-            .through_delta(&rules, &segs, &out);
+        assert_eq!(
+            segs.len(),
+            5,
+            "the two adjacent copies are one run: {segs:?}"
+        );
+        let derived = rules.keyword_hits(base).through_delta(&rules, &segs, &out);
         assert_eq!(derived, rules.keyword_hits(&out));
         assert!(!derived.as_slice().is_empty());
     }

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use super::cache::Outcome;
 use super::changes::History;
 use super::{lock, packs, Handles, Problem, Progress, Unit};
-use crate::detect::{is_binary, KeywordHits, Match};
+use crate::detect::{is_binary, KeywordHits, Match, PathFacts};
 use crate::escape::escape;
 use crate::rules::Ruleset;
 
@@ -131,6 +131,9 @@ pub(super) fn scan_blobs(
         shared: Mutex::new(Scanned::default()),
         counts: Default::default(),
         record: known.record,
+        facts: (0..history.class_sigs.len())
+            .map(|_| std::sync::OnceLock::new())
+            .collect(),
     };
     let external = |id: &oid| scanner.read_whole(id).ok().flatten().map(|(_, d)| d);
     let visit = |wi: u32, blob: packs::Blob<'_>| {
@@ -190,6 +193,8 @@ struct Scanner<'a> {
     counts: [AtomicU64; 4],
     /// Note each blob's outcome, for the cache.
     record: bool,
+    /// What the rules decide from the path, per path class (worked out on first use).
+    facts: Vec<std::sync::OnceLock<PathFacts>>,
 }
 
 impl Scanner<'_> {
@@ -238,7 +243,11 @@ impl Scanner<'_> {
             }
             let path = &self.history.paths[path as usize];
             let found = match hits {
-                Some(h) => self.rules.scan_with_hits(path, data, h),
+                Some(h) => {
+                    let facts =
+                        self.facts[class as usize].get_or_init(|| self.rules.path_facts(path));
+                    self.rules.scan_with_hits(path, data, h, facts)
+                }
                 None => self.rules.scan(path, data),
             };
             if !found.is_empty() {
