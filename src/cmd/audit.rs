@@ -66,6 +66,7 @@ pub fn run(config: &Config, repo: &Path, opts: &AuditOptions) -> Result<Exit> {
     let rules = load_rules(config)?;
     let baseline = load_baseline(config)?;
     check_output(config)?;
+    check_cache(opts)?;
     let Audited {
         mut findings,
         mut summary,
@@ -90,6 +91,24 @@ pub fn run(config: &Config, repo: &Path, opts: &AuditOptions) -> Result<Exit> {
     report_io(r, config)?;
     warn_unscanned(config, &summary);
     Ok(exit(has_errors, &verdict))
+}
+
+/// Fails before any work when `--cache DIR` cannot be created or written: a mistyped folder
+/// must not turn a nightly audit into a full one unnoticed. Later trouble with a cache file
+/// (corrupt, replaced, a full disk) is a warning: the cache never decides a result.
+fn check_cache(opts: &AuditOptions) -> Result<()> {
+    let Some(dir) = &opts.cache else {
+        return Ok(());
+    };
+    let shown = crate::escape::escape(dir.as_os_str().as_encoded_bytes());
+    let fail = |why: String| crate::error::Error::Usage(format!("--cache {shown}: {why}"));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| fail(format!("cannot be created ({})", super::io_reason(&e))))?;
+    let probe = dir.join(format!(".secretgate-probe.{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .map_err(|e| fail(format!("cannot be written ({})", super::io_reason(&e))))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// An audit's exit: an unreadable object or repository outranks findings (the report is
@@ -240,6 +259,7 @@ pub fn run_root(
     let rules = load_rules(config)?;
     let baseline = load_baseline(config)?;
     check_output(config)?;
+    check_cache(opts)?;
     let mut repos = discover(root)?;
     if let Some((i, n)) = shard {
         repos.retain(|(rel, _)| shard_of(rel, n) == i - 1);

@@ -217,12 +217,36 @@ fn a_corrupt_or_unwritable_cache_is_a_warning_and_never_a_wrong_result() {
         assert_eq!(std::fs::read(&file).unwrap().len(), good.len(), "rebuilt");
     }
 
-    // Unwritable: the folder is a file.
+    // A folder that cannot be made: a usage error before any work, in one line.
     let not_dir = sb.path().join("not-a-folder");
     std::fs::write(&not_dir, "x").unwrap();
-    let (code, report, err) = audit(&r.dir, &["--cache", arg(&not_dir)]);
+    let out = secretgate(&r.dir, &["audit", ".", "--cache", arg(&not_dir)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--cache") && err.contains("not-a-folder"),
+        "{err}"
+    );
+
+    // A cache file that cannot be replaced (a folder in its place): a warning at the end, and
+    // the full result.
+    let blocked = sb.path().join("blocked");
+    audit(&r.dir, &["--cache", arg(&blocked)]);
+    for e in std::fs::read_dir(&blocked).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "cache") {
+            std::fs::remove_file(&p).unwrap();
+            std::fs::create_dir(&p).unwrap();
+        }
+    }
+    let (code, report, err) = audit(&r.dir, &["--cache", arg(&blocked)]);
     assert_eq!((code, &report), (1, &plain), "{err}");
-    assert!(err.contains("without a cache"), "{err}");
+    assert!(
+        err.contains("not kept") || err.contains("started over"),
+        "{err}"
+    );
 }
 
 #[test]
