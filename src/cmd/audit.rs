@@ -25,21 +25,48 @@ struct Audited {
     has_errors: bool,
 }
 
-/// Audits one repository with the rules in force and the repository's own allow patterns.
-fn audit_one(config: &Config, repo: &Path, opts: &AuditOptions) -> Result<Audited> {
-    let mut rules = load_rules(config)?;
+/// Where one repository's audit runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pool {
+    /// A pool of its own with every worker thread (`--jobs`), and a progress bar on a terminal.
+    Own,
+    /// The pool the caller runs in, beside other repositories' audits, without a progress bar.
+    Shared,
+}
+
+/// Audits one repository with the rules in force (`base`) and the repository's own allow
+/// patterns (with those, the rules are loaded again for it alone).
+fn audit_one(
+    config: &Config,
+    base: &crate::rules::Ruleset,
+    repo: &Path,
+    opts: &AuditOptions,
+    pool: Pool,
+) -> Result<Audited> {
     let history = HistoryRepo::open(repo)?;
-    if let Some(found) = history.repo_config()? {
-        let origin = found.origin.clone();
-        rules.add_allowlist(found.allowlist()?, &origin)?;
-        tracing::info!("allow patterns added from {origin}");
-    }
+    let own;
+    let rules = match history.repo_config()? {
+        Some(found) => {
+            let mut rules = load_rules(config)?;
+            let origin = found.origin.clone();
+            rules.add_allowlist(found.allowlist()?, &origin)?;
+            tracing::info!("allow patterns added from {origin}");
+            own = rules;
+            &own
+        }
+        None => base,
+    };
     let range = opts.range.as_deref();
-    let show_progress = config.verbosity >= 0 && std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
-    let outcome = with_pool(config, || {
-        history.audit(&rules, opts, &super::progress::Bar::new(show_progress))
-    })??;
+    let outcome = match pool {
+        Pool::Own => {
+            let show_progress = config.verbosity >= 0 && std::io::stderr().is_terminal();
+            with_pool(config, || {
+                history.audit(rules, opts, &super::progress::Bar::new(show_progress))
+            })??
+        }
+        Pool::Shared => history.audit(rules, opts, &super::progress::Bar::new(false))?,
+    };
     tracing::info!(
         repository = %repo.display(),
         commits = outcome.summary.commits,
@@ -52,7 +79,7 @@ fn audit_one(config: &Config, repo: &Path, opts: &AuditOptions) -> Result<Audite
     let has_errors = outcome.has_errors();
     let mut findings = outcome.findings;
     if range.is_none() {
-        findings.extend(crate::source::tip::tree_findings(repo, &rules)?);
+        findings.extend(crate::source::tip::tree_findings(repo, rules)?);
     }
     Ok(Audited {
         findings,
@@ -71,7 +98,7 @@ pub fn run(config: &Config, repo: &Path, opts: &AuditOptions) -> Result<Exit> {
         mut findings,
         mut summary,
         has_errors,
-    } = audit_one(config, repo, opts)?;
+    } = audit_one(config, &rules, repo, opts, Pool::Own)?;
     sort_findings(&mut findings);
     let verdict = Verdict::new(findings, &rules.policy, baseline.as_ref());
     summary.blocking = verdict.blocking.len();
@@ -268,8 +295,8 @@ pub fn run_root(
     let mut findings = Vec::new();
     let mut per_repo: Vec<(String, Result<Stats, String>)> = Vec::new();
     let mut has_errors = false;
-    for (rel, path) in &repos {
-        match audit_one(config, path, opts) {
+    for ((rel, _), result) in repos.iter().zip(audit_all(config, &rules, &repos, opts)?) {
+        match result {
             Ok(a) => {
                 has_errors |= a.has_errors;
                 for mut f in a.findings {
@@ -333,6 +360,70 @@ pub fn run_root(
         }
     }
     Ok(exit(has_errors, &verdict))
+}
+
+/// A repository whose objects take less than this is audited beside others, each on one
+/// worker at a time; a larger one alone, on every worker (two large audits at once would hold
+/// two large working sets in memory).
+const SMALL_REPOSITORY_BYTES: u64 = 64 << 20;
+
+/// The bytes a repository's object store takes (packs and loose objects), counted up to
+/// `limit`.
+fn object_bytes(repo: &Path, limit: u64) -> u64 {
+    let objects = if repo.join(".git").is_dir() {
+        repo.join(".git").join("objects")
+    } else {
+        repo.join("objects")
+    };
+    let mut total = 0u64;
+    let mut dirs = vec![objects];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => dirs.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+            if total >= limit {
+                return total;
+            }
+        }
+    }
+    total
+}
+
+/// Audits every repository of a root, results in the order given: the small ones side by side
+/// on the worker pool (most of a small audit is serial: many at once keep every core busy), the
+/// large ones one after the other, each with the whole pool.
+fn audit_all(
+    config: &Config,
+    rules: &crate::rules::Ruleset,
+    repos: &[(String, PathBuf)],
+    opts: &AuditOptions,
+) -> Result<Vec<Result<Audited>>> {
+    use rayon::prelude::*;
+    let small: Vec<bool> = repos
+        .iter()
+        .map(|(_, p)| object_bytes(p, SMALL_REPOSITORY_BYTES) < SMALL_REPOSITORY_BYTES)
+        .collect();
+    let mut results: Vec<Option<Result<Audited>>> = with_pool(config, || {
+        repos
+            .par_iter()
+            .zip(&small)
+            .map(|((_, path), &small)| {
+                small.then(|| audit_one(config, rules, path, opts, Pool::Shared))
+            })
+            .collect()
+    })?;
+    for (i, (_, path)) in repos.iter().enumerate() {
+        if results[i].is_none() {
+            results[i] = Some(audit_one(config, rules, path, opts, Pool::Own));
+        }
+    }
+    Ok(results.into_iter().flatten().collect())
 }
 
 /// The human report of a root audit: each repository's findings under its name, then one line
