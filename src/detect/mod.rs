@@ -93,6 +93,10 @@ pub enum ValueNote {
     Guessable,
     /// A development marker (`dev`, `test`, `local`): a warning, not a block.
     Development,
+    /// Any value in a development-only place (`.flaskenv`, read only by `flask run`; a `dev/`
+    /// folder; a testing configuration class): a warning, and the message says why it does
+    /// not block.
+    DevelopmentPlace,
     /// In the provider's token shape, but the provider's checksum does not match: a made-up
     /// token (documentation, tests, hand-typed), which the provider rejects.
     ChecksumMismatch,
@@ -110,6 +114,7 @@ impl ValueNote {
                 "guessable: words or a short value, the kind cookie-cracking word lists hold"
             }
             ValueNote::Development => "a development value",
+            ValueNote::DevelopmentPlace => "in a development-only place",
             ValueNote::ChecksumMismatch => {
                 "the provider's checksum does not match: not a token the provider issued (an \
                  example or a test value?)"
@@ -581,25 +586,34 @@ impl Ruleset {
         {
             return None;
         }
-        let weak = rule.weak.as_ref().is_some_and(|w| {
-            is_weak(w, value, entropy)
-                || (w.paths.matches(path)
+        let weak_value = rule
+            .weak
+            .as_ref()
+            .is_some_and(|w| is_weak(w, value, entropy));
+        let weak_place = !weak_value
+            && rule.weak.as_ref().is_some_and(|w| {
+                (w.paths.matches(path)
                     && (w.lines.is_empty() || w.lines.iter().any(|r| r.is_match(line))))
-                || (!w.enclosed_by.is_empty() && {
-                    let slot = memo.line(data, span.0);
-                    let start = memo.line_memo(slot).start;
-                    memo.blocks
-                        .headers(data, start)
-                        .iter()
-                        .any(|h| w.enclosed_by.iter().any(|r| r.is_match(h)))
-                })
-        });
+                    || (!w.enclosed_by.is_empty() && {
+                        let slot = memo.line(data, span.0);
+                        let start = memo.line_memo(slot).start;
+                        memo.blocks
+                            .headers(data, start)
+                            .iter()
+                            .any(|h| w.enclosed_by.iter().any(|r| r.is_match(h)))
+                    })
+            });
         let mut severity = match &rule.weak {
-            Some(w) if weak => w.severity,
+            Some(w) if weak_value || weak_place => w.severity,
             _ => rule.severity,
         };
         let secret = rule.kind == crate::rules::Kind::Secret;
         let mut note = if secret { self.note(rule, value) } else { None };
+        // A setting in a development-only place says so when its value does not already say
+        // why it warns (a documentation example's place lowers it without being one).
+        if weak_place && note.is_none() && severity < rule.severity && !secret {
+            note = Some(ValueNote::DevelopmentPlace);
+        }
         // A token whose checksum fails was not issued by the provider: it warns (low), with
         // the reason, instead of blocking. A valid or unjudged one keeps its severity.
         if let Some(c) = self.patterns[pattern].checksum {

@@ -290,3 +290,58 @@ fn a_key_written_as_several_literals_is_judged_whole_where_it_starts() {
     );
     assert_eq!(found.len(), 3, "{found:#?}");
 }
+
+/// The severities of a scan's findings of `rule` in `path`, by line.
+fn severities(found: &[Value], rule: &str, path: &str) -> Vec<(u64, String)> {
+    found
+        .iter()
+        .filter(|f| f["rule_id"] == rule && f["path"] == path)
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap(),
+                f["severity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn debug_in_flaskenv_warns_and_a_key_there_still_blocks() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    // Only `flask run` reads .flaskenv: development settings, not production ones.
+    repo.write(
+        ".flaskenv",
+        "FLASK_APP=app\nFLASK_ENV=development\nFLASK_DEBUG=1\nSECRET_KEY=8f42a73054b1749f8f58848be5e6502c\n",
+    );
+    repo.write("svc/.flaskenv", "FLASK_DEBUG=1\n");
+    // The same lines in .env (python-dotenv, a production server's environment) block.
+    repo.write("svc/.env", "FLASK_DEBUG=1\n");
+    let found = scan_json(&repo.dir, &[]);
+    assert_eq!(
+        severities(&found, "flask-debug", ".flaskenv"),
+        [(2, "low".to_string()), (3, "low".to_string())],
+        "{found:#?}"
+    );
+    let warn = at(&found, ".flaskenv", 3);
+    assert!(
+        warn["message"]
+            .as_str()
+            .unwrap()
+            .contains("development-only place"),
+        "{warn}"
+    );
+    assert_eq!(
+        severities(&found, "flask-secret-key", ".flaskenv"),
+        [(4, "high".to_string())],
+        "{found:#?}"
+    );
+    assert_eq!(
+        severities(&found, "flask-debug", "svc/.flaskenv"),
+        [(1, "low".to_string())]
+    );
+    assert_eq!(
+        severities(&found, "flask-debug", "svc/.env"),
+        [(1, "high".to_string())]
+    );
+}
