@@ -170,6 +170,34 @@ impl BlockStack {
     }
 }
 
+/// Whether `path` names a Dockerfile (`Dockerfile`, `Dockerfile.dev`, `api.dockerfile`,
+/// `Containerfile`): its build stages are its blocks ([`dockerfile_stage`]).
+pub fn is_dockerfile(path: &[u8]) -> bool {
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with(b"dockerfile")
+        || lower.starts_with(b"containerfile")
+        || lower.ends_with(b".dockerfile")
+}
+
+/// The `FROM` line of the Dockerfile build stage holding the line that starts at `start`
+/// (`FROM python:3.12 AS development`): a multi-stage Dockerfile's stages are not indented,
+/// but a development stage is a development place as much as an indented development block.
+/// `None` before the first `FROM`.
+pub fn dockerfile_stage(data: &[u8], start: usize) -> Option<&[u8]> {
+    let mut end = start.min(data.len());
+    while end > 0 {
+        let s = line_start(data, end - 1, usize::MAX);
+        let line = &data[s..end - 1];
+        let t = line.trim_ascii_start();
+        if t.len() > 5 && t[..4].eq_ignore_ascii_case(b"FROM") && t[4].is_ascii_whitespace() {
+            return Some(line);
+        }
+        end = s;
+    }
+    None
+}
+
 /// How far around a line the enclosing function is looked for.
 const MAX_BLOCK: usize = 64 << 10;
 

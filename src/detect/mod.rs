@@ -309,6 +309,8 @@ impl Ruleset {
         }
         // Notebooks are scanned through their cells: a class of their own.
         bits.push(u64::from(decode::is_notebook_path(path)));
+        // Dockerfiles' build stages are their enclosing blocks: a class of their own too.
+        bits.push(u64::from(location::is_dockerfile(path)));
         bits
     }
 
@@ -600,6 +602,7 @@ impl Ruleset {
                         memo.blocks
                             .headers(data, start)
                             .iter()
+                            .chain(&dockerfile_stage(path, data, start))
                             .any(|h| w.enclosed_by.iter().any(|r| r.is_match(h)))
                     })
             });
@@ -693,6 +696,7 @@ impl Ruleset {
             let headers = memo.blocks.headers(data, line_start);
             if headers
                 .iter()
+                .chain(&dockerfile_stage(path, data, line_start))
                 .any(|h| rule.skip_if_enclosed_by.iter().any(|r| r.is_match(h)))
             {
                 return true;
@@ -835,6 +839,16 @@ fn bound_names(pat: &Pattern, data: &[u8]) -> Vec<Vec<u8>> {
         }
     }
     names
+}
+
+/// The `FROM` line of the build stage holding the line at `line_start`, when `path` is a
+/// Dockerfile: judged like an enclosing block's header (`FROM base AS development`).
+fn dockerfile_stage<'a>(path: &[u8], data: &'a [u8], line_start: usize) -> Option<&'a [u8]> {
+    if location::is_dockerfile(path) {
+        location::dockerfile_stage(data, line_start)
+    } else {
+        None
+    }
 }
 
 /// Whether the text at `path` is Python source (a notebook's cells are scanned as such).
