@@ -291,9 +291,10 @@ fn a_key_written_as_several_literals_is_judged_whole_where_it_starts() {
     assert_eq!(found.len(), 3, "{found:#?}");
 }
 
-/// The severities of a scan's findings of `rule` in `path`, by line.
+/// The severities of a scan's findings of `rule` in `path`, by line (in line order; reports
+/// list blocking findings first).
 fn severities(found: &[Value], rule: &str, path: &str) -> Vec<(u64, String)> {
-    found
+    let mut out: Vec<(u64, String)> = found
         .iter()
         .filter(|f| f["rule_id"] == rule && f["path"] == path)
         .map(|f| {
@@ -302,7 +303,9 @@ fn severities(found: &[Value], rule: &str, path: &str) -> Vec<(u64, String)> {
                 f["severity"].as_str().unwrap().to_string(),
             )
         })
-        .collect()
+        .collect();
+    out.sort();
+    out
 }
 
 #[test]
@@ -344,4 +347,78 @@ fn debug_in_flaskenv_warns_and_a_key_there_still_blocks() {
         severities(&found, "flask-debug", "svc/.env"),
         [(1, "high".to_string())]
     );
+}
+
+#[test]
+fn a_dockerfile_development_stage_is_a_development_place() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    let dockerfile = "FROM python:3.12-slim AS base\n\
+                      RUN pip install -r requirements.txt\n\
+                      \n\
+                      FROM base AS dev\n\
+                      ENV FLASK_DEBUG=1\n\
+                      ENV SECRET_KEY=3b7e1f9a5c2d8e4f6a0b9c3d7e1f5a8b\n\
+                      \n\
+                      FROM base AS release\n\
+                      ENV FLASK_DEBUG=1\n\
+                      ENV SECRET_KEY=9c4e2a7f1b5d3e8a6c0f2b9d4e7a1c5f\n";
+    repo.write("Dockerfile", dockerfile);
+    // The same lines in a file that is not a Dockerfile have no build stages.
+    repo.write("notes.sh", &dockerfile.replace("ENV ", "export "));
+    let found = scan_json(&repo.dir, &[]);
+    assert_eq!(
+        severities(&found, "flask-debug", "Dockerfile"),
+        [(9, "high".to_string())],
+        "{found:#?}"
+    );
+    assert_eq!(
+        severities(&found, "flask-secret-key", "Dockerfile"),
+        [(6, "low".to_string()), (10, "high".to_string())],
+        "{found:#?}"
+    );
+    assert_eq!(
+        severities(&found, "flask-secret-key", "notes.sh"),
+        [(6, "high".to_string()), (10, "high".to_string())],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_fallback_under_another_name_follows_its_configuration_class() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    repo.write(
+        "config.py",
+        "import os\n\
+         \n\
+         class DevelopmentConfig:\n\
+         \x20   SECRET_KEY = os.getenv(\n\
+         \x20       \"DEV_SECRET_KEY\", \"Nobody reads the fine print twice\"\n\
+         \x20   )\n\
+         \n\
+         class ProductionConfig:\n\
+         \x20   SECRET_KEY = os.getenv(\"PROD_SECRET_KEY\", \"I'm the night shift manager\")\n\
+         \x20   JWT_SECRET_KEY = os.environ.get(\"JWT_KEY\") or \"add-your-random-key-here\"\n\
+         \x20   WTF_CSRF_SECRET_KEY = os.environ.get(\"CSRF_KEY\", \"dev-key-change-in-production\")\n",
+    );
+    let found = scan_json(&repo.dir, &[]);
+    assert_eq!(
+        severities(&found, "flask-secret-key", "config.py"),
+        [
+            (4, "low".to_string()),
+            (9, "high".to_string()),
+            (11, "low".to_string())
+        ],
+        "{found:#?}"
+    );
+    let guessable = at(&found, "config.py", 9);
+    assert!(
+        guessable["message"].as_str().unwrap().contains("guessable"),
+        "{guessable}"
+    );
+    assert!(at(&found, "config.py", 11)["message"]
+        .as_str()
+        .unwrap()
+        .contains("development value"));
 }
