@@ -198,6 +198,48 @@ pub fn dockerfile_stage(data: &[u8], start: usize) -> Option<&[u8]> {
     None
 }
 
+/// Whether `path` names a Compose file (`docker-compose.yml`, `docker-compose.dev.yaml`,
+/// `compose.yml`): a service's build target says which Dockerfile stage it runs
+/// ([`compose_build_target`]).
+pub fn is_compose_file(path: &[u8]) -> bool {
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let lower = name.to_ascii_lowercase();
+    (lower.starts_with(b"docker-compose") || lower.starts_with(b"compose"))
+        && (lower.ends_with(b".yml") || lower.ends_with(b".yaml"))
+}
+
+/// The `target:` line of the build of the Compose service enclosing a line, given that line's
+/// enclosing `headers` (innermost first, as [`BlockStack::headers`] gives them): a service
+/// built from a Dockerfile's development stage (`target: development`) runs only in
+/// development, whatever the service is called. `None` when the line is not inside a service
+/// or its service names no target.
+pub fn compose_build_target<'a>(data: &'a [u8], headers: &[&'a [u8]]) -> Option<&'a [u8]> {
+    let i = headers
+        .windows(2)
+        .position(|w| w[1].trim_ascii() == b"services:")?;
+    let service = headers[i];
+    let indent = indent_of(service)?;
+    let mut pos = service.as_ptr() as usize - data.as_ptr() as usize + service.len();
+    while pos < data.len() {
+        let s = pos + 1;
+        let e = line_end(data, s.min(data.len()), usize::MAX);
+        let line = &data[s.min(e)..e];
+        pos = e;
+        match indent_of(line) {
+            None => continue,
+            Some(n) if n <= indent => return None,
+            Some(_) => {}
+        }
+        let t = line.trim_ascii();
+        if let Some(rest) = t.strip_prefix(b"target:") {
+            if !rest.trim_ascii().is_empty() {
+                return Some(line);
+            }
+        }
+    }
+    None
+}
+
 /// How far around a line the enclosing function is looked for.
 const MAX_BLOCK: usize = 64 << 10;
 

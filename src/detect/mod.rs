@@ -309,8 +309,12 @@ impl Ruleset {
         }
         // Notebooks are scanned through their cells: a class of their own.
         bits.push(u64::from(decode::is_notebook_path(path)));
-        // Dockerfiles' build stages are their enclosing blocks: a class of their own too.
-        bits.push(u64::from(location::is_dockerfile(path)));
+        // Dockerfiles' build stages and Compose services' build targets are read as enclosing
+        // blocks there: classes of their own too.
+        bits.push(
+            u64::from(location::is_dockerfile(path))
+                | u64::from(location::is_compose_file(path)) << 1,
+        );
         bits
     }
 
@@ -599,10 +603,10 @@ impl Ruleset {
                     || (!w.enclosed_by.is_empty() && {
                         let slot = memo.line(data, span.0);
                         let start = memo.line_memo(slot).start;
-                        memo.blocks
-                            .headers(data, start)
+                        let headers = memo.blocks.headers(data, start);
+                        headers
                             .iter()
-                            .chain(&dockerfile_stage(path, data, start))
+                            .chain(&stage_of(path, data, start, &headers))
                             .any(|h| w.enclosed_by.iter().any(|r| r.is_match(h)))
                     })
             });
@@ -696,7 +700,7 @@ impl Ruleset {
             let headers = memo.blocks.headers(data, line_start);
             if headers
                 .iter()
-                .chain(&dockerfile_stage(path, data, line_start))
+                .chain(&stage_of(path, data, line_start, &headers))
                 .any(|h| rule.skip_if_enclosed_by.iter().any(|r| r.is_match(h)))
             {
                 return true;
@@ -841,11 +845,20 @@ fn bound_names(pat: &Pattern, data: &[u8]) -> Vec<Vec<u8>> {
     names
 }
 
-/// The `FROM` line of the build stage holding the line at `line_start`, when `path` is a
-/// Dockerfile: judged like an enclosing block's header (`FROM base AS development`).
-fn dockerfile_stage<'a>(path: &[u8], data: &'a [u8], line_start: usize) -> Option<&'a [u8]> {
+/// The Dockerfile build stage a line belongs to, judged like an enclosing block's header: in a
+/// Dockerfile, the `FROM base AS development` line of its stage; in a Compose file, the
+/// `target: development` line of its service's build. `headers` are the line's enclosing
+/// block headers.
+fn stage_of<'a>(
+    path: &[u8],
+    data: &'a [u8],
+    line_start: usize,
+    headers: &[&'a [u8]],
+) -> Option<&'a [u8]> {
     if location::is_dockerfile(path) {
         location::dockerfile_stage(data, line_start)
+    } else if location::is_compose_file(path) {
+        location::compose_build_target(data, headers)
     } else {
         None
     }

@@ -350,7 +350,7 @@ fn debug_in_flaskenv_warns_and_a_key_there_still_blocks() {
 }
 
 #[test]
-fn a_dockerfile_development_stage_is_a_development_place() {
+fn a_development_build_stage_is_a_development_place() {
     let sb = Sandbox::new();
     let repo = sb.work("w");
     let dockerfile = "FROM python:3.12-slim AS base\n\
@@ -366,7 +366,36 @@ fn a_dockerfile_development_stage_is_a_development_place() {
     repo.write("Dockerfile", dockerfile);
     // The same lines in a file that is not a Dockerfile have no build stages.
     repo.write("notes.sh", &dockerfile.replace("ENV ", "export "));
+    // A Compose service built from the development stage, whatever its name.
+    repo.write(
+        "docker-compose.yml",
+        "services:\n\
+         \x20 manage:\n\
+         \x20   build:\n\
+         \x20     context: .\n\
+         \x20     target: development\n\
+         \x20   environment:\n\
+         \x20     FLASK_DEBUG: 1\n\
+         \x20     SECRET_KEY: 3b7e1f9a5c2d8e4f6a0b9c3d7e1f5a8b\n\
+         \x20 web:\n\
+         \x20   build:\n\
+         \x20     context: .\n\
+         \x20     target: release\n\
+         \x20   environment:\n\
+         \x20     FLASK_DEBUG: 1\n\
+         \x20     SECRET_KEY: 9c4e2a7f1b5d3e8a6c0f2b9d4e7a1c5f\n",
+    );
     let found = scan_json(&repo.dir, &[]);
+    assert_eq!(
+        severities(&found, "flask-debug", "docker-compose.yml"),
+        [(14, "high".to_string())],
+        "{found:#?}"
+    );
+    assert_eq!(
+        severities(&found, "flask-secret-key", "docker-compose.yml"),
+        [(8, "low".to_string()), (15, "high".to_string())],
+        "{found:#?}"
+    );
     assert_eq!(
         severities(&found, "flask-debug", "Dockerfile"),
         [(9, "high".to_string())],
