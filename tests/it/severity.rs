@@ -365,7 +365,7 @@ fn a_development_build_stage_is_a_development_place() {
                       ENV SECRET_KEY=9c4e2a7f1b5d3e8a6c0f2b9d4e7a1c5f\n";
     repo.write("Dockerfile", dockerfile);
     // The same lines in a file that is not a Dockerfile have no build stages.
-    repo.write("notes.sh", &dockerfile.replace("ENV ", "export "));
+    repo.write("notes.sh", dockerfile.replace("ENV ", "export "));
     // A Compose service built from the development stage, whatever its name.
     repo.write(
         "docker-compose.yml",
