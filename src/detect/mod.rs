@@ -303,7 +303,7 @@ impl Ruleset {
             }
         }
         for (i, r) in self.rules.iter().enumerate() {
-            if rule_ok[i] == Some(true) && r.weak.as_ref().is_some_and(|w| w.paths.matches(path)) {
+            if rule_ok[i] == Some(true) && r.weak.as_ref().is_some_and(|w| w.place_path(path)) {
                 set(self.patterns.len() + 1 + i);
             }
         }
@@ -598,8 +598,7 @@ impl Ruleset {
             .is_some_and(|w| is_weak(w, value, entropy));
         let weak_place = !weak_value
             && rule.weak.as_ref().is_some_and(|w| {
-                (w.paths.matches(path)
-                    && (w.lines.is_empty() || w.lines.iter().any(|r| r.is_match(line))))
+                w.in_place(path, line)
                     || (!w.enclosed_by.is_empty() && {
                         let slot = memo.line(data, span.0);
                         let start = memo.line_memo(slot).start;

@@ -451,3 +451,36 @@ fn a_fallback_under_another_name_follows_its_configuration_class() {
         .unwrap()
         .contains("development value"));
 }
+
+#[test]
+fn ci_configuration_holds_test_passwords_and_real_tokens() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    let settings = "env:\n\
+                    \x20 POSTGRES_PASSWORD: \"Hq7Wd2Lx9Zk4Vt8Rm3Pn6Bc1\"\n\
+                    \x20 APP_COOKIE_SECRET: \"Tz5Kq8Ld3Wx7Rm2Vn9Hb4Pc6\"\n\
+                    \x20 PERCY_TOKEN: \"Wn4Rb8Kz2Qx6Lt9Vd3Mh7Pc1\"\n";
+    // The services a CI run starts (its database, the application under test) have test
+    // passwords; a token for an outside service is a credential wherever it is.
+    repo.write(".github/workflows/ci.yml", settings);
+    repo.write("deploy/compose.yml", settings);
+    let found = scan_json(&repo.dir, &[]);
+    assert_eq!(
+        severities(&found, "generic-secret", ".github/workflows/ci.yml"),
+        [
+            (2, "medium".to_string()),
+            (3, "medium".to_string()),
+            (4, "high".to_string())
+        ],
+        "{found:#?}"
+    );
+    assert_eq!(
+        severities(&found, "generic-secret", "deploy/compose.yml"),
+        [
+            (2, "high".to_string()),
+            (3, "high".to_string()),
+            (4, "high".to_string())
+        ],
+        "{found:#?}"
+    );
+}
