@@ -170,6 +170,76 @@ impl BlockStack {
     }
 }
 
+/// Whether `path` names a Dockerfile (`Dockerfile`, `Dockerfile.dev`, `api.dockerfile`,
+/// `Containerfile`): its build stages are its blocks ([`dockerfile_stage`]).
+pub fn is_dockerfile(path: &[u8]) -> bool {
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with(b"dockerfile")
+        || lower.starts_with(b"containerfile")
+        || lower.ends_with(b".dockerfile")
+}
+
+/// The `FROM` line of the Dockerfile build stage holding the line that starts at `start`
+/// (`FROM python:3.12 AS development`): a multi-stage Dockerfile's stages are not indented,
+/// but a development stage is a development place as much as an indented development block.
+/// `None` before the first `FROM`.
+pub fn dockerfile_stage(data: &[u8], start: usize) -> Option<&[u8]> {
+    let mut end = start.min(data.len());
+    while end > 0 {
+        let s = line_start(data, end - 1, usize::MAX);
+        let line = &data[s..end - 1];
+        let t = line.trim_ascii_start();
+        if t.len() > 5 && t[..4].eq_ignore_ascii_case(b"FROM") && t[4].is_ascii_whitespace() {
+            return Some(line);
+        }
+        end = s;
+    }
+    None
+}
+
+/// Whether `path` names a Compose file (`docker-compose.yml`, `docker-compose.dev.yaml`,
+/// `compose.yml`): a service's build target says which Dockerfile stage it runs
+/// ([`compose_build_target`]).
+pub fn is_compose_file(path: &[u8]) -> bool {
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let lower = name.to_ascii_lowercase();
+    (lower.starts_with(b"docker-compose") || lower.starts_with(b"compose"))
+        && (lower.ends_with(b".yml") || lower.ends_with(b".yaml"))
+}
+
+/// The `target:` line of the build of the Compose service enclosing a line, given that line's
+/// enclosing `headers` (innermost first, as [`BlockStack::headers`] gives them): a service
+/// built from a Dockerfile's development stage (`target: development`) runs only in
+/// development, whatever the service is called. `None` when the line is not inside a service
+/// or its service names no target.
+pub fn compose_build_target<'a>(data: &'a [u8], headers: &[&'a [u8]]) -> Option<&'a [u8]> {
+    let i = headers
+        .windows(2)
+        .position(|w| w[1].trim_ascii() == b"services:")?;
+    let service = headers[i];
+    let indent = indent_of(service)?;
+    let mut pos = service.as_ptr() as usize - data.as_ptr() as usize + service.len();
+    while pos < data.len() {
+        let s = pos + 1;
+        let e = line_end(data, s.min(data.len()), usize::MAX);
+        let line = &data[s.min(e)..e];
+        pos = e;
+        match indent_of(line) {
+            None => continue,
+            Some(n) if n <= indent => return None,
+            Some(_) => {}
+        }
+        let t = line.trim_ascii();
+        if let Some(rest) = t.strip_prefix(b"target:") {
+            if !rest.trim_ascii().is_empty() {
+                return Some(line);
+            }
+        }
+    }
+    None
+}
+
 /// How far around a line the enclosing function is looked for.
 const MAX_BLOCK: usize = 64 << 10;
 

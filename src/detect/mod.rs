@@ -96,6 +96,10 @@ pub enum ValueNote {
     Guessable,
     /// A development marker (`dev`, `test`, `local`): a warning, not a block.
     Development,
+    /// Any value in a development-only place (`.flaskenv`, read only by `flask run`; a `dev/`
+    /// folder; a testing configuration class): a warning, and the message says why it does
+    /// not block.
+    DevelopmentPlace,
     /// In the provider's token shape, but the provider's checksum does not match: a made-up
     /// token (documentation, tests, hand-typed), which the provider rejects.
     ChecksumMismatch,
@@ -113,6 +117,7 @@ impl ValueNote {
                 "guessable: words or a short value, the kind cookie-cracking word lists hold"
             }
             ValueNote::Development => "a development value",
+            ValueNote::DevelopmentPlace => "in a development-only place",
             ValueNote::ChecksumMismatch => {
                 "the provider's checksum does not match: not a token the provider issued (an \
                  example or a test value?)"
@@ -311,12 +316,18 @@ impl Ruleset {
             }
         }
         for (i, r) in self.rules.iter().enumerate() {
-            if rule_ok[i] == Some(true) && r.weak.as_ref().is_some_and(|w| w.paths.matches(path)) {
+            if rule_ok[i] == Some(true) && r.weak.as_ref().is_some_and(|w| w.place_path(path)) {
                 set(self.patterns.len() + 1 + i);
             }
         }
         // Notebooks are scanned through their cells: a class of their own.
         bits.push(u64::from(decode::is_notebook_path(path)));
+        // Dockerfiles' build stages and Compose services' build targets are read as enclosing
+        // blocks there: classes of their own too.
+        bits.push(
+            u64::from(location::is_dockerfile(path))
+                | u64::from(location::is_compose_file(path)) << 1,
+        );
         bits
     }
 
@@ -696,25 +707,34 @@ impl Ruleset {
         {
             return None;
         }
-        let weak = rule.weak.as_ref().is_some_and(|w| {
-            is_weak(w, value, entropy)
-                || (w.paths.matches(path)
-                    && (w.lines.is_empty() || w.lines.iter().any(|r| r.is_match(line))))
-                || (!w.enclosed_by.is_empty() && {
-                    let slot = memo.line(data, span.0);
-                    let start = memo.line_memo(slot).start;
-                    memo.blocks
-                        .headers(data, start)
-                        .iter()
-                        .any(|h| w.enclosed_by.iter().any(|r| r.is_match(h)))
-                })
-        });
+        let weak_value = rule
+            .weak
+            .as_ref()
+            .is_some_and(|w| is_weak(w, value, entropy));
+        let weak_place = !weak_value
+            && rule.weak.as_ref().is_some_and(|w| {
+                w.in_place(path, line)
+                    || (!w.enclosed_by.is_empty() && {
+                        let slot = memo.line(data, span.0);
+                        let start = memo.line_memo(slot).start;
+                        let headers = memo.blocks.headers(data, start);
+                        headers
+                            .iter()
+                            .chain(&stage_of(path, data, start, &headers))
+                            .any(|h| w.enclosed_by.iter().any(|r| r.is_match(h)))
+                    })
+            });
         let mut severity = match &rule.weak {
-            Some(w) if weak => w.severity,
+            Some(w) if weak_value || weak_place => w.severity,
             _ => rule.severity,
         };
         let secret = rule.kind == crate::rules::Kind::Secret;
         let mut note = if secret { self.note(rule, value) } else { None };
+        // A setting in a development-only place says so when its value does not already say
+        // why it warns (a documentation example's place lowers it without being one).
+        if weak_place && note.is_none() && severity < rule.severity && !secret {
+            note = Some(ValueNote::DevelopmentPlace);
+        }
         // A token whose checksum fails was not issued by the provider: it warns (low), with
         // the reason, instead of blocking. A valid or unjudged one keeps its severity.
         if let Some(c) = self.patterns[pattern].checksum {
@@ -794,6 +814,7 @@ impl Ruleset {
             let headers = memo.blocks.headers(data, line_start);
             if headers
                 .iter()
+                .chain(&stage_of(path, data, line_start, &headers))
                 .any(|h| rule.skip_if_enclosed_by.iter().any(|r| r.is_match(h)))
             {
                 return true;
@@ -936,6 +957,25 @@ fn bound_names(pat: &Pattern, data: &[u8]) -> Vec<Vec<u8>> {
         }
     }
     names
+}
+
+/// The Dockerfile build stage a line belongs to, judged like an enclosing block's header: in a
+/// Dockerfile, the `FROM base AS development` line of its stage; in a Compose file, the
+/// `target: development` line of its service's build. `headers` are the line's enclosing
+/// block headers.
+fn stage_of<'a>(
+    path: &[u8],
+    data: &'a [u8],
+    line_start: usize,
+    headers: &[&'a [u8]],
+) -> Option<&'a [u8]> {
+    if location::is_dockerfile(path) {
+        location::dockerfile_stage(data, line_start)
+    } else if location::is_compose_file(path) {
+        location::compose_build_target(data, headers)
+    } else {
+        None
+    }
 }
 
 /// Whether the text at `path` is Python source (a notebook's cells are scanned as such).

@@ -166,6 +166,37 @@ pub struct Weak {
     pub enclosed_by: Vec<LazyRegex>,
     /// With `paths`: only lines matching one of these are weak there.
     pub lines: Vec<LazyRegex>,
+    /// Further places, each with its own lines ([`WeakPlace`]).
+    pub places: Vec<WeakPlace>,
+}
+
+impl Weak {
+    /// Whether every value at `path` may be weak by its place alone (the path is one of the
+    /// class's places): the audit tells such paths apart from others.
+    pub fn place_path(&self, path: &[u8]) -> bool {
+        self.paths.matches(path) || self.places.iter().any(|p| p.paths.matches(path))
+    }
+
+    /// Whether a value on `line` of the file at `path` is in one of the class's places.
+    pub fn in_place(&self, path: &[u8], line: &[u8]) -> bool {
+        let lines_ok =
+            |lines: &[LazyRegex]| lines.is_empty() || lines.iter().any(|r| r.is_match(line));
+        (self.paths.matches(path) && lines_ok(&self.lines))
+            || self
+                .places
+                .iter()
+                .any(|p| p.paths.matches(path) && lines_ok(&p.lines))
+    }
+}
+
+/// A development place of a weak class with its own lines (CI files: only the passwords of
+/// the services the run starts).
+#[derive(Debug)]
+pub struct WeakPlace {
+    /// The files of this place.
+    pub paths: PathFilter,
+    /// When not empty, only a value on a matching line is weak there.
+    pub lines: Vec<LazyRegex>,
 }
 
 /// An example input with its path.
@@ -855,6 +886,16 @@ impl Compiler<'_> {
             paths: self.globs(&what("weak paths"), &w.paths)?,
             enclosed_by: self.many(&what("weak enclosed_by"), &w.enclosed_by)?,
             lines: self.many(&what("weak lines"), &w.lines)?,
+            places: w
+                .places
+                .iter()
+                .map(|p| {
+                    Ok(WeakPlace {
+                        paths: self.globs(&what("weak places paths"), &p.paths)?,
+                        lines: self.many(&what("weak places lines"), &p.lines)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
         })
     }
 

@@ -399,6 +399,22 @@ pub struct WeakSyntax {
     /// real host's password in a README is a leak).
     #[serde(default)]
     pub lines: Vec<String>,
+    /// Further places, each with its own lines: CI configuration is a development place for
+    /// the passwords of the services a CI run starts itself, not for a token of an outside
+    /// service, while documentation is one for every value (`paths` without `lines`).
+    #[serde(default)]
+    pub places: Vec<WeakPlaceSyntax>,
+}
+
+/// A development place of a weak class: paths, and optionally the lines that are weak there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeakPlaceSyntax {
+    /// Globs: the files of this place.
+    pub paths: Vec<String>,
+    /// Regexes on the value's line: when given, only a matching line is weak there.
+    #[serde(default)]
+    pub lines: Vec<String>,
 }
 
 /// An example: text alone (scanned at the rule's `example_path`) or text with its path.

@@ -290,3 +290,197 @@ fn a_key_written_as_several_literals_is_judged_whole_where_it_starts() {
     );
     assert_eq!(found.len(), 3, "{found:#?}");
 }
+
+/// The severities of a scan's findings of `rule` in `path`, by line (in line order; reports
+/// list blocking findings first).
+fn severities(found: &[Value], rule: &str, path: &str) -> Vec<(u64, String)> {
+    let mut out: Vec<(u64, String)> = found
+        .iter()
+        .filter(|f| f["rule_id"] == rule && f["path"] == path)
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap(),
+                f["severity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn debug_in_flaskenv_warns_and_a_key_there_still_blocks() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    // Only `flask run` reads .flaskenv: development settings, not production ones.
+    repo.write(
+        ".flaskenv",
+        "FLASK_APP=app\nFLASK_ENV=development\nFLASK_DEBUG=1\nSECRET_KEY=8f42a73054b1749f8f58848be5e6502c\n",
+    );
+    repo.write("svc/.flaskenv", "FLASK_DEBUG=1\n");
+    // The same lines in .env (python-dotenv, a production server's environment) block.
+    repo.write("svc/.env", "FLASK_DEBUG=1\n");
+    let found = scan_json(&repo.dir, &[]);
+    assert_eq!(
+        severities(&found, "flask-debug", ".flaskenv"),
+        [(2, "low".to_string()), (3, "low".to_string())],
+        "{found:#?}"
+    );
+    let warn = at(&found, ".flaskenv", 3);
+    assert!(
+        warn["message"]
+            .as_str()
+            .unwrap()
+            .contains("development-only place"),
+        "{warn}"
+    );
+    assert_eq!(
+        severities(&found, "flask-secret-key", ".flaskenv"),
+        [(4, "high".to_string())],
+        "{found:#?}"
+    );
+    assert_eq!(
+        severities(&found, "flask-debug", "svc/.flaskenv"),
+        [(1, "low".to_string())]
+    );
+    assert_eq!(
+        severities(&found, "flask-debug", "svc/.env"),
+        [(1, "high".to_string())]
+    );
+}
+
+#[test]
+fn a_development_build_stage_is_a_development_place() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    let dockerfile = "FROM python:3.12-slim AS base\n\
+                      RUN pip install -r requirements.txt\n\
+                      \n\
+                      FROM base AS dev\n\
+                      ENV FLASK_DEBUG=1\n\
+                      ENV SECRET_KEY=3b7e1f9a5c2d8e4f6a0b9c3d7e1f5a8b\n\
+                      \n\
+                      FROM base AS release\n\
+                      ENV FLASK_DEBUG=1\n\
+                      ENV SECRET_KEY=9c4e2a7f1b5d3e8a6c0f2b9d4e7a1c5f\n";
+    repo.write("Dockerfile", dockerfile);
+    // The same lines in a file that is not a Dockerfile have no build stages.
+    repo.write("notes.sh", dockerfile.replace("ENV ", "export "));
+    // A Compose service built from the development stage, whatever its name.
+    repo.write(
+        "docker-compose.yml",
+        "services:\n\
+         \x20 manage:\n\
+         \x20   build:\n\
+         \x20     context: .\n\
+         \x20     target: development\n\
+         \x20   environment:\n\
+         \x20     FLASK_DEBUG: 1\n\
+         \x20     SECRET_KEY: 3b7e1f9a5c2d8e4f6a0b9c3d7e1f5a8b\n\
+         \x20 web:\n\
+         \x20   build:\n\
+         \x20     context: .\n\
+         \x20     target: release\n\
+         \x20   environment:\n\
+         \x20     FLASK_DEBUG: 1\n\
+         \x20     SECRET_KEY: 9c4e2a7f1b5d3e8a6c0f2b9d4e7a1c5f\n",
+    );
+    let found = scan_json(&repo.dir, &[]);
+    assert_eq!(
+        severities(&found, "flask-debug", "docker-compose.yml"),
+        [(14, "high".to_string())],
+        "{found:#?}"
+    );
+    assert_eq!(
+        severities(&found, "flask-secret-key", "docker-compose.yml"),
+        [(8, "low".to_string()), (15, "high".to_string())],
+        "{found:#?}"
+    );
+    assert_eq!(
+        severities(&found, "flask-debug", "Dockerfile"),
+        [(9, "high".to_string())],
+        "{found:#?}"
+    );
+    assert_eq!(
+        severities(&found, "flask-secret-key", "Dockerfile"),
+        [(6, "low".to_string()), (10, "high".to_string())],
+        "{found:#?}"
+    );
+    assert_eq!(
+        severities(&found, "flask-secret-key", "notes.sh"),
+        [(6, "high".to_string()), (10, "high".to_string())],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_fallback_under_another_name_follows_its_configuration_class() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    repo.write(
+        "config.py",
+        "import os\n\
+         \n\
+         class DevelopmentConfig:\n\
+         \x20   SECRET_KEY = os.getenv(\n\
+         \x20       \"DEV_SECRET_KEY\", \"Nobody reads the fine print twice\"\n\
+         \x20   )\n\
+         \n\
+         class ProductionConfig:\n\
+         \x20   SECRET_KEY = os.getenv(\"PROD_SECRET_KEY\", \"I'm the night shift manager\")\n\
+         \x20   JWT_SECRET_KEY = os.environ.get(\"JWT_KEY\") or \"add-your-random-key-here\"\n\
+         \x20   WTF_CSRF_SECRET_KEY = os.environ.get(\"CSRF_KEY\", \"dev-key-change-in-production\")\n",
+    );
+    let found = scan_json(&repo.dir, &[]);
+    assert_eq!(
+        severities(&found, "flask-secret-key", "config.py"),
+        [
+            (4, "low".to_string()),
+            (9, "high".to_string()),
+            (11, "low".to_string())
+        ],
+        "{found:#?}"
+    );
+    let guessable = at(&found, "config.py", 9);
+    assert!(
+        guessable["message"].as_str().unwrap().contains("guessable"),
+        "{guessable}"
+    );
+    assert!(at(&found, "config.py", 11)["message"]
+        .as_str()
+        .unwrap()
+        .contains("development value"));
+}
+
+#[test]
+fn ci_configuration_holds_test_passwords_and_real_tokens() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    let settings = "env:\n\
+                    \x20 POSTGRES_PASSWORD: \"Hq7Wd2Lx9Zk4Vt8Rm3Pn6Bc1\"\n\
+                    \x20 APP_COOKIE_SECRET: \"Tz5Kq8Ld3Wx7Rm2Vn9Hb4Pc6\"\n\
+                    \x20 PERCY_TOKEN: \"Wn4Rb8Kz2Qx6Lt9Vd3Mh7Pc1\"\n";
+    // The services a CI run starts (its database, the application under test) have test
+    // passwords; a token for an outside service is a credential wherever it is.
+    repo.write(".github/workflows/ci.yml", settings);
+    repo.write("deploy/compose.yml", settings);
+    let found = scan_json(&repo.dir, &[]);
+    assert_eq!(
+        severities(&found, "generic-secret", ".github/workflows/ci.yml"),
+        [
+            (2, "medium".to_string()),
+            (3, "medium".to_string()),
+            (4, "high".to_string())
+        ],
+        "{found:#?}"
+    );
+    assert_eq!(
+        severities(&found, "generic-secret", "deploy/compose.yml"),
+        [
+            (2, "high".to_string()),
+            (3, "high".to_string()),
+            (4, "high".to_string())
+        ],
+        "{found:#?}"
+    );
+}
