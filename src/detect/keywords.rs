@@ -218,6 +218,59 @@ mod tests {
         }
     }
 
+    /// Skipping occurrences right after a word character for forms that start with a word
+    /// boundary and the keyword changes no result: texts full of provider prefixes, each after
+    /// a letter, `_`, a space or a quote, scanned with and without the skip.
+    #[test]
+    fn occurrences_inside_words_skip_only_forms_that_cannot_start_there() {
+        let rules = crate::rules::builtin().unwrap();
+        let mut reference = crate::rules::builtin().unwrap();
+        let flagged: usize = reference
+            .prefilter
+            .at_word_start
+            .iter()
+            .flatten()
+            .filter(|&&b| b)
+            .count();
+        assert!(
+            flagged > 20,
+            "only {flagged} forms start with a boundary and their keyword"
+        );
+        for v in &mut reference.prefilter.at_word_start {
+            v.iter_mut().for_each(|b| *b = false);
+        }
+        let mut rng = Rng(777);
+        let mut found = 0;
+        let prefixes = [
+            "ghp_", "sk_live_", "xoxb-", "glpat-", "npm_", "AKIA", "hf_", "pk_",
+        ];
+        for _ in 0..300 {
+            let mut t = String::new();
+            for _ in 0..20 {
+                t.push_str(["x", "_", " ", "\"", "=", "\n", "9"][rng.below(7)]);
+                t.push_str(prefixes[rng.below(prefixes.len())]);
+                for _ in 0..16 + rng.below(30) {
+                    t.push(
+                        b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"[rng.below(55)]
+                            as char,
+                    );
+                }
+            }
+            for path in ["config.py", "deploy/.env"] {
+                let a = rules.scan(path.as_bytes(), t.as_bytes());
+                let b = reference.scan(path.as_bytes(), t.as_bytes());
+                found += b.len();
+                let key = |m: &crate::detect::Match| (m.rule, m.start, m.end, m.line);
+                assert_eq!(
+                    a.iter().map(key).collect::<Vec<_>>(),
+                    b.iter().map(key).collect::<Vec<_>>(),
+                    "{t}"
+                );
+            }
+        }
+        assert!(found > 100, "the texts hold tokens: {found}");
+    }
+
     #[test]
     fn the_search_reports_by_end_then_start() {
         let rules = crate::rules::builtin().unwrap();

@@ -505,7 +505,15 @@ impl Ruleset {
             }
         };
         for hit in hits {
-            for &p in &self.prefilter.triggers[hit.keyword as usize] {
+            let k = hit.keyword as usize;
+            let after_word = hit.start > 0 && {
+                let b = data[hit.start - 1];
+                b.is_ascii_alphanumeric() || b == b'_'
+            };
+            for (j, &p) in self.prefilter.triggers[k].iter().enumerate() {
+                if after_word && self.prefilter.at_word_start[k][j] {
+                    continue;
+                }
                 if !self.pattern_applies(p, path, &mut applicable) {
                     continue;
                 }

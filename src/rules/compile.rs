@@ -295,6 +295,11 @@ pub struct Prefilter {
     keywords: Vec<String>,
     /// For each keyword, the patterns it triggers.
     pub triggers: Vec<Vec<usize>>,
+    /// For each keyword and each pattern it triggers: the pattern's regex starts with a word
+    /// boundary and then the keyword itself (`\b(?P<secret>ghp_...`), so an occurrence right
+    /// after a letter, a digit or `_` (`task_`, `version_`) cannot start a match and needs no
+    /// window: such a match starts at an occurrence of its own.
+    pub at_word_start: Vec<Vec<bool>>,
     /// The patterns without keywords, each limited to some paths (a file's whole content is
     /// the only context such a value has: a Rails `config/master.key`). They run on the whole
     /// of every file their paths select, and are never looked at for other files.
@@ -308,10 +313,18 @@ pub struct Prefilter {
 const PREFILTER_DFA_AFTER: u64 = 1 << 20;
 
 impl Prefilter {
-    fn new(keywords: Vec<String>, triggers: Vec<Vec<usize>>, unkeyed: Vec<usize>) -> Self {
+    fn new(keywords: KeywordIndex) -> Self {
+        let KeywordIndex {
+            keywords,
+            triggers,
+            at_word_start,
+            unkeyed,
+            ..
+        } = keywords;
         Prefilter {
             keywords,
             triggers,
+            at_word_start,
             unkeyed,
             small: OnceLock::new(),
             large: OnceLock::new(),
@@ -576,7 +589,7 @@ pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Re
         None => Policy::default(),
         Some(p) => c.policy(p)?,
     };
-    let prefilter = Prefilter::new(keywords.keywords, keywords.triggers, keywords.unkeyed);
+    let prefilter = Prefilter::new(keywords);
     if validation == Validation::Full {
         prefilter.validate().map_err(|e| c.err(e))?;
     }
@@ -599,22 +612,55 @@ pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Re
 struct KeywordIndex {
     keywords: Vec<String>,
     triggers: Vec<Vec<usize>>,
+    at_word_start: Vec<Vec<bool>>,
     unkeyed: Vec<usize>,
     index: std::collections::HashMap<String, usize>,
 }
 
 impl KeywordIndex {
-    /// Records that `keyword` (lowercased already) triggers pattern `pattern`.
-    fn add(&mut self, keyword: String, pattern: usize) {
+    /// Records that `keyword` (lowercased already) triggers pattern `pattern`, whose regex is
+    /// `regex`.
+    fn add(&mut self, keyword: String, pattern: usize, regex: &str) {
+        let at_word_start = starts_with_word_then(regex, &keyword);
         let ki = *self.index.entry(keyword.clone()).or_insert_with(|| {
             self.keywords.push(keyword);
             self.triggers.push(Vec::new());
+            self.at_word_start.push(Vec::new());
             self.triggers.len() - 1
         });
         if !self.triggers[ki].contains(&pattern) {
             self.triggers[ki].push(pattern);
+            self.at_word_start[ki].push(at_word_start);
         }
     }
+}
+
+/// Whether every match of `regex` starts with a word boundary and then `keyword` (compared
+/// without case): the source reads `\b`, then optionally the opening of a group, then the
+/// keyword's characters as plain literals. Only a keyword that starts with a letter, a digit or
+/// `_` qualifies (a boundary before such a character means a non-word character before it).
+fn starts_with_word_then(regex: &str, keyword: &str) -> bool {
+    let Some(first) = keyword.bytes().next() else {
+        return false;
+    };
+    if !(first.is_ascii_alphanumeric() || first == b'_') {
+        return false;
+    }
+    let Some(mut rest) = regex.strip_prefix("\\b") else {
+        return false;
+    };
+    for open in ["(?P<secret>", "(?:"] {
+        if let Some(r) = rest.strip_prefix(open) {
+            rest = r;
+            break;
+        }
+    }
+    rest.len() >= keyword.len()
+        && rest.is_char_boundary(keyword.len())
+        && rest[..keyword.len()].eq_ignore_ascii_case(keyword)
+        && keyword
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// What compiling one file needs everywhere: its origin (for errors), how much to check, and
@@ -818,7 +864,7 @@ impl Compiler<'_> {
                 if k.is_empty() {
                     return Err(self.err(format!("{pw}: empty keyword")));
                 }
-                keywords.add(k, pat_idx);
+                keywords.add(k, pat_idx, &p.regex);
             }
             if !p.receivers.is_empty() || !p.receivers_bound_by.is_empty() {
                 if !has_group(&p.regex, "receiver") {
