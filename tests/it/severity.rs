@@ -484,3 +484,38 @@ fn ci_configuration_holds_test_passwords_and_real_tokens() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn a_database_of_the_run_or_the_developer_warns_and_a_real_host_blocks() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    let urls = "DATABASE_URL = \"postgresql://app:Sx9kq2LmP4vT@postgres:5432/app\"\n\
+                PROD_URL = \"postgresql://app:Sx9kq2LmP4vT@db.acme-prod.com:5432/app\"\n";
+    // CI, and a configuration file named for the developer's machine: the local database
+    // warns; the real host's password blocks there as anywhere.
+    repo.write(".github/workflows/ci.yml", urls);
+    repo.write("config-local.py", urls);
+    repo.write("config.py", urls);
+    // A documentation example whose password is a misspelled "password".
+    repo.write(
+        "docs/datasources.rst",
+        "mongodb://user:pasword@server1:27017,server2:27017/mydb\n",
+    );
+    let found = scan_json(&repo.dir, &[]);
+    for path in [".github/workflows/ci.yml", "config-local.py"] {
+        assert_eq!(
+            severities(&found, "database-url-password", path),
+            [(1, "medium".to_string()), (2, "high".to_string())],
+            "{path}: {found:#?}"
+        );
+    }
+    assert_eq!(
+        severities(&found, "database-url-password", "config.py"),
+        [(1, "high".to_string()), (2, "high".to_string())],
+        "{found:#?}"
+    );
+    assert!(
+        severities(&found, "database-url-password", "docs/datasources.rst").is_empty(),
+        "{found:#?}"
+    );
+}
