@@ -217,6 +217,19 @@ fn a_corrupt_or_unwritable_cache_is_a_warning_and_never_a_wrong_result() {
         assert_eq!(std::fs::read(&file).unwrap().len(), good.len(), "rebuilt");
     }
 
+    // The kept tree diffs: corrupt, a warning naming the file, and the full result.
+    let diffs = file.with_extension("diffs");
+    let mut bad = std::fs::read(&diffs).expect("a file of kept tree diffs");
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x40;
+    std::fs::write(&diffs, &bad).unwrap();
+    let (code, report, err) = audit(&r.dir, &["--cache", arg(&cache)]);
+    assert_eq!((code, &report), (1, &plain), "{err}");
+    assert!(
+        err.contains("started over") && err.contains(diffs.to_str().unwrap()),
+        "{err}"
+    );
+
     // A folder that cannot be made: a usage error before any work, in one line.
     let not_dir = sb.path().join("not-a-folder");
     std::fs::write(&not_dir, "x").unwrap();
@@ -322,4 +335,38 @@ fn a_root_audit_with_a_cache_reports_what_it_reports_without() {
         .filter(|e| e.path().extension().is_some_and(|x| x == "cache"))
         .count();
     assert_eq!(files, 2, "one cache file per repository");
+    let diffs = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "diffs"))
+        .count();
+    assert_eq!(diffs, 2, "one file of tree diffs per repository");
+}
+
+#[test]
+fn a_warm_audit_reads_no_tree_and_no_blob_it_has_judged() {
+    let sb = Sandbox::new();
+    let r = history(&sb);
+    let cache = cache_dir(&sb);
+    let (_, first, _) = audit(&r.dir, &["--cache", arg(&cache)]);
+    // Take away, behind the cache's back, the oldest commit's tree and a file judged clean:
+    // the warm audit does not read them, so it does not miss them.
+    let loose = |spec: &str| {
+        let id = r.git(&["rev-parse", spec]);
+        let id = id.trim();
+        r.dir.join(".git/objects").join(&id[..2]).join(&id[2..])
+    };
+    let start = r.git(&["rev-parse", ":/^start"]);
+    let files: Vec<_> = [format!("{start}^{{tree}}"), format!("{start}:pkg/mod7.py")]
+        .iter()
+        .map(|spec| loose(spec))
+        .collect();
+    for f in files {
+        std::fs::remove_file(f).unwrap();
+    }
+    let (code, warm, err) = audit(&r.dir, &["--cache", arg(&cache)]);
+    assert_eq!((code, &warm), (1, &first), "{err}");
+    // Without the cache, the same audit finds them missing (exit 3).
+    let (code, _, err) = audit(&r.dir, &[]);
+    assert_eq!(code, 3, "{err}");
 }

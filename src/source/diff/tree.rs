@@ -23,6 +23,7 @@ use crate::escape::escape;
 use crate::source::repo::{deep_path, tree_order, EntryKind, MAX_TREE_DEPTH};
 
 /// One change between two trees, with the path of the entry from the root (`/`-separated).
+#[derive(Debug)]
 pub(crate) enum Event<'p> {
     /// A file where the old tree had no file.
     Added(&'p [u8], ObjectId),

@@ -14,7 +14,8 @@
 //! cannot be written is a warning at the end: the audit's result never depends on the cache.
 //! Runs that share a cache file take a lock while they write and merge what is on disk with
 //! what they learnt, so neither loses the other's work; readers need no lock (the file is
-//! replaced by a rename).
+//! replaced by a rename). The tree diffs are kept beside, in a file of their own
+//! ([`super::diffcache`]), under a key of the binary alone.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -102,7 +103,7 @@ pub(super) struct CacheWarning(pub(super) String);
 
 /// The digest of the running executable: scan results depend on the detector's code as much as
 /// on the rules. Computed once per process.
-fn binary_digest() -> Result<[u8; 32], String> {
+pub(super) fn binary_digest() -> Result<[u8; 32], String> {
     static DIGEST: OnceLock<Result<[u8; 32], String>> = OnceLock::new();
     DIGEST
         .get_or_init(|| {
@@ -128,7 +129,7 @@ fn cache_key(rules: &Ruleset, hash: gix::hash::Kind) -> Result<[u8; 32], String>
 
 /// The cache file of the repository whose objects are in `objects`: named by a digest of the
 /// folder's canonical path, so two repositories never share a file.
-fn file_name(objects: &Path) -> String {
+pub(super) fn file_name(objects: &Path) -> String {
     let canonical = std::fs::canonicalize(objects).unwrap_or_else(|_| objects.to_owned());
     let d = Sha256::digest(canonical.as_os_str().as_encoded_bytes());
     let hex: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
@@ -308,42 +309,88 @@ impl BlobCache {
         if !self.dirty {
             return Ok(());
         }
-        let shown = self.path.display().to_string();
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            CacheWarning(format!(
-                "cache file {shown}: {what} ({e}): this run's results are not kept"
-            ))
-        };
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.lock_path)
-            .map_err(|e| fail("cannot create its lock file", &e))?;
-        let _held = Locked::take(&lock);
-        if let Ok(Some(now)) = self.read_file() {
-            self.absorb(&now);
-        }
-        let bytes = encode(&self);
-        let tmp = self
-            .path
-            .with_extension(format!("tmp.{}", std::process::id()));
-        let written = std::fs::File::create(&tmp).and_then(|mut f| {
-            f.write_all(&bytes)?;
-            f.sync_all()
-        });
-        if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, &self.path)) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(fail("cannot be written", &e));
-        }
+        let (path, lock_path) = (self.path.clone(), self.lock_path.clone());
+        let bytes = replace_under_lock(&path, &lock_path, || {
+            if let Ok(Some(now)) = self.read_file() {
+                self.absorb(&now);
+            }
+            encode(&self)
+        })?;
         tracing::debug!(
-            file = %self.path.display(),
+            file = %path.display(),
             blobs = self.entries.len(),
-            bytes = bytes.len(),
+            bytes,
             "audit cache written"
         );
         Ok(())
     }
+}
+
+/// Replaces the file at `path` with what `build` returns, built while `lock_path` is held
+/// (so `build` may read the file as it is now and merge): written to a temporary file, then
+/// renamed over it. Returns the size written.
+pub(super) fn replace_under_lock(
+    path: &Path,
+    lock_path: &Path,
+    build: impl FnOnce() -> Vec<u8>,
+) -> Result<usize, CacheWarning> {
+    let shown = path.display().to_string();
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        CacheWarning(format!(
+            "cache file {shown}: {what} ({e}): this run's results are not kept"
+        ))
+    };
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_path)
+        .map_err(|e| fail("cannot create its lock file", &e))?;
+    let _held = Locked::take(&lock);
+    let bytes = build();
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(&bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail("cannot be written", &e));
+    }
+    Ok(bytes.len())
+}
+
+/// A cache file's bytes after `magic` and before its SHA-256 trailer, checked; `None` when
+/// there is no file.
+pub(super) fn read_checked(path: &Path, magic: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let mut bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot be read ({e})")),
+    };
+    if !bytes.starts_with(magic) {
+        return Err("not a secretgate cache file".to_owned());
+    }
+    if bytes.len() < magic.len() + 32 {
+        return Err("truncated".to_owned());
+    }
+    let body_end = bytes.len() - 32;
+    if Sha256::digest(&bytes[..body_end]).as_slice() != &bytes[body_end..] {
+        return Err("its checksum does not match (truncated or corrupt)".to_owned());
+    }
+    bytes.truncate(body_end);
+    bytes.drain(..magic.len());
+    Ok(Some(bytes))
+}
+
+/// `magic`, then `body`, then the SHA-256 of both: what [`read_checked`] reads.
+pub(super) fn seal(magic: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(magic.len() + body.len() + 32);
+    out.extend_from_slice(magic);
+    out.extend_from_slice(body);
+    let sum = Sha256::digest(&out);
+    out.extend_from_slice(&sum);
+    out
 }
 
 /// An exclusive lock on an open file, released when dropped. Where locks are not supported
@@ -394,12 +441,12 @@ fn encode(c: &BlobCache) -> Vec<u8> {
 }
 
 /// Reads bytes off the front of a file, refusing to read past its end.
-struct Reader<'a> {
-    rest: &'a [u8],
+pub(super) struct Reader<'a> {
+    pub(super) rest: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         if n > self.rest.len() {
             return Err("truncated".to_owned());
         }
@@ -408,26 +455,26 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+    pub(super) fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
         let mut a = [0; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
 
-    fn u16(&mut self) -> Result<u16, String> {
+    pub(super) fn u16(&mut self) -> Result<u16, String> {
         Ok(u16::from_le_bytes(self.array()?))
     }
 
-    fn u32(&mut self) -> Result<u32, String> {
+    pub(super) fn u32(&mut self) -> Result<u32, String> {
         Ok(u32::from_le_bytes(self.array()?))
     }
 
-    fn u64(&mut self) -> Result<u64, String> {
+    pub(super) fn u64(&mut self) -> Result<u64, String> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
     /// A count of items of at least `each` bytes: more than the rest can hold is corrupt.
-    fn count(&mut self, n: u64, each: usize) -> Result<usize, String> {
+    pub(super) fn count(&mut self, n: u64, each: usize) -> Result<usize, String> {
         usize::try_from(n)
             .ok()
             .filter(|&n| n.saturating_mul(each) <= self.rest.len())

@@ -17,6 +17,7 @@ use gix::hash::ObjectId;
 use rayon::prelude::*;
 
 use super::classes::{path_signature, BlobTable, Classes};
+use super::diffcache::{DiffCache, FreshDiff};
 use super::graph::Graph;
 use super::{Handles, Problem, Progress, NONE};
 use crate::rules::Ruleset;
@@ -48,6 +49,8 @@ struct ChunkOut {
     gitlinks: Vec<u32>,
     links: Vec<ObjectId>,
     problems: Vec<Problem>,
+    /// Diffs made (not replayed from the cache), to keep in it.
+    fresh: Vec<FreshDiff>,
 }
 
 impl ChunkOut {
@@ -62,13 +65,15 @@ impl ChunkOut {
     }
 }
 
-/// Diffs the commits of one chunk.
+/// Diffs the commits of one chunk: replayed from `kept` where it holds the pair of trees, and
+/// noted for it (when there is a cache) where it does not.
 fn diff_chunk(
     graph: &Graph,
     chunk: &[u32],
     handles: &Handles,
     hash: gix::hash::Kind,
     promisor: bool,
+    kept: Option<&DiffCache>,
 ) -> ChunkOut {
     let mut guard = handles.get();
     let worker = &mut *guard;
@@ -80,7 +85,7 @@ fn diff_chunk(
         let base = node.base_tree;
         let start = out.changes.len() as u32;
         dels.clear();
-        differ.diff(base.as_deref(), node.tree.as_deref(), &mut |ev| match ev {
+        let mut on_event = |ev: Event<'_>| match ev {
             Event::Added(p, id) => {
                 let path = out.intern(p);
                 out.changes.push(RawChange {
@@ -116,7 +121,23 @@ fn diff_chunk(
             Event::Link(id) => out.links.push(id),
             Event::Error(e) => out.problems.push(Problem::Error(e)),
             Event::NotFetched(w) => out.problems.push(Problem::NotFetched(w)),
-        });
+        };
+        let (old, new) = (base.as_deref(), node.tree.as_deref());
+        match kept {
+            Some(k) if k.replay(old, new, &mut on_event) => {}
+            Some(_) => {
+                let mut fresh = Some(FreshDiff::new(base, node.tree));
+                let null = ObjectId::null(hash);
+                differ.diff(old, new, &mut |ev| {
+                    if fresh.as_mut().is_some_and(|f| !f.note(&ev, null)) {
+                        fresh = None;
+                    }
+                    on_event(ev)
+                });
+                out.fresh.extend(fresh);
+            }
+            None => differ.diff(old, new, &mut on_event),
+        }
         if !dels.is_empty() {
             // A pure rename: the blob deleted at one path and added at another. The smallest
             // deleted path wins when several held it.
@@ -170,21 +191,23 @@ pub(super) struct History {
     pub(super) problems: Vec<Problem>,
 }
 
-/// The diff pass over every commit, and the tables built from it.
+/// The diff pass over every commit, and the tables built from it; with `kept`, the diffs it
+/// holds are replayed and the others returned, to keep.
 pub(super) fn diff_all(
     graph: &Graph,
     handles: &Handles,
     hash: gix::hash::Kind,
     rules: &Ruleset,
     promisor: bool,
+    kept: Option<&DiffCache>,
     progress: &dyn Progress,
-) -> History {
+) -> (History, Vec<FreshDiff>) {
     // Newest first: the pack's order.
     let order: Vec<u32> = graph.topo.iter().rev().copied().collect();
     let outs: Vec<ChunkOut> = order
         .par_chunks(DIFF_CHUNK)
         .map(|chunk| {
-            let out = diff_chunk(graph, chunk, handles, hash, promisor);
+            let out = diff_chunk(graph, chunk, handles, hash, promisor, kept);
             progress.inc(chunk.len() as u64, 0);
             out
         })
@@ -200,7 +223,9 @@ pub(super) fn diff_all(
     let mut gitlinks: HashSet<u32> = HashSet::new();
     let mut links: HashSet<ObjectId> = HashSet::new();
     let mut problems = Vec::new();
-    for out in outs {
+    let mut fresh = Vec::new();
+    for mut out in outs {
+        fresh.append(&mut out.fresh);
         let remap: Vec<u32> = out
             .paths
             .into_iter()
@@ -256,7 +281,7 @@ pub(super) fn diff_all(
     if class_sigs.is_empty() {
         class_sigs.push(Vec::new());
     }
-    History {
+    let history = History {
         paths,
         path_class,
         class_sigs,
@@ -268,5 +293,6 @@ pub(super) fn diff_all(
         gitlinks: gitlinks.len(),
         links: links.len(),
         problems,
-    }
+    };
+    (history, fresh)
 }

@@ -31,6 +31,7 @@ use gix::hash::ObjectId;
 
 use self::cache::BlobCache;
 use self::changes::History;
+use self::diffcache::DiffCache;
 use self::graph::{read_commit, Graph, Walker};
 use self::scan::{Known, Scanned};
 use super::config::{RepoConfig, REPO_CONFIG};
@@ -45,6 +46,7 @@ mod attribute;
 mod cache;
 mod changes;
 mod classes;
+mod diffcache;
 mod graph;
 mod packs;
 mod scan;
@@ -236,9 +238,22 @@ impl HistoryRepo {
         // Pass 1: the commits.
         let (graph, head) = self.commits(&odb, opts, &mut summary, &mut problems, progress)?;
 
-        // Pass 2: tree diffs.
+        // Pass 2: tree diffs, those the cache holds replayed.
         let threads = rayon::current_num_threads().max(1);
-        let history = self.diff_pass(odb, &graph, threads, rules, progress);
+        let kept = opts
+            .cache
+            .as_deref()
+            .and_then(|dir| self.open_diff_cache(dir));
+        let (history, fresh) = self.diff_pass(odb, &graph, threads, rules, kept.as_ref(), progress);
+        if let Some(mut kept) = kept {
+            for d in &fresh {
+                kept.record(d);
+            }
+            drop(fresh);
+            if let Err(w) = kept.save() {
+                tracing::warn!("{}", w.0);
+            }
+        }
         problems.extend(history.problems.iter().cloned());
         summary.submodules = history.gitlinks as u64;
         summary.links = history.links as u64;
@@ -318,8 +333,9 @@ impl HistoryRepo {
         graph: &Graph,
         threads: usize,
         rules: &Ruleset,
+        kept: Option<&DiffCache>,
         progress: &dyn Progress,
-    ) -> History {
+    ) -> (History, Vec<diffcache::FreshDiff>) {
         let handles = Handles::new(&odb, threads, TREE_CACHE_BYTES);
         progress.phase(
             "diffing trees",
@@ -327,7 +343,15 @@ impl HistoryRepo {
             Unit::Commits,
         );
         let t = std::time::Instant::now();
-        let history = changes::diff_all(graph, &handles, self.hash, rules, self.promisor, progress);
+        let (history, fresh) = changes::diff_all(
+            graph,
+            &handles,
+            self.hash,
+            rules,
+            self.promisor,
+            kept,
+            progress,
+        );
         tracing::debug!(
             changes = history.ch_path.len(),
             blobs = history.blobs.ids.len(),
@@ -337,7 +361,23 @@ impl HistoryRepo {
         );
         drop(handles);
         drop(odb);
-        history
+        (history, fresh)
+    }
+
+    /// The kept tree diffs in `dir`; `None` (with a warning) when they cannot be used.
+    fn open_diff_cache(&self, dir: &Path) -> Option<DiffCache> {
+        match DiffCache::open(dir, &self.objects, self.hash) {
+            Ok((c, warning)) => {
+                if let Some(w) = warning {
+                    tracing::warn!("{}", w.0);
+                }
+                Some(c)
+            }
+            Err(w) => {
+                tracing::warn!("{}", w.0);
+                None
+            }
+        }
     }
 
     /// The cache in `dir` and what it knows of this history's blobs; `None` (with a warning)
