@@ -26,8 +26,13 @@ sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1 100 1000)
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-cargo build --release --quiet --manifest-path "$top/Cargo.toml"
-bin="$top/target/release/secretgate"
+# BIN=PATH measures another build (an older one, to compare) instead of building this one.
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+else
+  cargo build --release --quiet --manifest-path "$top/Cargo.toml"
+  bin="$top/target/release/secretgate"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/secretgate-bench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
