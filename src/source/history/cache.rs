@@ -147,12 +147,7 @@ impl BlobCache {
         hash: gix::hash::Kind,
     ) -> Result<(Self, Option<CacheWarning>), CacheWarning> {
         let key = cache_key(rules, hash).map_err(CacheWarning)?;
-        std::fs::create_dir_all(dir).map_err(|e| {
-            CacheWarning(format!(
-                "--cache {}: cannot create the folder ({e}): audited without a cache",
-                dir.display()
-            ))
-        })?;
+        create_dir(dir)?;
         let name = file_name(objects);
         let mut cache = BlobCache {
             path: dir.join(&name),
@@ -324,6 +319,17 @@ impl BlobCache {
         );
         Ok(())
     }
+}
+
+/// Creates the cache folder if it is missing (the command checked it can; this is for a folder
+/// removed since, and for the library's other callers).
+pub(super) fn create_dir(dir: &Path) -> Result<(), CacheWarning> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CacheWarning(format!(
+            "--cache {}: cannot create the folder ({e}): audited without a cache",
+            dir.display()
+        ))
+    })
 }
 
 /// Replaces the file at `path` with what `build` returns, built while `lock_path` is held

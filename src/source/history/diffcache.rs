@@ -102,27 +102,10 @@ impl DiffCache {
         h.update(binary_digest().map_err(CacheWarning)?);
         h.update([hash.len_in_bytes() as u8]);
         let key: [u8; 32] = h.finalize().into();
-        std::fs::create_dir_all(dir).map_err(|e| {
-            CacheWarning(format!(
-                "--cache {}: cannot create the folder ({e}): audited without a cache",
-                dir.display()
-            ))
-        })?;
+        super::cache::create_dir(dir)?;
         let name = file_name(objects).replace(".cache", ".diffs");
-        let mut cache = DiffCache {
-            path: dir.join(&name),
-            lock_path: dir.join(format!("{name}.lock")),
-            key,
-            id_len: hash.len_in_bytes(),
-            null: ObjectId::null(hash),
-            paths: Vec::new(),
-            path_index: HashMap::new(),
-            ids: Vec::new(),
-            id_index: Default::default(),
-            pairs: HashMap::new(),
-            events: Vec::new(),
-            dirty: false,
-        };
+        let mut cache =
+            DiffCache::empty(dir.join(&name), dir.join(format!("{name}.lock")), key, hash);
         let warning = match cache.read_file() {
             Ok(Some(other)) => {
                 cache.absorb(&other);
@@ -151,13 +134,14 @@ impl DiffCache {
         Ok(Some(other))
     }
 
-    fn empty_like(&self) -> DiffCache {
+    /// A cache with nothing in it, for the file at `path`.
+    fn empty(path: PathBuf, lock_path: PathBuf, key: [u8; 32], hash: gix::hash::Kind) -> Self {
         DiffCache {
-            path: self.path.clone(),
-            lock_path: self.lock_path.clone(),
-            key: self.key,
-            id_len: self.id_len,
-            null: self.null,
+            path,
+            lock_path,
+            key,
+            id_len: hash.len_in_bytes(),
+            null: ObjectId::null(hash),
             paths: Vec::new(),
             path_index: HashMap::new(),
             ids: Vec::new(),
@@ -166,6 +150,11 @@ impl DiffCache {
             events: Vec::new(),
             dirty: false,
         }
+    }
+
+    fn empty_like(&self) -> DiffCache {
+        let hash = self.null.kind();
+        DiffCache::empty(self.path.clone(), self.lock_path.clone(), self.key, hash)
     }
 
     fn intern_path(&mut self, p: &[u8]) -> u32 {
