@@ -369,24 +369,26 @@ pub(super) fn replace_under_lock(
 /// A cache file's bytes after `magic` and before its SHA-256 trailer, checked; `None` when
 /// there is no file.
 pub(super) fn read_checked(path: &Path, magic: &[u8]) -> Result<Option<Vec<u8>>, String> {
-    let mut bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot be read ({e})")),
-    };
+    match std::fs::read(path) {
+        Ok(bytes) => unseal(&bytes, magic).map(|body| Some(body.to_vec())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot be read ({e})")),
+    }
+}
+
+/// The body of a file [`seal`] wrote: after `magic`, before the SHA-256 trailer, checked.
+fn unseal<'a>(bytes: &'a [u8], magic: &[u8]) -> Result<&'a [u8], String> {
     if !bytes.starts_with(magic) {
         return Err("not a secretgate cache file".to_owned());
     }
     if bytes.len() < magic.len() + 32 {
         return Err("truncated".to_owned());
     }
-    let body_end = bytes.len() - 32;
-    if Sha256::digest(&bytes[..body_end]).as_slice() != &bytes[body_end..] {
+    let (all, sum) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(all).as_slice() != sum {
         return Err("its checksum does not match (truncated or corrupt)".to_owned());
     }
-    bytes.truncate(body_end);
-    bytes.drain(..magic.len());
-    Ok(Some(bytes))
+    Ok(&all[magic.len()..])
 }
 
 /// `magic`, then `body`, then the SHA-256 of both: what [`read_checked`] reads.
@@ -420,7 +422,6 @@ impl Drop for Locked<'_> {
 /// entries, and a SHA-256 of all of it.
 fn encode(c: &BlobCache) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + c.entries.len() * (c.id_len + 16));
-    out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&c.key);
     out.push(c.id_len as u8);
@@ -441,9 +442,7 @@ fn encode(c: &BlobCache) -> Vec<u8> {
             out.extend_from_slice(&c.to_le_bytes());
         }
     }
-    let sum = Sha256::digest(&out);
-    out.extend_from_slice(&sum);
-    out
+    seal(MAGIC, &out)
 }
 
 /// Reads bytes off the front of a file, refusing to read past its end.
@@ -491,18 +490,8 @@ impl<'a> Reader<'a> {
 /// Parses a cache file: its key and contents, or `None` for a file of another version or id
 /// length (started over without a warning), or why it is corrupt.
 fn decode(bytes: &[u8], id_len: usize) -> Result<Option<([u8; 32], BlobCache)>, String> {
-    if !bytes.starts_with(MAGIC) {
-        return Err("not a secretgate cache file".to_owned());
-    }
-    if bytes.len() < MAGIC.len() + 32 {
-        return Err("truncated".to_owned());
-    }
-    let (body, sum) = bytes.split_at(bytes.len() - 32);
-    if Sha256::digest(body).as_slice() != sum {
-        return Err("its checksum does not match (truncated or corrupt)".to_owned());
-    }
     let mut r = Reader {
-        rest: &body[MAGIC.len()..],
+        rest: unseal(bytes, MAGIC)?,
     };
     if r.u32()? != VERSION {
         return Ok(None);
