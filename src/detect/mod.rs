@@ -159,7 +159,6 @@ pub fn shannon(value: &[u8]) -> f64 {
     }
 }
 
-/// Per-scan memo of which rules and patterns apply to the path.
 /// What the rules decide from a path alone ([`Ruleset::path_facts`]): whether the path is
 /// skipped or allowlisted, and which rules and forms run on text there.
 #[derive(Debug, Clone)]
@@ -170,6 +169,7 @@ pub struct PathFacts {
     patterns: Vec<Option<bool>>,
 }
 
+/// Per-scan memo of which rules and patterns apply to the path.
 struct Applicable {
     /// The path allowlist covers the path.
     allowlisted: bool,
@@ -387,12 +387,18 @@ impl Ruleset {
     /// Appends the keywords' occurrences in `data` to `out`, `offset` added to their
     /// positions.
     fn find_keywords(&self, data: &[u8], offset: usize, out: &mut Vec<KeywordHit>) {
+        self.each_keyword(data, offset, &mut |hit| out.push(hit));
+    }
+
+    /// Hands every keyword occurrence in `data` to `f`, `offset` added to its position, in
+    /// the order the search reports them.
+    fn each_keyword(&self, data: &[u8], offset: usize, f: &mut dyn FnMut(KeywordHit)) {
         for hit in self
             .prefilter
             .automaton(data.len())
             .find_overlapping_iter(data)
         {
-            out.push(KeywordHit {
+            f(KeywordHit {
                 start: hit.start() + offset,
                 end: hit.end() + offset,
                 keyword: hit.pattern().as_u32(),
@@ -494,17 +500,9 @@ impl Ruleset {
         // Windows per pattern: merged, increasing byte ranges around keyword hits.
         let mut windows: Vec<Vec<(usize, usize)>> = Vec::new();
         let mut active: Vec<usize> = Vec::new();
-        let found;
-        let hits = match hits {
-            Some(h) => &h.all,
-            None => {
-                let mut all = Vec::new();
-                self.find_keywords(data, 0, &mut all);
-                found = all;
-                &found
-            }
-        };
-        for hit in hits {
+        // The keywords' occurrences: given (an audit's, from a delta's base), else searched
+        // now, each handed over as it is found (no list on the hooks' path).
+        let mut on_hit = |hit: KeywordHit| {
             let k = hit.keyword as usize;
             let after_word = hit.start > 0 && {
                 let b = data[hit.start - 1];
@@ -539,6 +537,10 @@ impl Ruleset {
                     _ => list.push((s, e)),
                 }
             }
+        };
+        match hits {
+            Some(h) => h.all.iter().for_each(|&hit| on_hit(hit)),
+            None => self.each_keyword(data, 0, &mut on_hit),
         }
         // Forms without keywords run on the whole text, at the paths they are limited to (a
         // path check each, nothing read elsewhere).

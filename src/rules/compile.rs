@@ -300,6 +300,8 @@ pub struct Prefilter {
     /// after a letter, a digit or `_` (`task_`, `version_`) cannot start a match and needs no
     /// window: such a match starts at an occurrence of its own.
     pub at_word_start: Vec<Vec<bool>>,
+    /// The length of the longest keyword (see [`Prefilter::longest`]).
+    longest: usize,
     /// The patterns without keywords, each limited to some paths (a file's whole content is
     /// the only context such a value has: a Rails `config/master.key`). They run on the whole
     /// of every file their paths select, and are never looked at for other files.
@@ -322,6 +324,7 @@ impl Prefilter {
             ..
         } = keywords;
         Prefilter {
+            longest: keywords.iter().map(String::len).max().unwrap_or(0),
             keywords,
             triggers,
             at_word_start,
@@ -395,7 +398,7 @@ impl Prefilter {
     /// The length of the longest keyword, in bytes: how far around a change an occurrence that
     /// touches it can reach.
     pub fn longest(&self) -> usize {
-        self.keywords.iter().map(String::len).max().unwrap_or(0)
+        self.longest
     }
 }
 

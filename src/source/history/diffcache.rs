@@ -108,8 +108,7 @@ impl DiffCache {
             DiffCache::empty(dir.join(&name), dir.join(format!("{name}.lock")), key, hash);
         let warning = match cache.read_file() {
             Ok(Some(other)) => {
-                cache.absorb(&other);
-                cache.dirty = false;
+                cache = other;
                 None
             }
             Ok(None) => None,
