@@ -13,8 +13,8 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use super::paths::PathFilter;
 use super::syntax::{
-    Checksum, ConfigFile, ExampleSyntax, Kind, PolicySyntax, RuleSyntax, Scope, Severity,
-    WeakSyntax,
+    Checksum, ConfigFile, ExampleSyntax, FooterSyntax, Kind, PolicySyntax, RuleSyntax, Scope,
+    Severity, WeakSyntax,
 };
 use crate::error::{Error, Result};
 use crate::policy::Policy;
@@ -523,19 +523,37 @@ pub fn expand_fragments(
     Err("fragments nest too deep (a fragment that uses itself?)".into())
 }
 
-/// Appends the file's remediation footer for each rule's kind (unless the rule opts out), and
-/// forgets the footers: they belong to the rules of the file that declares them.
-pub fn apply_footers(file: &mut ConfigFile) {
+/// Writes the remediation of each rule that gives `fix` and `rotate` from the file's template
+/// for its kind, then appends the file's footer for each rule's kind (unless the rule opts
+/// out), and forgets both: they belong to the rules of the file that declares them.
+pub fn apply_footers(file: &mut ConfigFile, origin: &str) -> Result<()> {
+    let templates = file.remediation_template.take().unwrap_or_default();
+    for r in &mut file.rules {
+        let what = |msg: String| Error::config(origin, format!("rule {}: {msg}", r.id));
+        // Taken: a merged file is filled again, and a rule is filled once.
+        let (fix, rotate) = match (r.fix.take(), r.rotate.take()) {
+            (None, None) => continue,
+            (Some(f), Some(o)) => (f, o),
+            _ => return Err(what("`fix` and `rotate` go together".into())),
+        };
+        if !r.remediation.trim().is_empty() {
+            return Err(what(
+                "gives both `remediation` and `fix`/`rotate`: keep one".into(),
+            ));
+        }
+        let Some(template) = per_kind(&templates, r.kind) else {
+            return Err(what(format!(
+                "gives `fix`/`rotate` but the file has no remediation_template.{}",
+                r.kind.as_str()
+            )));
+        };
+        r.remediation = fill_template(template, fix.trim_matches('\n'), rotate.trim());
+    }
     let Some(footers) = file.remediation_footer.take() else {
-        return;
+        return Ok(());
     };
     for r in &mut file.rules {
-        let footer = match r.kind {
-            Kind::Secret => &footers.secret,
-            Kind::Debug => &footers.debug,
-            Kind::Config => &footers.config,
-        };
-        if let (true, Some(f)) = (r.footer, footer) {
+        if let (true, Some(f)) = (r.footer, per_kind(&footers, r.kind)) {
             let f = f.trim_matches('\n');
             if !f.is_empty() {
                 let body = r.remediation.trim_end_matches('\n').len();
@@ -545,11 +563,45 @@ pub fn apply_footers(file: &mut ConfigFile) {
             }
         }
     }
+    Ok(())
+}
+
+/// The text a per-kind table holds for `kind`.
+fn per_kind(texts: &FooterSyntax, kind: Kind) -> Option<&String> {
+    match kind {
+        Kind::Secret => texts.secret.as_ref(),
+        Kind::Debug => texts.debug.as_ref(),
+        Kind::Config => texts.config.as_ref(),
+    }
+}
+
+/// A remediation template with `{fix}` (every line of it indented as `{fix}` is) and
+/// `{rotate}` filled in; other braces (`{name}`) are left for the finding.
+fn fill_template(template: &str, fix: &str, rotate: &str) -> String {
+    let template = template.trim_matches('\n');
+    let mut out = String::with_capacity(template.len() + fix.len() + rotate.len());
+    for (i, line) in template.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        match line.find("{fix}") {
+            Some(at) => {
+                let indent = &line[..at];
+                let joined = fix
+                    .split('\n')
+                    .collect::<Vec<_>>()
+                    .join(&format!("\n{indent}"));
+                out.push_str(&line.replacen("{fix}", &joined, 1));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out.replace("{rotate}", rotate)
 }
 
 /// Compiles a configuration file (already merged with the built-in one where it extends it).
 pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Result<Ruleset> {
-    apply_footers(&mut file);
+    apply_footers(&mut file, origin)?;
     let fragments = std::mem::take(&mut file.fragments);
     let c = Compiler {
         origin,

@@ -119,8 +119,8 @@ pub fn load_str(text: &str, origin: &str) -> Result<Ruleset> {
 fn merge(mut base: ConfigFile, mut user: ConfigFile, origin: &str) -> Result<ConfigFile> {
     let ext = user.extend.clone().unwrap_or_default();
     // The built-in footers belong to the built-in rules; the user's, if any, to the user's.
-    compile::apply_footers(&mut base);
-    compile::apply_footers(&mut user);
+    compile::apply_footers(&mut base, BUILTIN_ORIGIN)?;
+    compile::apply_footers(&mut user, origin)?;
     // The user's fragments may use and replace the built-in ones.
     base.fragments.extend(user.fragments.clone());
     for id in &ext.disabled_rules {

@@ -30,6 +30,13 @@ pub struct ConfigFile {
     /// written.
     #[serde(default)]
     pub remediation_footer: Option<FooterSyntax>,
+    /// The remediation of every rule of a kind that gives `fix` and `rotate` instead of a
+    /// `remediation`: the sentences that frame a provider's own advice ("read it from the
+    /// environment ..., revoke it at the provider: ...") are written once, each rule keeps only
+    /// what is its own. `{fix}` and `{rotate}` stand for the rule's fields; a `fix` over several
+    /// lines keeps the indentation `{fix}` has. Like the footer, it applies to this file's rules.
+    #[serde(default)]
+    pub remediation_template: Option<FooterSyntax>,
     /// The rules themselves.
     #[serde(default)]
     pub rules: Vec<RuleSyntax>,
@@ -47,17 +54,17 @@ pub struct PublicValuesSyntax {
     pub values: Vec<String>,
 }
 
-/// A remediation footer per kind of rule.
+/// A text per kind of rule: a remediation footer, or a remediation template.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FooterSyntax {
-    /// Appended to the remediation of `kind = "secret"` rules.
+    /// For `kind = "secret"` rules.
     #[serde(default)]
     pub secret: Option<String>,
-    /// Appended to the remediation of `kind = "debug"` rules.
+    /// For `kind = "debug"` rules.
     #[serde(default)]
     pub debug: Option<String>,
-    /// Appended to the remediation of `kind = "config"` rules.
+    /// For `kind = "config"` rules.
     #[serde(default)]
     pub config: Option<String>,
 }
@@ -314,8 +321,17 @@ pub struct RuleSyntax {
     /// severity (a made-up token), one whose checksum passes keeps the rule's severity.
     #[serde(default)]
     pub checksum: Option<Checksum>,
-    /// How to fix it; `{name}` is replaced by the matched setting's name.
+    /// How to fix it; `{name}` is replaced by the matched setting's name. Empty when the rule
+    /// gives `fix` and `rotate` for the file's `remediation_template` instead.
+    #[serde(default)]
     pub remediation: String,
+    /// The code that reads the value from the environment instead (`{fix}` in the file's
+    /// remediation template for the rule's kind).
+    #[serde(default)]
+    pub fix: Option<String>,
+    /// Where and how the provider revokes or rotates the value (`{rotate}` in the template).
+    #[serde(default)]
+    pub rotate: Option<String>,
     /// Whether the file's `remediation_footer` for this rule's kind is appended (default
     /// `true`): a rule whose remediation already says it all can opt out.
     #[serde(default = "yes")]

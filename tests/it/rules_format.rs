@@ -1,5 +1,6 @@
 //! The shared pieces of the rules format: `[fragments]` (named regex pieces written `{{name}}`)
-//! and `[remediation_footer]` (advice appended per kind), and how they combine with the
+//! `[remediation_footer]` (advice appended per kind) and `[remediation_template]` (the frame of
+//! a rule's `fix` and `rotate`), and how they combine with the
 //! built-in rules when a user file extends them.
 
 use secretgate::rules::{self, Ruleset};
@@ -21,6 +22,11 @@ examples = ['{example}']
 negative_examples = ['{negative}']
 "#
     )
+}
+
+/// The same rule without its `remediation` (for `fix` and `rotate`).
+fn without_remediation(rule: &str) -> String {
+    rule.replace("remediation = \"Move it to the environment.\"\n", "")
 }
 
 fn found(rules: &Ruleset, text: &str, id: &str) -> bool {
@@ -106,6 +112,65 @@ fn the_footer_is_appended_per_kind_unless_a_rule_opts_out() {
         remediation(&rules, "without-footer"),
         "Move it to the environment."
     );
+}
+
+#[test]
+fn fix_and_rotate_fill_the_template_of_the_kind_before_the_footer() {
+    let extra = "fix = '''\nkey = os.environ[\"{name}\"]\nclient = Client(key)'''\nrotate = '''in the dashboard.'''\n";
+    let text = format!(
+        "[remediation_template]\nsecret = '''\nRead it from the environment:\n    {{fix}}\nRevoke it: {{rotate}}'''\n[remediation_footer]\nsecret = '''\nRotate it.'''\n{}",
+        without_remediation(&rule(
+            "templated",
+            r"(?P<secret>tok_[a-z0-9]{12})",
+            "tok_a1b2c3d4e5f6",
+            "x",
+            extra
+        ))
+    );
+    let rules = rules::load_str(&text, "test.toml").expect("loads");
+    assert_eq!(
+        remediation(&rules, "templated"),
+        "Read it from the environment:\n    key = os.environ[\"{name}\"]\n    client = Client(key)\nRevoke it: in the dashboard.\nRotate it."
+    );
+}
+
+#[test]
+fn fix_without_a_template_or_beside_a_remediation_is_an_error() {
+    let extra = "fix = '''k = os.environ[\"K\"]'''\nrotate = '''in the dashboard.'''\n";
+    let one = |extra: &str| {
+        rule(
+            "t",
+            r"(?P<secret>tok_[a-z0-9]{12})",
+            "tok_a1b2c3d4e5f6",
+            "x",
+            extra,
+        )
+    };
+    let err =
+        rules::load_str(&without_remediation(&one(extra)), "test.toml").expect_err("no template");
+    assert!(
+        err.to_string().contains("remediation_template.secret"),
+        "{err}"
+    );
+    let both = format!(
+        "[remediation_template]\nsecret = '''{{fix}} {{rotate}}'''\n{}",
+        one(extra)
+    );
+    let err = rules::load_str(&both, "test.toml").expect_err("both");
+    assert!(err.to_string().contains("keep one"), "{err}");
+    let err = rules::load_str(&one("fix = 'k'\n"), "test.toml").expect_err("fix alone");
+    assert!(err.to_string().contains("go together"), "{err}");
+}
+
+#[test]
+fn built_in_provider_rules_share_one_template() {
+    // The frame is written once in rules.toml; every provider rule that gives `fix` gets it.
+    let syntax = rules::builtin_syntax().expect("parses");
+    let templated = syntax.rules.iter().filter(|r| r.fix.is_some()).count();
+    assert!(templated > 150, "{templated}");
+    let rules = rules::builtin().expect("built-in rules");
+    assert!(remediation(&rules, "stripe-live-secret")
+        .starts_with("Read it at run time from the environment or a secret manager, e.g.\n    "));
 }
 
 #[test]
