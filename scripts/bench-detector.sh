@@ -7,7 +7,8 @@
 # Usage: scripts/bench-detector.sh DIR
 #   RUNS=3        runs of each command; the best (lowest wall time) is reported
 #   JOBS=N        threads for both tools (default: each tool's own default, all cores)
-#   RULES=FILE    rules file whose keywords rg searches (default: the built-in rules.toml)
+#   RULES=FILE    rules file whose keywords rg searches, with the files its `include` names
+#                 (default: the built-in rules.toml and rules/*.toml)
 #
 # Both tools see the same files: rg with --no-ignore --hidden (secretgate ignores no
 # .gitignore), without .git folders (secretgate skips them), not following symbolic links, and
@@ -49,8 +50,14 @@ SG=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
+# The rules file and the files it includes (one quoted path a line inside `include = [...]`).
+RULE_FILES=("$RULES")
+while IFS= read -r inc; do
+  RULE_FILES+=("$(dirname "$RULES")/$inc")
+done < <(sed -n '/^include[[:space:]]*=[[:space:]]*\[/,/\]/p' "$RULES" | grep -oE '"[^"]+"' | tr -d '"')
+
 # The keywords of every rule and form: `keywords = [...]` lines, one literal a line.
-grep -E '^[[:space:]]*keywords[[:space:]]*=' "$RULES" |
+grep -hE '^[[:space:]]*keywords[[:space:]]*=' "${RULE_FILES[@]}" |
   sed -e 's/^[^[]*\[//' -e 's/\][^]]*$//' |
   grep -oE "\"([^\"\\\\]|\\\\.)*\"|'[^']*'" |
   sed -e 's/^.//' -e 's/.$//' -e 's/\\"/"/g' -e 's/\\\\/\\/g' |

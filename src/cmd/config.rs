@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::policy::Exit;
 use crate::policy::Policy;
 use crate::rules::syntax::{AllowlistSyntax, ConfigFile, Oversize, PolicySyntax};
-use crate::rules::{parse, parse_repo_allowlist, Ruleset, BUILTIN_ORIGIN, BUILTIN_RULES};
+use crate::rules::{parse_builtin, parse_repo_allowlist, read_file, Ruleset, BUILTIN_ORIGIN};
 use crate::source::config::RepoConfig;
 
 /// The policy key `key` of a parsed file, if the file sets it.
@@ -59,17 +59,9 @@ struct Sources {
 impl Sources {
     /// Reads the built-in file and the admin's (which loaded already, so it parses).
     fn read(config: &Config) -> Result<Self> {
-        let builtin = parse(BUILTIN_RULES, BUILTIN_ORIGIN)?;
+        let builtin = parse_builtin()?;
         let user: Option<(ConfigFile, String)> = match &config.config {
-            Some(p) => {
-                let origin = p.display().to_string();
-                let text = crate::source::config::read_config(
-                    p,
-                    crate::source::config::Links::Follow,
-                    &origin,
-                )?;
-                Some((parse(&text, &origin)?, origin))
-            }
+            Some(p) => Some((read_file(p)?.0, p.display().to_string())),
             None => None,
         };
         let extends = user

@@ -130,7 +130,7 @@ pub fn check(config: &Config, file: Option<&Path>) -> Result<Exit> {
     let rules = match file.or(config.config.as_deref()) {
         Some(p) => rules::load_file(p)?,
         None => {
-            let parsed = rules::parse(rules::BUILTIN_RULES, rules::BUILTIN_ORIGIN)?;
+            let parsed = rules::parse_builtin()?;
             rules::compile::compile(parsed, rules::BUILTIN_ORIGIN, Validation::Full)?
         }
     };

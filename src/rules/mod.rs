@@ -24,6 +24,11 @@ pub const BUILTIN_RULES: &str = include_str!("../../rules.toml");
 /// not parse at build time (then the TOML is parsed here, and its error reported).
 const BUILTIN_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/builtin_rules.json"));
 
+/// The files `rules.toml` includes, by the name it gives them, as built into the binary
+/// (listed by `build.rs` from the `include` of `rules.toml`).
+pub const BUILTIN_INCLUDES: &[(&str, &str)] =
+    include!(concat!(env!("OUT_DIR"), "/builtin_includes.rs"));
+
 /// The built-in rules' syntax tree, from the build-time JSON when there is one.
 pub fn builtin_syntax() -> Result<ConfigFile> {
     if !BUILTIN_JSON.is_empty() {
@@ -31,7 +36,82 @@ pub fn builtin_syntax() -> Result<ConfigFile> {
             return Ok(file);
         }
     }
-    parse(BUILTIN_RULES, BUILTIN_ORIGIN)
+    parse_builtin()
+}
+
+/// Parses the built-in `rules.toml` and the files it includes, from their TOML (what
+/// `rules check` validates, with each error's file and line).
+pub fn parse_builtin() -> Result<ConfigFile> {
+    let (file, _) = parse_with_includes(BUILTIN_RULES, BUILTIN_ORIGIN, |name| {
+        BUILTIN_INCLUDES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, text)| (format!("built-in {n}"), (*text).to_owned()))
+            .ok_or_else(|| {
+                Error::config(
+                    BUILTIN_ORIGIN,
+                    format!("include {name:?}: not built into this binary"),
+                )
+            })
+    })?;
+    Ok(file)
+}
+
+/// Parses a configuration file, then each file its `include` names (read by `read`, which
+/// returns the included file's origin for messages and its text) and appends their rules in
+/// order. Returns the included files' origins and texts too (what the rules depend on). An
+/// included file holds rules only: the fragments, templates, footers, allowlists and policy of
+/// a rule set are written once, in the file that includes the others.
+pub fn parse_with_includes(
+    text: &str,
+    origin: &str,
+    mut read: impl FnMut(&str) -> Result<(String, String)>,
+) -> Result<(ConfigFile, Vec<(String, String)>)> {
+    let mut file = parse(text, origin)?;
+    let mut read_texts = Vec::new();
+    for name in std::mem::take(&mut file.include) {
+        let (inc_origin, inc_text) = read(&name)?;
+        let inc = parse(&inc_text, &inc_origin)?;
+        let only_rules = inc.include.is_empty()
+            && inc.extend.is_none()
+            && inc.policy.is_none()
+            && inc.allowlist.is_none()
+            && inc.fragments.is_empty()
+            && inc.remediation_footer.is_none()
+            && inc.remediation_template.is_none()
+            && inc.public_values.is_none();
+        if !only_rules {
+            return Err(Error::config(
+                &inc_origin,
+                "an included file holds only [[rules]]: fragments, templates, footers, \
+                 allowlists, policy and further includes belong to the file that includes it",
+            ));
+        }
+        file.rules.extend(inc.rules);
+        read_texts.push((inc_origin, inc_text));
+    }
+    Ok((file, read_texts))
+}
+
+/// Reads a configuration file from disk with the files it includes (relative to its folder),
+/// each at most [`crate::source::config::MAX_CONFIG_BYTES`]. Returns the syntax tree and the
+/// digest of every text read.
+pub fn read_file(path: &Path) -> Result<(ConfigFile, [u8; 32])> {
+    use crate::source::config::{read_config, Links};
+    let origin = path.display().to_string();
+    let text = read_config(path, Links::Follow, &origin)?;
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let (file, included) = parse_with_includes(&text, &origin, |name| {
+        let inc = folder.join(name);
+        let inc_origin = inc.display().to_string();
+        let inc_text = read_config(&inc, Links::Follow, &inc_origin)?;
+        Ok((inc_origin, inc_text))
+    })?;
+    let mut sources = digest(&[0; 32], "configuration", text.as_bytes());
+    for (name, text) in &included {
+        sources = digest(&sources, name, text.as_bytes());
+    }
+    Ok((file, sources))
 }
 
 /// The name under which the built-in rules appear in messages.
@@ -96,21 +176,33 @@ fn digest(before: &[u8; 32], kind: &str, text: &[u8]) -> [u8; 32] {
 /// Its regexes are all built now, so a bad user rule fails at load. Only a regular file is
 /// read, and at most [`crate::source::config::MAX_CONFIG_BYTES`] of it.
 pub fn load_file(path: &Path) -> Result<Ruleset> {
-    let origin = path.display().to_string();
-    let text =
-        crate::source::config::read_config(path, crate::source::config::Links::Follow, &origin)?;
-    load_str(&text, &path.display().to_string())
+    let (user, sources) = read_file(path)?;
+    load_syntax(user, sources, &path.display().to_string())
 }
 
-/// Like [`load_file`], for text already read.
+/// Like [`load_file`], for text already read (which can include no file: it has no folder).
 pub fn load_str(text: &str, origin: &str) -> Result<Ruleset> {
-    let user = parse(text, origin)?;
+    let (user, _) = parse_with_includes(text, origin, |name| {
+        Err(Error::config(
+            origin,
+            format!("include {name:?}: rules given as text cannot include files"),
+        ))
+    })?;
+    load_syntax(
+        user,
+        digest(&[0; 32], "configuration", text.as_bytes()),
+        origin,
+    )
+}
+
+/// Compiles a user file, on top of the built-in rules when it extends them.
+fn load_syntax(user: ConfigFile, sources: [u8; 32], origin: &str) -> Result<Ruleset> {
     let merged = match &user.extend {
         Some(ext) if ext.default => merge(builtin_syntax()?, user, origin)?,
         _ => user,
     };
     let mut rules = compile::compile(merged, origin, Validation::Full)?;
-    rules.sources = digest(&[0; 32], "configuration", text.as_bytes());
+    rules.sources = sources;
     Ok(rules)
 }
 
@@ -243,7 +335,7 @@ mod tests {
     fn the_build_time_json_is_the_toml() {
         assert!(!BUILTIN_JSON.is_empty(), "build.rs converted rules.toml");
         let from_json: ConfigFile = serde_json::from_str(BUILTIN_JSON).unwrap();
-        let from_toml = parse(BUILTIN_RULES, BUILTIN_ORIGIN).unwrap();
+        let from_toml = parse_builtin().unwrap();
         assert_eq!(format!("{from_json:?}"), format!("{from_toml:?}"));
     }
 }

@@ -37,6 +37,11 @@ pub struct ConfigFile {
     /// lines keeps the indentation `{fix}` has. Like the footer, it applies to this file's rules.
     #[serde(default)]
     pub remediation_template: Option<FooterSyntax>,
+    /// Files whose `[[rules]]` come after this file's own, in this order (paths relative to
+    /// this file's folder): a long rule set is kept as one file per family of providers and
+    /// still read, checked and compiled as one file, with this file's fragments and templates.
+    #[serde(default)]
+    pub include: Vec<String>,
     /// The rules themselves.
     #[serde(default)]
     pub rules: Vec<RuleSyntax>,

@@ -208,8 +208,7 @@ fn every_built_in_secret_rule_says_the_credential_is_leaked() {
 
 #[test]
 fn the_json_compiled_at_build_time_is_the_toml() {
-    let from_toml =
-        rules::parse(rules::BUILTIN_RULES, rules::BUILTIN_ORIGIN).expect("rules.toml parses");
+    let from_toml = rules::parse_builtin().expect("rules.toml parses");
     let from_json = rules::builtin_syntax().expect("the built-in JSON parses");
     assert_eq!(format!("{from_toml:?}"), format!("{from_json:?}"));
 }
@@ -370,5 +369,98 @@ fn built_in_checksummed_rules_block_valid_tokens_and_warn_on_made_up_ones() {
         "grafana-token",
     ] {
         assert!(checked.contains(&id), "{id} has no checksum: {checked:?}");
+    }
+}
+
+/// Writes `files` (relative path, text) under a new folder.
+fn folder_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn included_files_add_rules_that_use_the_including_files_pieces() {
+    let main = "include = [\"more/tokens.toml\"]\n[fragments]\nbody = '''[a-z0-9]{12}'''\n[remediation_template]\nsecret = '''Use {fix}. Then {rotate}'''\n";
+    let included = without_remediation(&rule(
+        "included",
+        r"\b(?P<secret>tok_{{body}})\b",
+        "t = tok_a1b2c3d4e5f6",
+        "t = tok_a1b2",
+        "fix = '''os.environ[\"T\"]'''\nrotate = '''rotate it.'''\n",
+    ));
+    let dir = folder_with(&[("rules.toml", main), ("more/tokens.toml", &included)]);
+    let rules = rules::load_file(&dir.path().join("rules.toml")).expect("loads");
+    assert!(found(&rules, "t = tok_a1b2c3d4e5f6", "included"));
+    assert_eq!(
+        remediation(&rules, "included"),
+        "Use os.environ[\"T\"]. Then rotate it."
+    );
+    // What the rules depend on includes the included file: a cache keyed on it sees the change.
+    let before = rules.identity();
+    std::fs::write(
+        dir.path().join("more/tokens.toml"),
+        included.replace("test rule", "another test rule"),
+    )
+    .expect("write");
+    let after = rules::load_file(&dir.path().join("rules.toml")).expect("loads");
+    assert_ne!(before, after.identity());
+}
+
+#[test]
+fn an_included_file_holds_rules_only_and_must_exist() {
+    let main = "include = [\"extra.toml\"]\n";
+    let with_fragments = format!(
+        "[fragments]\nbody = 'x'\n{}",
+        rule(
+            "r",
+            r"(?P<secret>tok_[a-z0-9]{12})",
+            "tok_a1b2c3d4e5f6",
+            "x",
+            ""
+        )
+    );
+    let dir = folder_with(&[("rules.toml", main), ("extra.toml", &with_fragments)]);
+    let err = rules::load_file(&dir.path().join("rules.toml")).expect_err("fragments");
+    assert!(err.to_string().contains("extra.toml"), "{err}");
+    assert!(err.to_string().contains("only [[rules]]"), "{err}");
+    let dir = folder_with(&[("rules.toml", main)]);
+    let err = rules::load_file(&dir.path().join("rules.toml")).expect_err("missing");
+    assert!(err.to_string().contains("extra.toml"), "{err}");
+    let err = rules::load_str(main, "text").expect_err("no folder");
+    assert!(err.to_string().contains("cannot include"), "{err}");
+}
+
+#[test]
+fn every_file_under_rules_is_built_in_and_checked() {
+    // A rules file added to the folder but not to rules.toml's include list would be silently
+    // ignored: every one is named, and the built-in set holds each file's rules.
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&folder)
+        .expect("rules/")
+        .map(|e| format!("rules/{}", e.expect("entry").file_name().to_string_lossy()))
+        .collect();
+    on_disk.sort();
+    let mut built_in: Vec<String> = rules::BUILTIN_INCLUDES
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    built_in.sort();
+    assert_eq!(on_disk, built_in);
+    let syntax = rules::builtin_syntax().expect("built-in");
+    for (name, text) in rules::BUILTIN_INCLUDES {
+        let one = rules::parse(text, name).expect("parses");
+        assert!(!one.rules.is_empty(), "{name}");
+        for r in &one.rules {
+            assert!(
+                syntax.rules.iter().any(|b| b.id == r.id),
+                "{name}: {}",
+                r.id
+            );
+        }
     }
 }
