@@ -519,3 +519,31 @@ fn a_database_of_the_run_or_the_developer_warns_and_a_real_host_blocks() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn a_password_on_a_curl_command_line_blocks_and_a_reference_does_not() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    repo.write(
+        "ops/reindex.sh",
+        "curl -k -X POST https://search.acme.io:9200/_reindex \\\n  -H 'Content-Type: application/json' \\\n  --user \"svc.search:Hb7#qZ2v!Lw9pK\"\n\
+         curl -u \"$SEARCH_USER:$SEARCH_PASSWORD\" https://search.acme.io:9200/\n\
+         curl -u admin:admin http://localhost:9200/\n",
+    );
+    repo.write(
+        "README.md",
+        "Try it locally: `curl -u dev:Vb2kQ9xLm3Tz http://localhost:5000/api`\n",
+    );
+    let found = scan_json(&repo.dir, &[]);
+    // A command over several lines is reported where it starts.
+    assert_eq!(
+        severities(&found, "curl-user-password", "ops/reindex.sh"),
+        vec![(1, "high".to_owned())],
+        "{found:#?}"
+    );
+    // In documentation a call to a local service is an example: it warns.
+    assert_eq!(
+        severities(&found, "curl-user-password", "README.md"),
+        vec![(1, "medium".to_owned())]
+    );
+}
