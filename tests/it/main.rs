@@ -17,6 +17,7 @@ mod gitutil;
 mod audit;
 mod audit_cache;
 mod decoded;
+mod forms;
 mod fuzz_regressions;
 mod hardening;
 mod install;

@@ -1151,3 +1151,30 @@ fn refuses_a_change_to_the_second_literal_of_a_split_key() {
     assert!(out.contains("config.py:1"), "{out}");
     assert!(out.contains("flask-secret-key"), "{out}");
 }
+
+#[test]
+fn refuses_a_default_added_to_a_terraform_variable_named_as_a_secret() {
+    let sb = Sandbox::new();
+    let r = hooked(&sb, "w");
+    let variables = |default: &str| {
+        format!(
+            "variable \"db_password\" {{\n  type      = string\n{default}  sensitive = true\n}}\n"
+        )
+    };
+    add(&r, "infra/variables.tf", variables(""));
+    assert_accepted(&r, &[]);
+    // Only the default's line is added: the name it is judged by is in the header above it.
+    add(
+        &r,
+        "infra/variables.tf",
+        variables(&format!("  default   = \"{OTHER_SECRET}\"\n")),
+    );
+    let out = assert_refused(&r, &[]);
+    assert!(out.contains("infra/variables.tf:1"), "{out}");
+    assert!(out.contains("generic-secret"), "{out}");
+    assert!(out.contains("TF_VAR_db_password"), "{out}");
+    assert!(
+        !out.contains(OTHER_SECRET),
+        "the secret was printed:\n{out}"
+    );
+}
