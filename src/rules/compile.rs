@@ -13,7 +13,7 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use super::paths::PathFilter;
 use super::syntax::{
-    Checksum, ConfigFile, ExampleSyntax, FooterSyntax, Kind, PolicySyntax, RuleSyntax, Scope,
+    Checksum, ConfigFile, ExampleSyntax, Kind, PerKindText, PolicySyntax, RuleSyntax, Scope,
     Severity, WeakSyntax,
 };
 use crate::error::{Error, Result};
@@ -526,7 +526,7 @@ pub fn expand_fragments(
 /// Writes the remediation of each rule that gives `fix` and `rotate` from the file's template
 /// for its kind, then appends the file's footer for each rule's kind (unless the rule opts
 /// out), and forgets both: they belong to the rules of the file that declares them.
-pub fn apply_footers(file: &mut ConfigFile, origin: &str) -> Result<()> {
+pub fn frame_remediations(file: &mut ConfigFile, origin: &str) -> Result<()> {
     let templates = file.remediation_template.take().unwrap_or_default();
     for r in &mut file.rules {
         let what = |msg: String| Error::config(origin, format!("rule {}: {msg}", r.id));
@@ -567,7 +567,7 @@ pub fn apply_footers(file: &mut ConfigFile, origin: &str) -> Result<()> {
 }
 
 /// The text a per-kind table holds for `kind`.
-fn per_kind(texts: &FooterSyntax, kind: Kind) -> Option<&String> {
+fn per_kind(texts: &PerKindText, kind: Kind) -> Option<&String> {
     match kind {
         Kind::Secret => texts.secret.as_ref(),
         Kind::Debug => texts.debug.as_ref(),
@@ -586,7 +586,12 @@ fn fill_template(template: &str, fix: &str, rotate: &str) -> String {
         }
         match line.find("{fix}") {
             Some(at) => {
-                let indent = &line[..at];
+                // The continuation lines start under the first: what precedes `{fix}` on its
+                // line, as blanks.
+                let indent: String = line[..at]
+                    .chars()
+                    .map(|c| if c == '\t' { c } else { ' ' })
+                    .collect();
                 let joined = fix
                     .split('\n')
                     .collect::<Vec<_>>()
@@ -601,7 +606,7 @@ fn fill_template(template: &str, fix: &str, rotate: &str) -> String {
 
 /// Compiles a configuration file (already merged with the built-in one where it extends it).
 pub fn compile(mut file: ConfigFile, origin: &str, validation: Validation) -> Result<Ruleset> {
-    apply_footers(&mut file, origin)?;
+    frame_remediations(&mut file, origin)?;
     let fragments = std::mem::take(&mut file.fragments);
     let c = Compiler {
         origin,

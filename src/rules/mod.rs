@@ -211,8 +211,8 @@ fn load_syntax(user: ConfigFile, sources: [u8; 32], origin: &str) -> Result<Rule
 fn merge(mut base: ConfigFile, mut user: ConfigFile, origin: &str) -> Result<ConfigFile> {
     let ext = user.extend.clone().unwrap_or_default();
     // The built-in footers belong to the built-in rules; the user's, if any, to the user's.
-    compile::apply_footers(&mut base, BUILTIN_ORIGIN)?;
-    compile::apply_footers(&mut user, origin)?;
+    compile::frame_remediations(&mut base, BUILTIN_ORIGIN)?;
+    compile::frame_remediations(&mut user, origin)?;
     // The user's fragments may use and replace the built-in ones.
     base.fragments.extend(user.fragments.clone());
     for id in &ext.disabled_rules {
@@ -290,7 +290,15 @@ pub fn parse_repo_allowlist(text: &str, origin: &str) -> Result<syntax::Allowlis
         ));
     }
     let file = parse(text, origin)?;
-    if file.extend.is_some() || file.policy.is_some() || !file.rules.is_empty() {
+    let only_allowlist = file.extend.is_none()
+        && file.policy.is_none()
+        && file.rules.is_empty()
+        && file.include.is_empty()
+        && file.fragments.is_empty()
+        && file.remediation_footer.is_none()
+        && file.remediation_template.is_none()
+        && file.public_values.is_none();
+    if !only_allowlist {
         return Err(Error::config(
             origin,
             "a repository's .secretgate.toml may only contain [allowlist] (values, paths, lines)",
@@ -330,6 +338,24 @@ impl Ruleset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repositorys_file_may_hold_its_allowlist_and_nothing_else() {
+        assert!(parse_repo_allowlist("[allowlist]\nvalues = ['x']\n", "repo").is_ok());
+        for other in [
+            "include = [\"more.toml\"]\n",
+            "[fragments]\nbody = 'x'\n",
+            "[remediation_template]\nsecret = '{fix}'\n",
+            "[public_values]\nvalues = ['dev']\n",
+            "[policy]\nblock = []\n",
+        ] {
+            let err = parse_repo_allowlist(other, "repo").expect_err(other);
+            assert!(
+                err.to_string().contains("only contain [allowlist]"),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn the_build_time_json_is_the_toml() {

@@ -29,14 +29,15 @@ pub struct ConfigFile {
     /// rules only, so a user file that extends the built-in rules keeps its remediations as
     /// written.
     #[serde(default)]
-    pub remediation_footer: Option<FooterSyntax>,
+    pub remediation_footer: Option<PerKindText>,
     /// The remediation of every rule of a kind that gives `fix` and `rotate` instead of a
     /// `remediation`: the sentences that frame a provider's own advice ("read it from the
     /// environment ..., revoke it at the provider: ...") are written once, each rule keeps only
-    /// what is its own. `{fix}` and `{rotate}` stand for the rule's fields; a `fix` over several
-    /// lines keeps the indentation `{fix}` has. Like the footer, it applies to this file's rules.
+    /// what is its own. `{fix}` and `{rotate}` stand for the rule's fields; each line of a `fix`
+    /// over several lines starts under the first. Like the footer, it applies to this file's
+    /// rules.
     #[serde(default)]
-    pub remediation_template: Option<FooterSyntax>,
+    pub remediation_template: Option<PerKindText>,
     /// Files whose `[[rules]]` come after this file's own, in this order (paths relative to
     /// this file's folder): a long rule set is kept as one file per family of providers and
     /// still read, checked and compiled as one file, with this file's fragments and templates.
@@ -62,7 +63,7 @@ pub struct PublicValuesSyntax {
 /// A text per kind of rule: a remediation footer, or a remediation template.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FooterSyntax {
+pub struct PerKindText {
     /// For `kind = "secret"` rules.
     #[serde(default)]
     pub secret: Option<String>,
