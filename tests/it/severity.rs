@@ -547,3 +547,25 @@ fn a_password_on_a_curl_command_line_blocks_and_a_reference_does_not() {
         vec![(1, "medium".to_owned())]
     );
 }
+
+#[test]
+fn a_key_in_a_documented_url_warns_without_a_real_host_and_blocks_with_one() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    repo.write(
+        "docs/usage.rst",
+        "Call it with your key: ``/status.json?api_key=fooBarqL8sGJQIs3maPErUxKuw``\n\
+         Or locally: http://localhost:5000/api/queries/1/results.json?api_key=Zq3LmX8pT2vW9kR4nB7c\n\
+         A working example: https://demo.acme.io/api/queries/63/results.json?api_key=874fcd93ce4b6ef87a9aad41c712bcd5d17cdc8f\n",
+    );
+    let found = scan_json(&repo.dir, &[]);
+    assert_eq!(
+        severities(&found, "url-query-secret", "docs/usage.rst"),
+        vec![
+            (1, "medium".to_owned()),
+            (2, "medium".to_owned()),
+            (3, "high".to_owned())
+        ],
+        "{found:#?}"
+    );
+}
