@@ -569,3 +569,35 @@ fn a_key_in_a_documented_url_warns_without_a_real_host_and_blocks_with_one() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn development_words_among_filler_warn_and_filler_alone_blocks() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    repo.write(
+        "app/config.py",
+        "import os\n\
+         A = os.environ.get('SECRET_KEY', 'dev-fallback-key-change-in-prod')\n\
+         B = os.environ.get('SECRET_KEY', 'a-default-secret-key-for-local-dev')\n\
+         SECRET_KEY = os.environ.get('SECRET_KEY', 'default-secret-key')\n",
+    );
+    repo.write(
+        ".env.production",
+        "SECRET_KEY=your_secure_production_secret\n",
+    );
+    let found = scan_json(&repo.dir, &[]);
+    assert_eq!(
+        severities(&found, "flask-secret-key", "app/config.py"),
+        vec![
+            (2, "low".to_owned()),
+            (3, "low".to_owned()),
+            (4, "high".to_owned())
+        ],
+        "{found:#?}"
+    );
+    // An instruction in the value's place is no key at all.
+    assert!(
+        !found.iter().any(|f| f["path"] == ".env.production"),
+        "{found:#?}"
+    );
+}
