@@ -601,3 +601,39 @@ fn development_words_among_filler_warn_and_filler_alone_blocks() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn instructions_and_samples_in_other_languages_and_scanner_rules_are_not_findings() {
+    let sb = Sandbox::new();
+    let repo = sb.work("w");
+    repo.write(
+        "app/__init__.py",
+        "import os\n\
+         app.config['SECRET_KEY'] = os.environ.get('SECRET_KEY', 'troque-esta-chave')\n\
+         app.config['OTHER_KEY'] = os.environ.get('OTHER_KEY', 'cambia-esta-clave')\n",
+    );
+    repo.write(
+        ".env.exemplo",
+        "SECRET_KEY=w46eM4Gyy@BgBtUCt3tM#lIljF$pcAn7pPW0BJ%c1bC73Cgw\n",
+    );
+    repo.write(
+        ".config/.semgrep/rules.json",
+        "{\"rules\": [{\"pattern\": \"$APP.run(..., debug=True, ...)\"}]}\n",
+    );
+    repo.write(
+        "scripts/start.sh",
+        "export SECRET_KEY=\"dev-key-change-this\"\n",
+    );
+    let found = scan_json(&repo.dir, &[]);
+    let paths: Vec<&str> = found
+        .iter()
+        .filter(|f| f["severity"] != "low")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.is_empty(), "{found:#?}");
+    // A development marker still warns.
+    assert_eq!(
+        severities(&found, "flask-secret-key", "scripts/start.sh"),
+        vec![(1, "low".to_owned())]
+    );
+}
