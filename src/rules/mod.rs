@@ -72,15 +72,7 @@ pub fn parse_with_includes(
     for name in std::mem::take(&mut file.include) {
         let (inc_origin, inc_text) = read(&name)?;
         let inc = parse(&inc_text, &inc_origin)?;
-        let only_rules = inc.include.is_empty()
-            && inc.extend.is_none()
-            && inc.policy.is_none()
-            && inc.allowlist.is_none()
-            && inc.fragments.is_empty()
-            && inc.remediation_footer.is_none()
-            && inc.remediation_template.is_none()
-            && inc.public_values.is_none();
-        if !only_rules {
+        if !(inc.holds_only_rules_and_allowlist() && inc.allowlist.is_none()) {
             return Err(Error::config(
                 &inc_origin,
                 "an included file holds only [[rules]]: fragments, templates, footers, \
@@ -290,15 +282,7 @@ pub fn parse_repo_allowlist(text: &str, origin: &str) -> Result<syntax::Allowlis
         ));
     }
     let file = parse(text, origin)?;
-    let only_allowlist = file.extend.is_none()
-        && file.policy.is_none()
-        && file.rules.is_empty()
-        && file.include.is_empty()
-        && file.fragments.is_empty()
-        && file.remediation_footer.is_none()
-        && file.remediation_template.is_none()
-        && file.public_values.is_none();
-    if !only_allowlist {
+    if !(file.holds_only_rules_and_allowlist() && file.rules.is_empty()) {
         return Err(Error::config(
             origin,
             "a repository's .secretgate.toml may only contain [allowlist] (values, paths, lines)",

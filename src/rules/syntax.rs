@@ -51,6 +51,33 @@ pub struct ConfigFile {
     pub public_values: Option<PublicValuesSyntax>,
 }
 
+impl ConfigFile {
+    /// Whether the file sets nothing but rules and an allowlist (either may be absent): what
+    /// an included file (rules) and a repository's own file (an allowlist) are limited to. Every
+    /// part of the format is named here once, so a part added later cannot slip past either
+    /// check.
+    pub fn holds_only_rules_and_allowlist(&self) -> bool {
+        let ConfigFile {
+            extend,
+            policy,
+            allowlist: _,
+            fragments,
+            remediation_footer,
+            remediation_template,
+            include,
+            rules: _,
+            public_values,
+        } = self;
+        extend.is_none()
+            && policy.is_none()
+            && fragments.is_empty()
+            && remediation_footer.is_none()
+            && remediation_template.is_none()
+            && include.is_empty()
+            && public_values.is_none()
+    }
+}
+
 /// Values that are secrets nobody can keep: a finding whose value is one of them says so.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
