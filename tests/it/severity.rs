@@ -537,13 +537,13 @@ fn a_password_on_a_curl_command_line_blocks_and_a_reference_does_not() {
     let found = scan_json(&repo.dir, &[]);
     // A command over several lines is reported where it starts.
     assert_eq!(
-        severities(&found, "curl-user-password", "ops/reindex.sh"),
+        severities(&found, "http-credentials", "ops/reindex.sh"),
         vec![(1, "high".to_owned())],
         "{found:#?}"
     );
     // In documentation a call to a local service is an example: it warns.
     assert_eq!(
-        severities(&found, "curl-user-password", "README.md"),
+        severities(&found, "http-credentials", "README.md"),
         vec![(1, "medium".to_owned())]
     );
 }
